@@ -1,0 +1,3 @@
+from mabgui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,178 @@
+"""``mabgui doctor``: what multi-platform builds need here, what is there and how to fix the rest."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from mabgui.core import binfmt, engine
+from mabgui.core.platform import Platform, host_platform
+
+
+class Status(StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    status: Status
+    detail: str
+    fix: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    checks: list[Check]
+
+    @property
+    def multiplatform_ready(self) -> bool:
+        """True when nothing fails: a multi-platform build can run now."""
+        return all(c.status is not Status.FAIL for c in self.checks)
+
+    def check(self, check_id: str) -> Check | None:
+        return next((c for c in self.checks if c.id == check_id), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.multiplatform_ready,
+            "checks": [{**asdict(c), "status": str(c.status)} for c in self.checks],
+        }
+
+
+async def _check_cli() -> Check:
+    try:
+        cli = await engine.docker_cli()
+    except engine.EngineError as exc:
+        return Check("docker-cli", "Docker CLI", Status.FAIL, str(exc), exc.hint)
+    return Check(
+        "docker-cli", "Docker CLI", Status.OK, f"{cli.path} (version {cli.version})",
+        data={"path": cli.path, "version": cli.version},
+    )  # fmt: skip
+
+
+async def _check_daemon() -> tuple[Check, Check | None]:
+    try:
+        info = await engine.daemon_info()
+    except engine.EngineError as exc:
+        return Check("daemon", "Docker daemon", Status.FAIL, str(exc), exc.hint), None
+    daemon = Check(
+        "daemon",
+        "Docker daemon",
+        Status.OK,
+        f"context {info.context.name} ({info.context.host}): Docker {info.server_version}, "
+        f"{info.os_type}/{info.architecture}",
+        data={
+            "context": info.context.name,
+            "endpoint": info.context.host,
+            "server_version": info.server_version,
+            "os": info.os,
+            "os_type": info.os_type,
+            "architecture": info.architecture,
+            "containerd_image_store": info.containerd_image_store,
+        },
+    )
+    if info.containerd_image_store:
+        store = Check(
+            "image-store", "containerd image store", Status.OK,
+            "on: the default docker builder can build several platforms into one image",
+            data={"enabled": True},
+        )  # fmt: skip
+    else:
+        store = Check(
+            "image-store",
+            "containerd image store",
+            Status.WARN,
+            "off: the default `docker` builder can only build one platform at a time",
+            'Turn it on with {"features": {"containerd-snapshotter": true}} in '
+            "/etc/docker/daemon.json and restart dockerd, or create a docker-container builder.",
+            data={"enabled": False},
+        )
+    return daemon, store
+
+
+async def _check_buildx() -> Check:
+    try:
+        bx = await engine.buildx_version()
+    except engine.EngineError as exc:
+        return Check("buildx", "buildx plugin", Status.FAIL, str(exc), exc.hint)
+    return Check("buildx", "buildx plugin", Status.OK, f"version {bx.version}", data={"version": bx.version})
+
+
+def _check_binfmt(root: str | None = None) -> Check:
+    if not sys.platform.startswith("linux"):
+        return Check(
+            "binfmt", "QEMU emulators (binfmt_misc)", Status.OK,
+            "not a Linux host: emulators live in the Docker VM (see `mabgui emulators`)",
+        )  # fmt: skip
+    state = binfmt.read_state(root or binfmt.BINFMT_ROOT)
+    if not state.mounted:
+        return Check(
+            "binfmt",
+            "QEMU emulators (binfmt_misc)",
+            Status.FAIL,
+            f"binfmt_misc is not mounted at {state.root}: foreign architectures cannot run",
+            f"sudo mount -t binfmt_misc binfmt_misc {state.root}, then register emulators "
+            "(`mabgui emulators install arm64 …`, or "
+            "`docker run --privileged --rm tonistiigi/binfmt --install all`).",
+            data={"mounted": False, "handlers": []},
+        )
+    native = host_platform()
+    qemu = [h for h in state.handlers if h.is_qemu]
+    enabled = [h for h in qemu if h.enabled and state.enabled]
+    platforms = sorted({str(p) for h in enabled for p in h.platforms if p.family != native.family})
+    data = {
+        "mounted": True,
+        "enabled": state.enabled,
+        "handlers": [
+            {"name": h.name, "enabled": h.enabled, "flags": h.flags,
+             "platforms": [str(p) for p in h.platforms]}
+            for h in qemu
+        ],
+        "platforms": platforms,
+    }  # fmt: skip
+    if not state.enabled:
+        return Check(
+            "binfmt", "QEMU emulators (binfmt_misc)", Status.FAIL,
+            "binfmt_misc is globally disabled", f"echo 1 | sudo tee {state.root}/status", data=data,
+        )  # fmt: skip
+    if not enabled:
+        return Check(
+            "binfmt",
+            "QEMU emulators (binfmt_misc)",
+            Status.FAIL,
+            "no QEMU emulator is registered and enabled: only native platforms can be built",
+            "`mabgui emulators install arm64 arm riscv64 …` or "
+            "`docker run --privileged --rm tonistiigi/binfmt --install all`",
+            data=data,
+        )
+    missing_f = [h.name for h in enabled if not h.fix_binary]
+    detail = f"{len(enabled)} enabled: {', '.join(h.name for h in enabled)} → {', '.join(platforms)}"
+    if missing_f:
+        return Check(
+            "binfmt", "QEMU emulators (binfmt_misc)", Status.WARN,
+            detail + f"; without flag F (fix-binary): {', '.join(missing_f)}",
+            "Re-register those handlers with the F flag so containers can use them.", data=data,
+        )  # fmt: skip
+    return Check("binfmt", "QEMU emulators (binfmt_misc)", Status.OK, detail, data=data)
+
+
+async def diagnose(binfmt_root: str | None = None) -> Diagnosis:
+    """Run every check concurrently; never raises for a missing piece, it reports it."""
+    cli, (daemon, store), bx = await asyncio.gather(_check_cli(), _check_daemon(), _check_buildx())
+    checks = [cli, daemon]
+    if store is not None:
+        checks.append(store)
+    checks += [bx, _check_binfmt(binfmt_root)]
+    return Diagnosis(checks)
+
+
+def native_platform() -> Platform:
+    return host_platform()

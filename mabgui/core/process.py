@@ -1,0 +1,151 @@
+"""Run external commands (docker, buildx) as asyncio subprocesses: argv lists, never a shell.
+
+Every child gets its own process group so that a cancel or a timeout stops it *and* whatever it
+started (buildx plugins, ssh helpers): first SIGINT (buildx then cancels the solve cleanly), and
+after a grace period SIGKILL to the whole group. No orphans are left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+DEFAULT_GRACE_S = 3.0
+
+
+class CommandNotFound(RuntimeError):
+    """The executable is not on PATH (docker CLI or buildx plugin missing)."""
+
+    def __init__(self, program: str) -> None:
+        super().__init__(f"{program!r} was not found on PATH")
+        self.program = program
+
+
+class CommandTimeout(RuntimeError):
+    """The command did not finish within its timeout and was stopped."""
+
+    def __init__(self, argv: Sequence[str], timeout: float) -> None:
+        super().__init__(f"`{' '.join(argv[:4])}` did not finish within {timeout:g} s and was stopped")
+        self.argv = list(argv)
+        self.timeout = timeout
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def message(self) -> str:
+        """The command's own error text (stderr, else stdout), trimmed."""
+        return (self.stderr.strip() or self.stdout.strip() or f"exit code {self.returncode}")
+
+
+def which(program: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        raise CommandNotFound(program)
+    return path
+
+
+def _group_kwargs() -> dict[str, object]:
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import subprocess
+
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
+async def spawn(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    stdin: int | None = asyncio.subprocess.DEVNULL,
+) -> asyncio.subprocess.Process:
+    """Start ``argv`` in a new process group with piped stdout and stderr."""
+    exe = which(argv[0]) if os.sep not in argv[0] else argv[0]
+    full_env = None if env is None else {**os.environ, **env}
+    return await asyncio.create_subprocess_exec(
+        exe,
+        *argv[1:],
+        stdin=stdin,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=full_env,
+        cwd=cwd,
+        **_group_kwargs(),  # type: ignore[arg-type]
+    )
+
+
+def _signal_group(proc: asyncio.subprocess.Process, sig: int) -> None:
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if sys.platform == "win32":  # pragma: no cover
+            proc.send_signal(signal.CTRL_BREAK_EVENT if sig == signal.SIGINT else signal.SIGTERM)
+        else:
+            os.killpg(proc.pid, sig)
+
+
+async def stop(proc: asyncio.subprocess.Process, grace: float = DEFAULT_GRACE_S) -> None:
+    """SIGINT the process group, wait ``grace`` seconds, then SIGKILL the whole group."""
+    if proc.returncode is None:
+        _signal_group(proc, signal.SIGINT)
+        try:
+            await asyncio.wait_for(proc.wait(), grace)
+        except TimeoutError:
+            pass
+    # Kill the group even when the leader already exited: its children may still run.
+    if sys.platform != "win32":
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    elif proc.returncode is None:  # pragma: no cover
+        proc.kill()
+    with contextlib.suppress(ProcessLookupError):
+        await proc.wait()
+
+
+async def run(
+    argv: Sequence[str],
+    *,
+    timeout: float = 60.0,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    input_text: str | None = None,
+) -> CommandResult:
+    """Run ``argv`` to completion and capture its output.
+
+    Raises :class:`CommandNotFound` or :class:`CommandTimeout`. Cancelling the awaiting task
+    stops the process group too.
+    """
+    proc = await spawn(
+        argv, env=env, cwd=cwd,
+        stdin=asyncio.subprocess.PIPE if input_text is not None else asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    data = input_text.encode() if input_text is not None else None
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(data), timeout)
+    except TimeoutError:
+        await stop(proc, grace=1.0)
+        raise CommandTimeout(argv, timeout) from None
+    except asyncio.CancelledError:
+        await asyncio.shield(stop(proc, grace=1.0))
+        raise
+    return CommandResult(
+        list(argv),
+        proc.returncode if proc.returncode is not None else -1,
+        out.decode(errors="replace"),
+        err.decode(errors="replace"),
+    )

@@ -1,0 +1,206 @@
+"""The main window: navigation between the four areas, the engine status and the diagnosis."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mabgui import APP_NAME, __version__
+from mabgui.core import doctor
+from mabgui.ui.builders_view import BuildersView
+from mabgui.ui.builds_view import BuildsView
+from mabgui.ui.emulators_view import EmulatorsView
+from mabgui.ui.engine_status import EngineStatus
+from mabgui.ui.manifests_view import ManifestsView
+from mabgui.ui.resources import app_icon
+from mabgui.ui.tasks import TaskRunner
+
+AREAS = ("Builders", "Emulators", "Builds", "Manifests")
+_AREA_ICONS = {
+    "Builders": QStyle.StandardPixmap.SP_ComputerIcon,
+    "Emulators": QStyle.StandardPixmap.SP_DriveHDIcon,
+    "Builds": QStyle.StandardPixmap.SP_MediaPlay,
+    "Manifests": QStyle.StandardPixmap.SP_FileDialogDetailedView,
+}
+
+
+class DiagnosisBanner(QFrame):
+    """What is missing for multi-platform builds, shown above the areas until it is fixed."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("diagnosisBanner")
+        self.setStyleSheet(
+            "#diagnosisBanner { background: #fff5f5; border: 1px solid #feb2b2; border-radius: 6px; }"
+        )
+        layout = QHBoxLayout(self)
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.dismiss = QPushButton("Dismiss")
+        self.dismiss.clicked.connect(self.hide)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(self.dismiss, 0, Qt.AlignmentFlag.AlignTop)
+        self.hide()
+
+    def show_diagnosis(self, diagnosis: doctor.Diagnosis) -> None:
+        problems = [c for c in diagnosis.checks if c.status is not doctor.Status.OK]
+        if not problems:
+            self.hide()
+            return
+        title = (
+            "Multi-platform builds cannot run yet"
+            if not diagnosis.multiplatform_ready
+            else "Multi-platform builds can run, with warnings"
+        )
+        items = "".join(
+            f"<li><b>{c.title}</b>: {_escape(c.detail)}"
+            + (f"<br><i>Fix:</i> <code>{_escape(c.fix)}</code>" if c.fix else "")
+            + "</li>"
+            for c in problems
+        )
+        self.text.setText(f"<b>{title}</b><ul style='margin:2px'>{items}</ul>")
+        self.show()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class MainWindow(QMainWindow):
+    """Builders, Emulators, Builds and Manifests behind a navigation list."""
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.settings = settings or QSettings()
+        self.tasks = TaskRunner(on_error=self._task_failed)
+        self.diagnosis: doctor.Diagnosis | None = None
+        self.setWindowTitle("mabgui — multi-arch builds")
+        self.setWindowIcon(app_icon())
+
+        self.nav = QListWidget()
+        self.nav.setObjectName("navigation")
+        self.nav.setIconSize(QSize(22, 22))
+        self.nav.setFixedWidth(160)
+        self.stack = QStackedWidget()
+        self.views: dict[str, QWidget] = {
+            "Builders": BuildersView(),
+            "Emulators": EmulatorsView(),
+            "Builds": BuildsView(),
+            "Manifests": ManifestsView(),
+        }
+        for name in AREAS:
+            item = QListWidgetItem(self.style().standardIcon(_AREA_ICONS[name]), name)
+            item.setSizeHint(QSize(150, 36))
+            self.nav.addItem(item)
+            self.stack.addWidget(self.views[name])
+        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+
+        self.banner = DiagnosisBanner()
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(6, 6, 6, 6)
+        right_layout.addWidget(self.banner)
+        right_layout.addWidget(self.stack, 1)
+        splitter = QSplitter()
+        splitter.addWidget(self.nav)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(splitter)
+
+        self.engine_status = EngineStatus()
+        self.engine_status.retry_requested.connect(self.check_engine)
+        self.statusBar().addPermanentWidget(self.engine_status)
+        self._build_menus()
+        self._restore_geometry()
+        self.nav.setCurrentRow(int(str(self.settings.value("window/area", 0))) % len(AREAS))
+
+    # --- menus ------------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        view_menu = self.menuBar().addMenu("&View")
+        for i, name in enumerate(AREAS):
+            action = QAction(name, self)
+            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            action.triggered.connect(lambda _=False, row=i: self.nav.setCurrentRow(row))
+            view_menu.addAction(action)
+        view_menu.addSeparator()
+        recheck = QAction("Check the &engine again", self)
+        recheck.setShortcut(QKeySequence.StandardKey.Refresh)
+        recheck.triggered.connect(self.check_engine)
+        view_menu.addAction(recheck)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About mabgui", self)
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
+
+    def about_text(self) -> str:
+        return (
+            f"<h3>{APP_NAME} {__version__}</h3>"
+            "<p>Build and inspect multi-architecture container images: buildx builders, "
+            "QEMU emulators in binfmt_misc, multi-platform builds with live progress per "
+            "architecture, and registry manifests as a per-platform digest tree.</p>"
+            "<p>Every feature also works headless: <code>mabgui --help</code>.</p>"
+        )
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, f"About {APP_NAME}", self.about_text())
+
+    # --- engine -------------------------------------------------------------------------------
+    def check_engine(self) -> None:
+        """Diagnose the engine in the background; the window stays usable meanwhile."""
+        self.engine_status.show_checking()
+        self.tasks.start("doctor", self._check_engine())
+
+    async def _check_engine(self) -> None:
+        diagnosis = await doctor.diagnose()
+        self.diagnosis = diagnosis
+        self.engine_status.show_diagnosis(diagnosis)
+        self.banner.show_diagnosis(diagnosis)
+
+    def _task_failed(self, exc: BaseException) -> None:
+        self.engine_status.show_error(f"{type(exc).__name__}: {exc}")
+
+    # --- geometry -----------------------------------------------------------------------------
+    def _restore_geometry(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1200, 760)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/area", self.nav.currentRow())
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        self.save_settings()
+        self.tasks.cancel_all()
+        super().closeEvent(event)

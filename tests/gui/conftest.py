@@ -1,0 +1,69 @@
+"""GUI test set-up: an offscreen QApplication with a qasync loop, isolated settings, no leaks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar
+
+import pytest
+import qasync
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+    """A qasync loop on the test's QApplication; drive it with ``run``/``run_until`` below."""
+    loop = qasync.QEventLoop(qapp, already_running=False)
+    asyncio.set_event_loop(loop)
+    yield loop
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+def run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
+    """Run ``coro`` on the Qt+asyncio loop (Qt events are processed meanwhile)."""
+    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+def run_until(loop: asyncio.AbstractEventLoop, predicate: Callable[[], bool], timeout: float = 60) -> None:
+    """Spin the loop until ``predicate()`` holds; fail after ``timeout`` seconds."""
+
+    async def wait() -> None:
+        while not predicate():
+            await asyncio.sleep(0.02)
+
+    try:
+        run(loop, wait(), timeout)
+    except TimeoutError:
+        pytest.fail(f"condition not met within {timeout} s")
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path_factory: pytest.TempPathFactory, qapp: QApplication) -> Iterator[None]:
+    """Keep window geometry and history of tests out of the user's real settings."""
+    path = tmp_path_factory.mktemp("settings")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(path))
+    qapp.setOrganizationName("mabgui-tests")
+    qapp.setApplicationName("mabgui-tests")
+    yield
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_windows(qapp: QApplication) -> Iterator[None]:
+    """Fail a test that leaves a visible top-level window behind (napari's check)."""
+    before = {id(w) for w in qapp.topLevelWidgets() if w.isVisible()}
+    yield
+    leaked = [w for w in qapp.topLevelWidgets() if w.isVisible() and id(w) not in before]
+    for w in leaked:
+        w.close()
+    assert not leaked, f"test leaked top-level windows: {[type(w).__name__ for w in leaked]}"
