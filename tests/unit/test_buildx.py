@@ -1,0 +1,401 @@
+"""buildx parsers and explanations over recorded real output (tests/fixtures/buildx/README.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mabgui.core import buildx
+from mabgui.core.buildx import Builder, CreateRequest, Node, NodeSpec
+from mabgui.core.platform import Platform
+from tests.conftest import FIXTURES
+
+FIX = FIXTURES / "buildx"
+P = Platform.parse
+AMD64 = P("linux/amd64")
+DEFAULT_PLATFORMS = [
+    "linux/amd64", "linux/amd64/v2", "linux/amd64/v3", "linux/amd64/v4", "linux/arm64",
+    "linux/riscv64", "linux/ppc64le", "linux/s390x",
+]  # fmt: skip
+
+
+def read(name: str) -> str:
+    return (FIX / name).read_text()
+
+
+# --- ls -------------------------------------------------------------------------------------------
+
+
+def test_ls_json_default_builder_is_deduplicated() -> None:
+    text = read("ls-default.json")
+    assert len(text.splitlines()) == 2  # buildx 0.13.1 prints it once more per node
+    builders = buildx.parse_ls_json(text)
+    assert [b.name for b in builders] == ["default"]
+    default = builders[0]
+    assert default.driver == "docker"
+    assert default.status == "running"
+    assert not default.current  # plain --format json does not say which builder is current
+    (node,) = default.nodes
+    assert node.name == "default"
+    assert node.endpoint == "default"
+    assert node.buildkit == "v0.0.0+unknown"
+    assert [str(p) for p in node.platforms] == DEFAULT_PLATFORMS
+    assert node.labels["org.mobyproject.buildkit.worker.snapshotter"] == "overlayfs"
+    assert node.ids == ("soy656pagmcjsgiq2sqxawx8l",)
+    assert P("linux/arm/v7") not in node.platforms
+
+
+def test_ls_template_marks_the_current_builder() -> None:
+    (default,) = buildx.parse_ls_json(read("ls-default-current.txt"))
+    assert default.current
+    builders = {b.name: b for b in buildx.parse_ls_json(read("ls-use-remote-current.txt"))}
+    assert builders["mabgui-fixture-remote"].current
+    assert not builders["default"].current
+    assert [b.name for b in builders.values() if b.current] == ["mabgui-fixture-remote"]
+
+
+def test_ls_json_multi_node_builder() -> None:
+    builders = {b.name: b for b in buildx.parse_ls_json(read("ls-multi-current.txt"))}
+    assert list(builders) == [
+        "mabgui-fixture-multi", "mabgui-fixture-remote", "default", "mabgui-e2e-second",
+    ]  # fmt: skip
+    multi = builders["mabgui-fixture-multi"]
+    assert multi.driver == "docker-container"
+    assert multi.status == "inactive"
+    assert [n.name for n in multi.nodes] == ["mabgui-fixture-multi0", "mabgui-fixture-multi1"]
+    n0, n1 = multi.nodes
+    assert n0.endpoint == "unix:///var/run/docker.sock"
+    assert n0.driver_opts == {"network": "host"}
+    assert n0.flags == ("--allow-insecure-entitlement", "network.host")
+    assert n0.platforms == (AMD64, P("linux/arm/v7"))
+    assert n1.endpoint == "mabgui-e2e-second"
+    assert n1.platforms == (P("linux/arm64"),)
+    assert multi.platforms == [AMD64, P("linux/arm/v7"), P("linux/arm64")]
+    remote = builders["mabgui-fixture-remote"]
+    assert remote.driver == "remote"
+    assert remote.nodes[0].endpoint == "tcp://127.0.0.1:1"
+    assert remote.nodes[0].platforms == ()
+    second = builders["mabgui-e2e-second"]
+    assert second.driver == "docker"
+    assert second.status == "running"
+    assert second.last_activity == ""  # 0001-01-01 means never
+
+
+def test_ls_json_node_and_builder_in_error() -> None:
+    builders = {b.name: b for b in buildx.parse_ls_json(read("ls-error.json"))}
+    broken = builders["mabgui-e2e-second"]
+    assert broken.status == "error"
+    assert broken.error.startswith(
+        "Cannot connect to the Docker daemon at unix:///tmp/mabgui-second"
+    )
+    assert broken.nodes == ()  # the empty placeholder node is dropped
+    multi = builders["mabgui-fixture-multi"]
+    n0, n1 = multi.nodes
+    assert n0.status == "inactive"
+    assert not n0.error
+    assert n1.status == "error"
+    assert "Is the docker daemon running?" in n1.error
+    assert multi.status == "error"
+
+
+def test_ls_json_garbage_is_a_clear_error() -> None:
+    with pytest.raises(buildx.BuildxError, match="unexpected output"):
+        buildx.parse_ls_json("NAME/NODE DRIVER\n")
+
+
+def test_ls_table_matches_json() -> None:
+    table = {b.name: b for b in buildx.parse_ls_table(read("ls-multi.txt"))}
+    json_ = {b.name: b for b in buildx.parse_ls_json(read("ls-multi-current.txt"))}
+    assert list(table) == list(json_)
+    for name, b in table.items():
+        assert b.driver == json_[name].driver
+        assert b.current == json_[name].current
+        assert [n.name for n in b.nodes] == [n.name for n in json_[name].nodes]
+        assert [n.endpoint for n in b.nodes] == [n.endpoint for n in json_[name].nodes]
+        assert [n.status for n in b.nodes] == [n.status for n in json_[name].nodes]
+        assert [n.platforms for n in b.nodes] == [n.platforms for n in json_[name].nodes]
+    assert table["default"].current
+    assert table["default"].nodes[0].buildkit == "v0.0.0+unknown"
+    n0 = table["mabgui-fixture-multi"].nodes[0]
+    assert n0.pinned == (AMD64, P("linux/arm/v7"))  # the `*` of fixed platforms
+
+
+def test_ls_table_errors_come_from_stderr() -> None:
+    builders = {
+        b.name: b for b in buildx.parse_ls_table(read("ls-error.txt"), read("ls-error.txt.err"))
+    }
+    assert builders["mabgui-e2e-second"].status == "error"
+    assert "Cannot connect" in builders["mabgui-e2e-second"].error
+    n1 = builders["mabgui-fixture-multi"].nodes[1]
+    assert n1.status == "error"
+    assert "Cannot connect" in n1.error
+
+
+def test_ls_table_current_follows_use() -> None:
+    builders = buildx.parse_ls_table(read("ls-use-remote.txt"))
+    assert [b.name for b in builders if b.current] == ["mabgui-fixture-remote"]
+
+
+def test_ls_table_of_old_buildx_without_backslash_marks() -> None:
+    old = (
+        "NAME/NODE       DRIVER/ENDPOINT             STATUS  PLATFORMS\n"
+        "elated_tesla *  docker-container\n"
+        "  elated_tesla0 unix:///var/run/docker.sock running linux/amd64\n"
+        "default         docker\n"
+        "  default       default                     running linux/amd64, linux/386\n"
+    )
+    builders = buildx.parse_ls_table(old)
+    assert [b.name for b in builders] == ["elated_tesla", "default"]
+    assert builders[0].current
+    assert builders[0].nodes[0].name == "elated_tesla0"
+
+
+def test_contexts_resolve_local_nodes() -> None:
+    contexts = buildx.parse_contexts(
+        '{"Current":true,"DockerEndpoint":"unix:///var/run/docker.sock","Name":"default"}\n'
+        '{"Current":false,"DockerEndpoint":"unix:///tmp/x.sock","Name":"mabgui-e2e-second"}\n'
+        '{"Current":false,"DockerEndpoint":"ssh://pi@arm-box","Name":"pi"}\n'
+    )
+    builders = buildx.resolve_hosts(buildx.parse_ls_json(read("ls-multi-current.txt")), contexts)
+    by_name = {b.name: b for b in builders}
+    assert by_name["default"].nodes[0].local
+    assert by_name["mabgui-fixture-multi"].nodes[1].host == "unix:///tmp/x.sock"
+    assert by_name["mabgui-fixture-multi"].nodes[1].local
+    assert not by_name["mabgui-fixture-remote"].nodes[0].local
+    assert not Node("n", "pi", host="ssh://pi@arm-box").local
+
+
+def test_to_json_shape() -> None:
+    (default,) = buildx.parse_ls_json(read("ls-default-current.txt"))
+    data = default.to_json()
+    assert {"name", "driver", "current", "status", "error", "nodes"} <= set(data)
+    node = data["nodes"][0]
+    assert {"name", "endpoint", "status", "buildkit", "platforms", "error"} <= set(node)
+    assert node["platforms"][0] == "linux/amd64"
+
+
+# --- inspect --------------------------------------------------------------------------------------
+
+
+def test_inspect_default() -> None:
+    b = buildx.parse_inspect(read("inspect-default.txt"))
+    assert b.name == "default"
+    assert b.driver == "docker"
+    assert b.last_activity.startswith("2026-11-29 ")
+    (node,) = b.nodes
+    assert node.status == "running"
+    assert node.buildkit == "v0.0.0+unknown"
+    assert [str(p) for p in node.platforms] == DEFAULT_PLATFORMS
+    assert node.labels["org.mobyproject.buildkit.worker.hostname"] == "vm"
+    assert len(node.labels) == 8
+    assert buildx.parse_inspect(read("inspect-bootstrap-default.txt")) == b
+
+
+def test_inspect_multi_node_with_options() -> None:
+    b = buildx.parse_inspect(read("inspect-multi.txt"))
+    assert b.driver == "docker-container"
+    n0, n1 = b.nodes
+    assert n0.driver_opts == {"network": "host"}
+    assert n0.flags == ("--allow-insecure-entitlement", "network.host")
+    assert n0.pinned == (AMD64, P("linux/arm/v7"))
+    assert n0.status == "inactive"
+    assert n1.endpoint == "mabgui-e2e-second"
+    assert n1.flags == ("--allow-insecure-entitlement=network.host",)
+
+
+def test_inspect_errors() -> None:
+    b = buildx.parse_inspect(read("inspect-multi-error.out"))
+    assert b.nodes[1].status == "error"
+    assert "Cannot connect" in b.nodes[1].error
+    broken = buildx.parse_inspect(read("inspect-error.out"))
+    assert broken.name == "mabgui-e2e-second"
+    assert "Cannot connect" in broken.error
+    assert broken.nodes == ()
+
+
+def test_inspect_gc_policy_of_newer_buildx() -> None:
+    text = (
+        "Name:          b\nDriver:        docker-container\n\nNodes:\n"
+        "Name:      b0\nEndpoint:  unix:///var/run/docker.sock\nStatus:    running\n"
+        "BuildKit version: v0.16.0\nPlatforms: linux/amd64\nLabels:\n org.a: 1\n"
+        "GC Policy:\n rule #0:\n  All:           false\n  Filters:       type==source.local,"
+        "type==exec.cachemount\n  Keep Duration: 48h0m0s\n  Keep Bytes:    488.3MiB\n"
+        " rule #1:\n  All:           true\n  Keep Bytes:    9.313GiB\n"
+    )
+    (node,) = buildx.parse_inspect(text).nodes
+    assert node.labels == {"org.a": "1"}
+    assert node.gc_policy == (
+        buildx.GCPolicy(
+            False, ("type==source.local", "type==exec.cachemount"), "48h0m0s", "488.3MiB"
+        ),
+        buildx.GCPolicy(True, (), "", "9.313GiB"),
+    )
+    assert "kept 48h0m0s" in str(node.gc_policy[0])
+
+
+# --- du -------------------------------------------------------------------------------------------
+
+
+def test_du_totals() -> None:
+    du = buildx.parse_du(read("du-default.txt"), "default")
+    assert du.shared == 18_690_000
+    assert du.private == 11_870_000
+    assert du.reclaimable == 21_810_000
+    assert du.total == 30_560_000
+    assert du.records == sum(
+        1 for ln in read("du-default.txt").splitlines()[1:] if ln.strip() and ":" not in ln
+    )
+    assert du.records > 5
+
+
+def test_parse_size() -> None:
+    assert buildx.parse_size("0B") == 0
+    assert buildx.parse_size("3.834MB*") == 3_834_000
+    assert buildx.parse_size("488.3MiB") == round(488.3 * 2**20)
+    with pytest.raises(ValueError, match="unit"):
+        buildx.parse_size("3 parsecs")
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+def test_bootstrap_error_is_buildx_message_with_a_hint() -> None:
+    err = read("create-bootstrap-dc.err")
+    message = buildx.error_message(err)
+    assert message.startswith("Error response from daemon: failed to resolve reference")
+    assert "docker.io/moby/buildkit:buildx-stable-1" in message
+    assert "moby/buildkit image" in buildx.explain(err)
+    multi = buildx.error_message(read("inspect-bootstrap-multi.err"))
+    assert "registry-1.docker.io" in multi
+
+
+@pytest.mark.parametrize(
+    ("fixture", "needle"),
+    [
+        ("use-missing.err", "No builder of that name"),
+        ("rm-missing.err", "No builder of that name"),
+        ("stop-missing.err", "No builder of that name"),
+        ("inspect-missing.err", "No builder of that name"),
+        ("create-dup.err", "pick another name"),
+        ("create-kubernetes.err", "kubeconfig"),
+        ("inspect-bootstrap-remote.err", "did not answer in time"),
+        ("du-remote.err", "Nothing listens"),
+        ("rm-multi.err", "not running or not reachable"),
+    ],
+)
+def test_explain_recorded_errors(fixture: str, needle: str) -> None:
+    text = read(fixture)
+    assert needle in buildx.explain(text)
+
+
+def test_not_found_errors_are_typed() -> None:
+    from mabgui.core.process import CommandResult
+
+    res = CommandResult(["docker"], 1, "", read("stop-missing.err"))
+    err = buildx._error(res, "cannot stop builder 'mabgui-nope'")
+    assert isinstance(err, buildx.BuilderNotFound)
+    assert str(err) == "cannot stop builder 'mabgui-nope': no builder \"mabgui-nope\" found"
+
+
+# --- create ---------------------------------------------------------------------------------------
+
+
+def test_create_argv_multi_node() -> None:
+    req = CreateRequest(
+        name="mb",
+        nodes=(
+            NodeSpec("default", "mb0", (AMD64, P("arm/v7")), {"network": "host"}, "--debug"),
+            NodeSpec("ssh://pi@arm-box", "mb1", (P("linux/arm64"),)),
+        ),
+    )
+    buildx.validate_create(req)
+    assert buildx.create_argv(req, 0) == [
+        "create", "--name", "mb", "--driver", "docker-container", "--node", "mb0",
+        "--driver-opt", "network=host", "--platform", "linux/amd64,linux/arm/v7",
+        "--buildkitd-flags", "--debug", "default",
+    ]  # fmt: skip
+    assert buildx.create_argv(req, 1) == [
+        "create", "--name", "mb", "--append", "--node", "mb1", "--platform", "linux/arm64",
+        "ssh://pi@arm-box",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("req", "match"),
+    [
+        (CreateRequest(name="bad name"), "invalid builder name"),
+        (CreateRequest(name="default"), "docker context's own builder"),
+        (CreateRequest(name="x", driver="docker"), "cannot be created"),
+        (CreateRequest(name="x", driver="podman"), "unknown driver"),
+        (CreateRequest(name="x", driver="remote"), "needs an endpoint"),
+        (CreateRequest(name="x", nodes=()), "at least one node"),
+        (
+            CreateRequest(
+                name="x", driver="kubernetes", nodes=(NodeSpec(driver_opts={"replicas": "0"}),)
+            ),
+            "replicas",
+        ),
+        (CreateRequest(name="x", nodes=(NodeSpec(name="a"), NodeSpec("ctx", "a"))), "same name"),
+        (CreateRequest(name="x", nodes=(NodeSpec(), NodeSpec())), "no endpoint"),
+    ],
+)
+def test_validate_create_refuses_bad_requests(req: CreateRequest, match: str) -> None:
+    with pytest.raises(buildx.BuildxError, match=match):
+        buildx.validate_create(req)
+
+
+def test_parse_driver_opts() -> None:
+    assert buildx.parse_driver_opts(["network=host", "image=a/b:c,env.X=1"]) == {
+        "network": "host", "image": "a/b:c", "env.X": "1",
+    }  # fmt: skip
+    with pytest.raises(buildx.BuildxError, match="KEY=VALUE"):
+        buildx.parse_driver_opts(["nope"])
+
+
+# --- chips and notes ------------------------------------------------------------------------------
+
+
+def test_chips_mark_emulated_platforms_of_local_nodes() -> None:
+    (default,) = buildx.parse_ls_json(read("ls-default-current.txt"))
+    node = default.nodes[0]
+    emulatable = [P("linux/arm64"), P("linux/arm/v7"), P("linux/arm/v6"), P("linux/s390x")]
+    chips = buildx.platform_chips(node, AMD64, emulatable)
+    kinds = {str(c.platform): c.kind for c in chips}
+    assert kinds["linux/amd64"] == "native"
+    assert kinds["linux/amd64/v3"] == "native"
+    assert kinds["linux/arm64"] == "emulated"
+    assert kinds["linux/s390x"] == "emulated"
+    assert kinds["linux/arm/v7"] == "unlisted"
+    assert kinds["linux/arm/v6"] == "unlisted"
+    remote = Node("r0", "ssh://pi@arm-box", "running", platforms=(P("linux/arm64"),))
+    assert [c.kind for c in buildx.platform_chips(remote, AMD64, emulatable)] == ["unknown"]
+
+
+def test_notes_explain_what_buildx_does_not() -> None:
+    (default,) = buildx.parse_ls_json(read("ls-default-current.txt"))
+    notes = buildx.builder_notes(
+        default, native=AMD64, emulatable=[P("linux/arm/v7")], image_store=False
+    )
+    titles = [n.title for n in notes]
+    assert "The docker driver cannot build several platforms here" in titles
+    unlisted = next(n for n in notes if "linux/arm/v7" in n.title)
+    assert "restarting dockerd" in unlisted.detail
+    assert buildx.builder_notes(default, native=AMD64, image_store=True) == []
+
+    builders = {b.name: b for b in buildx.parse_ls_json(read("ls-error.json"))}
+    notes = buildx.builder_notes(builders["mabgui-fixture-multi"], native=AMD64)
+    error = next(n for n in notes if n.level == "error")
+    assert error.title == "Node mabgui-fixture-multi1 is in error"
+    assert "Cannot connect to the Docker daemon" in error.detail
+    assert "not running or not reachable" in error.detail
+    assert any(n.title == "Node mabgui-fixture-multi0 is inactive" for n in notes)
+    broken = buildx.builder_notes(builders["mabgui-e2e-second"])
+    assert broken[0].level == "error"
+    assert broken[0].action == "remove"
+
+
+def test_running_docker_container_node_missing_an_emulator_offers_restart() -> None:
+    node = Node("b0", "unix:///var/run/docker.sock", "running", platforms=(AMD64, P("arm64")))
+    builder = Builder("b", "docker-container", (node,))
+    (note,) = buildx.builder_notes(builder, native=AMD64, emulatable=[P("riscv64"), P("arm64")])
+    assert note.action == "restart"
+    assert note.title.startswith("linux/riscv64 can be emulated")
