@@ -552,6 +552,7 @@ class InstallResult:
     removed: list[str]
     state: BinfmtState
     output: str = ""
+    already: list[str] = field(default_factory=list)  # handlers that were there and enabled
 
 
 class Backend(Protocol):
@@ -729,9 +730,12 @@ class LocalBinfmt:
         """Write a registration line to ``register`` and read the new handler back."""
         return await asyncio.to_thread(self._register, spec)
 
-    def plan_install(self, platforms: Sequence[Platform]) -> list[RegisterSpec]:
+    def plan_install(
+        self, platforms: Sequence[Platform], already: list[str] | None = None
+    ) -> list[RegisterSpec]:
         """The registrations ``install`` would make; raises before anything is written when one
-        cannot be made (no interpreter on the host, already registered, not writable)."""
+        cannot be made (no interpreter on the host, registered but disabled, not writable).
+        Platforms an enabled handler already serves are skipped (their names go to ``already``)."""
         state = read_state(self.root)
         if not state.mounted:
             raise self._not_mounted()
@@ -744,10 +748,14 @@ class LocalBinfmt:
             existing = state.handler(name) or next(
                 (h for h in state.handlers if platform in h.platforms), None
             )
+            if existing is not None and existing.enabled:
+                if already is not None and existing.name not in already:
+                    already.append(existing.name)
+                continue
             if existing is not None:
                 raise BinfmtError(
-                    f"{platform} already has a handler: {existing.name}",
-                    f"Enable it, or remove it first (mabgui emulators remove {existing.name}).",
+                    f"{platform} already has a handler, disabled: {existing.name}",
+                    f"Enable it (mabgui emulators enable {existing.name}), or remove it first.",
                 )
             interpreter = find_host_interpreter(platform, self.interpreter_dirs)
             if interpreter is None:
@@ -769,7 +777,8 @@ class LocalBinfmt:
         return specs
 
     def _install(self, platforms: Sequence[Platform]) -> InstallResult:
-        specs = self.plan_install(platforms)
+        already: list[str] = []
+        specs = self.plan_install(platforms, already)
         done: list[str] = []
         try:
             for spec in specs:
@@ -780,7 +789,7 @@ class LocalBinfmt:
                 with contextlib.suppress(BinfmtError):
                     self._write(self.root / name, "-1", "remove", name)
             raise
-        return InstallResult(done, [], read_state(self.root))
+        return InstallResult(done, [], read_state(self.root), already=already)
 
     async def install(self, platforms: Sequence[Platform]) -> InstallResult:
         """Register ``qemu-<arch>`` handlers from the host's QEMU user emulators (flag F)."""
