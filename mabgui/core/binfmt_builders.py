@@ -7,11 +7,10 @@ builders that miss an enabled handler's platform, so the UI can offer the restar
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from mabgui.core import engine, process
+from mabgui.core import buildx
 from mabgui.core.binfmt import BinfmtError, BinfmtState, Handler
 from mabgui.core.platform import Platform, host_platform
 
@@ -38,53 +37,26 @@ class BuilderPlatforms:
         return any(p in self.platforms for p in handler.platforms)
 
 
-def parse_buildx_ls(text: str) -> list[BuilderPlatforms]:
-    """Parse ``docker buildx ls --format json`` (one JSON object per line; buildx 0.13 may
-    print a builder twice)."""
-    builders: dict[str, BuilderPlatforms] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            data = json.loads(line)
-        except ValueError:
-            continue
-        name = str(data.get("Name", ""))
-        if not name or name in builders:
-            continue
-        nodes = data.get("Nodes") or []
-        platforms: dict[Platform, None] = {}
-        statuses = []
-        for node in nodes:
-            statuses.append(str(node.get("Status", "")))
-            for raw in node.get("Platforms") or []:
-                p = Platform.try_parse(str(raw))
-                if p is not None:
-                    platforms.setdefault(p, None)
-        status = "running" if "running" in statuses else (statuses[0] if statuses else "unknown")
-        builders[name] = BuilderPlatforms(
-            name=name,
-            driver=str(data.get("Driver", "")),
-            status=status or "unknown",
-            platforms=tuple(platforms),
-            nodes=tuple(str(n.get("Name", "")) for n in nodes),
-        )
-    return list(builders.values())
+def from_buildx(builder: buildx.Builder) -> BuilderPlatforms:
+    """The part of a :class:`mabgui.core.buildx.Builder` this area needs."""
+    states = [n.status for n in builder.nodes]
+    status = "running" if "running" in states else (builder.status or "unknown")
+    return BuilderPlatforms(
+        name=builder.name,
+        driver=builder.driver,
+        status=status,
+        platforms=tuple(builder.platforms),
+        nodes=tuple(n.name for n in builder.nodes),
+    )
 
 
 async def list_builders() -> list[BuilderPlatforms]:
     """Every buildx builder with the platforms its nodes list (``docker buildx ls``)."""
     try:
-        cli = await engine.docker_cli()
-    except engine.EngineError as exc:
+        builders = await buildx.list_builders(BUILDX_TIMEOUT_S)
+    except buildx.BuildxError as exc:
         raise BinfmtError(str(exc), exc.hint) from None
-    res = await process.run(
-        [cli.path, "buildx", "ls", "--format", "json"], timeout=BUILDX_TIMEOUT_S
-    )
-    if not res.ok:
-        raise BinfmtError(f"`docker buildx ls` failed: {res.message().splitlines()[0]}")
-    return parse_buildx_ls(res.stdout)
+    return [from_buildx(b) for b in builders]
 
 
 def listing_builders(handler: Handler, builders: Sequence[BuilderPlatforms]) -> list[str]:
@@ -146,10 +118,7 @@ async def restart_builder(builder: BuilderPlatforms) -> None:
             "Restart) to make it list newly enabled emulators.",
         )
     try:
-        cli = await engine.docker_cli()
-    except engine.EngineError as exc:
-        raise BinfmtError(str(exc), exc.hint) from None
-    for argv in commands:
-        res = await process.run([cli.path, *argv[1:]], timeout=180)
-        if not res.ok:
-            raise BinfmtError(f"`{' '.join(argv)}` failed: {res.message()}")
+        await buildx.stop(builder.name)
+        await buildx.bootstrap(builder.name)
+    except buildx.BuildxError as exc:
+        raise BinfmtError(f"restarting {builder.name} failed: {exc}", exc.hint) from None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mabgui.core import binfmt, binfmt_builders, binfmt_daemon
+from mabgui.core import binfmt, binfmt_builders, binfmt_daemon, buildx
 from mabgui.core.binfmt import BinfmtError
 from mabgui.core.platform import Platform
 
@@ -63,8 +63,13 @@ async def test_daemon_refuses_bad_names_before_running_anything() -> None:
             await backend.set_enabled(name, False)
 
 
+def _builders() -> list[binfmt_builders.BuilderPlatforms]:
+    text = (FIXTURES / "buildx-ls.json").read_text()
+    return [binfmt_builders.from_buildx(b) for b in buildx.parse_ls_json(text)]
+
+
 def test_buildx_ls_is_deduplicated() -> None:
-    builders = binfmt_builders.parse_buildx_ls((FIXTURES / "buildx-ls.json").read_text())
+    builders = _builders()
     assert [b.name for b in builders] == ["default"]
     default = builders[0]
     assert default.driver == "docker"
@@ -74,7 +79,7 @@ def test_buildx_ls_is_deduplicated() -> None:
 
 
 def test_which_builders_list_each_handler() -> None:
-    builders = binfmt_builders.parse_buildx_ls((FIXTURES / "buildx-ls.json").read_text())
+    builders = _builders()
     state = binfmt.read_state(FIXTURES / "extra")
     listing = {h.name: binfmt_builders.listing_builders(h, builders) for h in state.handlers}
     assert listing["qemu-s390x"] == ["default"]
@@ -84,7 +89,7 @@ def test_which_builders_list_each_handler() -> None:
 
 
 def test_enabled_handler_missing_from_a_running_builder() -> None:
-    builders = binfmt_builders.parse_buildx_ls((FIXTURES / "buildx-ls.json").read_text())
+    builders = _builders()
     state = binfmt.read_state(FIXTURES / "host")
     stale = binfmt_builders.stale_builders(state, builders, native=P("linux/amd64"))
     assert [(s.handler.name, s.builder.name) for s in stale] == [("qemu-arm", "default")]
