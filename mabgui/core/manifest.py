@@ -56,6 +56,16 @@ def predicate_label(predicate_type: str) -> str:
     return predicate_type
 
 
+def human_size(size: int) -> str:
+    """``1.2 MB`` style sizes (decimal units, as registries and docker report them)."""
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"  # pragma: no cover - the loop always returns
+
+
 def short_digest(digest: str, length: int = 12) -> str:
     """``sha256:0123456789ab`` (the algorithm and the first ``length`` hex characters)."""
     algorithm, _, hex_part = digest.partition(":")

@@ -103,6 +103,29 @@ class _Token:
     expires: float
 
 
+class _LazyTransport(httpx.AsyncBaseTransport):
+    """An :class:`httpx.AsyncHTTPTransport` created on the first request it handles."""
+
+    def __init__(self, verify: bool | str, limits: httpx.Limits) -> None:
+        self._verify = verify
+        self._limits = limits
+        self._inner: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._inner is None:
+            verify: Any = self._verify
+            if isinstance(verify, str):  # a CA bundle path
+                import ssl
+
+                verify = ssl.create_default_context(cafile=verify)
+            self._inner = httpx.AsyncHTTPTransport(verify=verify, limits=self._limits)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._inner is not None:
+            await self._inner.aclose()
+
+
 def verify(data: bytes, digest: str, what: str) -> None:
     """Raise :class:`DigestMismatch` unless ``data`` hashes to ``digest``."""
     algorithm = digest.partition(":")[0]
@@ -182,12 +205,16 @@ class RegistryClient:
         self._lookup = credential_lookup
         self._insecure = {h.strip().lower() for h in insecure if h.strip()}
         self.cache = cache
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             follow_redirects=True,
-            verify=verify_tls,
             headers={"User-Agent": f"mabgui/{__version__}"},
+            # https (the default) verifies TLS; its context is built on first use, so a look-up
+            # on a loopback registry does not pay for loading the CA bundle.
+            transport=_LazyTransport(verify_tls, limits),
+            # plain http:// URLs never do TLS (redirects to https:// go to the verified one).
+            mounts={"http://": httpx.AsyncHTTPTransport(verify=False, limits=limits)},
         )
         self._sem = asyncio.Semaphore(concurrency)
         self._tokens: dict[tuple[str, str], _Token] = {}

@@ -1,0 +1,127 @@
+"""Registry client pieces that need no network: challenges, digests, the cache, docker config."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from mabgui.core.registry import (
+    DOCKER_LIST,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    SCHEMA1,
+    DigestMismatch,
+    RegistryClient,
+    media_type_of,
+    verify,
+)
+from mabgui.core.registry_auth import Credentials, docker_config_credentials, parse_challenge
+from mabgui.core.registry_cache import DigestCache, digest_of
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "manifests"
+
+
+def test_bearer_challenge_as_docker_hub_sends_it() -> None:
+    c = parse_challenge(
+        'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",'
+        'scope="repository:library/busybox:pull"'
+    )
+    assert c is not None
+    assert c.scheme == "bearer"
+    assert c.realm == "https://auth.docker.io/token"
+    assert c.params["service"] == "registry.docker.io"
+    assert c.params["scope"] == "repository:library/busybox:pull"
+
+
+def test_challenges_with_odd_spacing_and_escapes() -> None:
+    c = parse_challenge('Basic realm="basic-realm"')
+    assert c is not None
+    assert (c.scheme, c.realm) == ("basic", "basic-realm")
+    c = parse_challenge('bearer realm="http://127.0.0.1:1/t" , service=reg, error="a \\"q\\""')
+    assert c is not None
+    assert c.params == {"realm": "http://127.0.0.1:1/t", "service": "reg", "error": 'a "q"'}
+    assert parse_challenge("") is None
+
+
+def test_credentials_never_show_their_secret() -> None:
+    creds = Credentials("alice", "s3cret-pass", "tok-123")
+    assert "s3cret" not in repr(creds)
+    assert "tok-123" not in repr(creds)
+    assert not Credentials()
+    assert Credentials(identity_token="x")
+
+
+def test_verify_and_media_types() -> None:
+    folder = FIXTURES / "buildx-attested"
+    root = (folder / "root.txt").read_text().strip()
+    data = (folder / root.replace(":", "_")).read_bytes()
+    verify(data, root, "index")
+    assert digest_of(data) == root
+    with pytest.raises(DigestMismatch, match="digest mismatch for index"):
+        verify(data + b" ", root, "index")
+    assert media_type_of(data, "application/octet-stream") == OCI_INDEX
+    bb = FIXTURES / "busybox-list"
+    bb_root = (bb / "root.txt").read_text().strip()
+    assert media_type_of((bb / bb_root.replace(":", "_")).read_bytes(), "") == DOCKER_LIST
+    # No mediaType field: the Content-Type header, else the shape of the document.
+    assert media_type_of(b'{"schemaVersion":2,"layers":[]}', "") == OCI_MANIFEST
+    assert media_type_of(b'{"schemaVersion":2,"manifests":[]}', "") == OCI_INDEX
+    assert media_type_of(b'{"schemaVersion":1,"fsLayers":[]}', "") == SCHEMA1[0]
+
+
+def test_cache_round_trip_and_refuses_damaged_entries(tmp_path: Path) -> None:
+    cache = DigestCache(tmp_path)
+    data = b'{"hello": "world"}'
+    digest = digest_of(data)
+    assert cache.get(digest) is None
+    cache.put(digest, data)
+    assert cache.get(digest) == data
+    path = tmp_path / "sha256" / digest.partition(":")[2]
+    path.write_bytes(b'{"hello": "w0rld"}')
+    assert cache.get(digest) is None
+    assert not path.exists()  # a damaged entry is dropped
+    assert cache.get("../../etc:passwd") is None
+
+
+def test_scheme_is_http_only_for_loopback_or_insecure() -> None:
+    from mabgui.core.reference import parse_reference
+
+    async def bases() -> list[str]:
+        async with RegistryClient(insecure=["reg.lan:5000"], use_docker_config=False) as c:
+            return [
+                c.base_url(parse_reference(r))
+                for r in (
+                    "127.0.0.1:5000/a",
+                    "localhost:5000/a",
+                    "reg.lan:5000/a",
+                    "ghcr.io/a/b",
+                    "busybox",
+                )
+            ]
+
+    assert asyncio.run(bases()) == [
+        "http://127.0.0.1:5000/v2/a",
+        "http://localhost:5000/v2/a",
+        "http://reg.lan:5000/v2/a",
+        "https://ghcr.io/v2/a/b",
+        "https://registry-1.docker.io/v2/library/busybox",
+    ]
+
+
+def test_docker_config_auths_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    auth = base64.b64encode(b"alice:wonder land").decode()
+    config = {
+        "auths": {"reg.example:5000": {"auth": auth}, "https://index.docker.io/v1/": {"auth": auth}}
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    creds = asyncio.run(docker_config_credentials("reg.example:5000"))
+    assert creds == Credentials("alice", "wonder land")
+    assert asyncio.run(docker_config_credentials("docker.io")) == Credentials(
+        "alice", "wonder land"
+    )
+    assert asyncio.run(docker_config_credentials("other.example")) is None
