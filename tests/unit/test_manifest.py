@@ -141,7 +141,7 @@ def test_missing_platform_manifest_is_shown_as_an_error_entry() -> None:
 
 
 def test_config_summary() -> None:
-    docs, root = load("buildx-attested")
+    docs, _root = load("buildx-attested")
     tree = tree_of("buildx-attested")
     amd64 = next(m for m in tree.platform_manifests() if m.platform == Platform("linux", "amd64"))
     assert amd64.config is not None
