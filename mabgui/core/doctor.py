@@ -1,4 +1,4 @@
-"""``mabgui doctor``: what multi-platform builds need here, what is there and how to fix the rest."""
+"""``mabgui doctor``: what multi-platform builds need, what is there and how to fix the rest."""
 
 from __future__ import annotations
 
@@ -103,10 +103,12 @@ async def _check_buildx() -> Check:
         bx = await engine.buildx_version()
     except engine.EngineError as exc:
         return Check("buildx", "buildx plugin", Status.FAIL, str(exc), exc.hint)
-    return Check("buildx", "buildx plugin", Status.OK, f"version {bx.version}", data={"version": bx.version})
+    return Check(
+        "buildx", "buildx plugin", Status.OK, f"version {bx.version}", data={"version": bx.version}
+    )
 
 
-def _check_binfmt(root: str | None = None) -> Check:
+def check_binfmt(root: str | None = None) -> Check:
     if not sys.platform.startswith("linux"):
         return Check(
             "binfmt", "QEMU emulators (binfmt_misc)", Status.OK,
@@ -154,7 +156,9 @@ def _check_binfmt(root: str | None = None) -> Check:
             data=data,
         )
     missing_f = [h.name for h in enabled if not h.fix_binary]
-    detail = f"{len(enabled)} enabled: {', '.join(h.name for h in enabled)} → {', '.join(platforms)}"
+    detail = (
+        f"{len(enabled)} enabled: {', '.join(h.name for h in enabled)} → {', '.join(platforms)}"
+    )
     if missing_f:
         return Check(
             "binfmt", "QEMU emulators (binfmt_misc)", Status.WARN,
@@ -170,7 +174,7 @@ async def diagnose(binfmt_root: str | None = None) -> Diagnosis:
     checks = [cli, daemon]
     if store is not None:
         checks.append(store)
-    checks += [bx, _check_binfmt(binfmt_root)]
+    checks += [bx, check_binfmt(binfmt_root)]
     return Diagnosis(checks)
 
 

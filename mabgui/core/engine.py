@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import re
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,17 +71,46 @@ def current_context() -> DockerContext:
 
 
 def docker_client(context: DockerContext | None = None, timeout: float = DOCKER_TIMEOUT_S) -> Any:
-    """A ``docker.DockerClient`` for ``context`` (blocking: call it from a worker thread)."""
+    """A ``docker.DockerClient`` for ``context`` (blocking: call it from a worker thread).
+
+    The API version is negotiated with a probe client that is always closed: the SDK's own
+    ``version="auto"`` connects inside the constructor and leaks its socket when that fails.
+    """
     import docker
+    from docker.utils import kwargs_from_env
 
     ctx = context or current_context()
-    if ctx.name in ("DOCKER_HOST",):
-        return docker.from_env(timeout=int(timeout))
-    from docker.context import ContextAPI
+    kwargs: dict[str, Any]
+    if ctx.name == "DOCKER_HOST":
+        kwargs = kwargs_from_env()
+    else:
+        from docker.context import ContextAPI
 
-    meta = ContextAPI.get_context(ctx.name)
-    tls = meta.TLSConfig if meta is not None else None
-    return docker.DockerClient(base_url=ctx.host, tls=tls or False, timeout=int(timeout))
+        meta = ContextAPI.get_context(ctx.name)
+        kwargs = {
+            "base_url": ctx.host,
+            "tls": (meta.TLSConfig if meta is not None else None) or False,
+        }
+    base_url = str(kwargs.get("base_url") or "unix:///var/run/docker.sock")
+    if base_url.startswith("unix://"):
+        _probe_unix_socket(base_url.removeprefix("unix://"), timeout)
+    probe = docker.APIClient(version="1.24", timeout=int(timeout), **kwargs)
+    try:
+        api_version = str(probe.version(api_version=False)["ApiVersion"])
+    finally:
+        probe.close()
+    return docker.DockerClient(version=api_version, timeout=int(timeout), **kwargs)
+
+
+def _probe_unix_socket(path: str, timeout: float) -> None:
+    """Connect once to a unix socket and close it; raise the OSError when nobody listens.
+
+    The docker SDK's unix transport leaks its socket when the connect fails, so a daemon that is
+    down is detected here first.
+    """
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(path)
 
 
 def _daemon_info_blocking(context: DockerContext | None) -> DaemonInfo:
@@ -104,7 +134,9 @@ def _daemon_info_blocking(context: DockerContext | None) -> DaemonInfo:
     image_store = driver_status.get("driver-type") == "io.containerd.snapshotter.v1"
     registry_cfg = info.get("RegistryConfig") or {}
     insecure = [
-        c for c in (registry_cfg.get("IndexConfigs") or {}) if not registry_cfg["IndexConfigs"][c].get("Secure", True)
+        c
+        for c in (registry_cfg.get("IndexConfigs") or {})
+        if not registry_cfg["IndexConfigs"][c].get("Secure", True)
     ]
     return DaemonInfo(
         context=ctx,
@@ -118,7 +150,9 @@ def _daemon_info_blocking(context: DockerContext | None) -> DaemonInfo:
         containerd_image_store=image_store,
         cpus=int(info.get("NCPU", 0)),
         memory_bytes=int(info.get("MemTotal", 0)),
-        insecure_registries=sorted(insecure + list(registry_cfg.get("InsecureRegistryCIDRs") or [])),
+        insecure_registries=sorted(
+            insecure + list(registry_cfg.get("InsecureRegistryCIDRs") or [])
+        ),
     )
 
 
@@ -157,7 +191,9 @@ async def docker_cli() -> ToolVersion:
             "the docker CLI was not found on PATH",
             "Install the Docker CLI (docker-ce-cli, docker.io or Docker Desktop).",
         ) from None
-    res = await process.run([path, "version", "--format", "{{json .Client}}"], timeout=DOCKER_TIMEOUT_S)
+    res = await process.run(
+        [path, "version", "--format", "{{json .Client}}"], timeout=DOCKER_TIMEOUT_S
+    )
     try:
         client = json.loads(res.stdout.strip().splitlines()[0])
         return ToolVersion(path, str(client.get("Version", "")))

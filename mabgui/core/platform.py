@@ -147,7 +147,9 @@ def host_platform() -> Platform:
         parsed = Platform.parse(f"{machine}")
     except PlatformError:
         parsed = Platform("linux", machine.lower())
-    return Platform(system if system in KNOWN_OSES else "linux", parsed.architecture, parsed.variant)
+    return Platform(
+        system if system in KNOWN_OSES else "linux", parsed.architecture, parsed.variant
+    )
 
 
 def is_emulated(platform: Platform, native: Platform) -> bool:

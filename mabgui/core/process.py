@@ -31,7 +31,9 @@ class CommandTimeout(RuntimeError):
     """The command did not finish within its timeout and was stopped."""
 
     def __init__(self, argv: Sequence[str], timeout: float) -> None:
-        super().__init__(f"`{' '.join(argv[:4])}` did not finish within {timeout:g} s and was stopped")
+        super().__init__(
+            f"`{' '.join(argv[:4])}` did not finish within {timeout:g} s and was stopped"
+        )
         self.argv = list(argv)
         self.timeout = timeout
 
@@ -49,7 +51,7 @@ class CommandResult:
 
     def message(self) -> str:
         """The command's own error text (stderr, else stdout), trimmed."""
-        return (self.stderr.strip() or self.stdout.strip() or f"exit code {self.returncode}")
+        return self.stderr.strip() or self.stdout.strip() or f"exit code {self.returncode}"
 
 
 def which(program: str) -> str:
@@ -103,10 +105,8 @@ async def stop(proc: asyncio.subprocess.Process, grace: float = DEFAULT_GRACE_S)
     """SIGINT the process group, wait ``grace`` seconds, then SIGKILL the whole group."""
     if proc.returncode is None:
         _signal_group(proc, signal.SIGINT)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(proc.wait(), grace)
-        except TimeoutError:
-            pass
     # Kill the group even when the leader already exited: its children may still run.
     if sys.platform != "win32":
         with contextlib.suppress(ProcessLookupError, PermissionError):

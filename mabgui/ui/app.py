@@ -14,7 +14,8 @@ def _make_app() -> object:
 
     from mabgui.ui.resources import app_icon
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     app.setApplicationVersion(__version__)
@@ -30,8 +31,13 @@ async def _run_window(self_test: bool) -> int:
 
     app = QApplication.instance()
     assert app is not None
-    closed = asyncio.get_running_loop().create_future()
-    app.aboutToQuit.connect(lambda: closed.done() or closed.set_result(None))
+    closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def _quit() -> None:
+        if not closed.done():
+            closed.set_result(None)
+
+    app.aboutToQuit.connect(_quit)
     window = MainWindow()
     window.show()
     if self_test:
@@ -63,7 +69,10 @@ async def _self_test(window: object) -> int:
     for p in problems:
         print(f"self-test: FAIL {p}", file=sys.stderr)
     if not problems:
-        print(f"self-test: ok (mabgui {__version__}, Qt platform {platform}, {len(formats)} image formats)")
+        print(
+            f"self-test: ok (mabgui {__version__}, Qt platform {platform}, "
+            f"{len(formats)} image formats)"
+        )
     return 1 if problems else 0
 
 

@@ -48,7 +48,8 @@ class EngineStatus(QWidget):
         data = daemon.data
         parts = [
             f"context {data.get('context')}",
-            f"Docker {data.get('server_version')} ({data.get('os_type')}/{data.get('architecture')})",
+            f"Docker {data.get('server_version')} "
+            f"({data.get('os_type')}/{data.get('architecture')})",
         ]
         if buildx is not None and buildx.status is doctor.Status.OK:
             parts.append(f"buildx {buildx.data.get('version')}")

@@ -46,7 +46,8 @@ class DiagnosisBanner(QFrame):
         super().__init__(parent)
         self.setObjectName("diagnosisBanner")
         self.setStyleSheet(
-            "#diagnosisBanner { background: #fff5f5; border: 1px solid #feb2b2; border-radius: 6px; }"
+            "#diagnosisBanner { background: #fff5f5; border: 1px solid #feb2b2;"
+            " border-radius: 6px; }"
         )
         layout = QHBoxLayout(self)
         self.text = QLabel()
@@ -200,7 +201,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/area", self.nav.currentRow())
         self.settings.sync()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
         self.tasks.cancel_all()
         super().closeEvent(event)

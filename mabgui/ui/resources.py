@@ -1,14 +1,29 @@
-"""Access to the bundled icons and styles (installed as the ``mabgui.resources`` package)."""
+"""Access to the bundled icons and styles.
+
+Installed, they are the ``mabgui.resources`` package (pyproject maps the top-level ``resources/``
+folder to it); in a source checkout whose ``mabgui`` shadows the installed one they are read from
+``resources/`` beside the package.
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
+from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
 
+@cache
+def _root() -> Path:
+    try:
+        return Path(str(resources.files("mabgui.resources")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "resources"
+
+
 def resource_path(name: str) -> str:
-    return str(resources.files("mabgui.resources").joinpath(name))
+    return str(_root() / name)
 
 
 def app_icon() -> QIcon:

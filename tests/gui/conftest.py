@@ -34,11 +34,13 @@ def run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], timeout: 
     return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
-def run_until(loop: asyncio.AbstractEventLoop, predicate: Callable[[], bool], timeout: float = 60) -> None:
+def run_until(
+    loop: asyncio.AbstractEventLoop, predicate: Callable[[], bool], timeout: float = 60
+) -> None:
     """Spin the loop until ``predicate()`` holds; fail after ``timeout`` seconds."""
 
     async def wait() -> None:
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110 - polling widget state, there is no event to await
             await asyncio.sleep(0.02)
 
     try:
@@ -48,7 +50,9 @@ def run_until(loop: asyncio.AbstractEventLoop, predicate: Callable[[], bool], ti
 
 
 @pytest.fixture(autouse=True)
-def isolated_settings(tmp_path_factory: pytest.TempPathFactory, qapp: QApplication) -> Iterator[None]:
+def isolated_settings(
+    tmp_path_factory: pytest.TempPathFactory, qapp: QApplication
+) -> Iterator[None]:
     """Keep window geometry and history of tests out of the user's real settings."""
     path = tmp_path_factory.mktemp("settings")
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
@@ -56,6 +60,7 @@ def isolated_settings(tmp_path_factory: pytest.TempPathFactory, qapp: QApplicati
     qapp.setOrganizationName("mabgui-tests")
     qapp.setApplicationName("mabgui-tests")
     yield
+    QSettings().clear()
 
 
 @pytest.fixture(autouse=True)
