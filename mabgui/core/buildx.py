@@ -1203,3 +1203,85 @@ def builder_notes(
 def _hint(message: str) -> str:
     hint = explain(message)
     return f"\n{hint}" if hint else ""
+
+
+# --- overview: builders with what is needed to explain them ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Builders plus the facts that explain them: native platform, emulators, image store."""
+
+    builders: list[Builder]
+    native: Platform | None = None
+    emulatable: frozenset[Platform] = frozenset()
+    image_store: bool | None = None
+    daemon_error: str = ""
+
+    @property
+    def current(self) -> Builder | None:
+        return next((b for b in self.builders if b.current), None)
+
+    def builder(self, name: str) -> Builder | None:
+        return next((b for b in self.builders if b.name == name), None)
+
+    def chips(self, node: Node) -> list[Chip]:
+        return platform_chips(node, self.native, self.emulatable)
+
+    def notes(self, builder: Builder) -> list[Note]:
+        return builder_notes(
+            builder, native=self.native, emulatable=self.emulatable, image_store=self.image_store
+        )
+
+    def to_json(self) -> list[dict[str, Any]]:
+        out = []
+        for b in self.builders:
+            data = b.to_json()
+            for node, node_data in zip(b.nodes, data["nodes"], strict=True):
+                chips = self.chips(node)
+                node_data["emulated"] = [str(c.platform) for c in chips if c.kind == "emulated"]
+                node_data["emulatable_unlisted"] = [
+                    str(c.platform) for c in chips if c.kind == "unlisted"
+                ]
+            data["notes"] = [
+                {"level": n.level, "title": n.title, "detail": n.detail, "action": n.action}
+                for n in self.notes(b)
+            ]
+            out.append(data)
+        return out
+
+
+async def overview(timeout_s: float = LS_TIMEOUT_S) -> Overview:
+    """Every builder, with the daemon's native platform, the enabled emulators, the image store.
+
+    Only the builder list is required: a daemon or binfmt_misc that cannot be read leaves the
+    explanations that depend on it out.
+    """
+    import sys
+
+    from mabgui.core import binfmt, engine
+
+    async def daemon() -> tuple[Platform | None, bool | None, str]:
+        try:
+            info = await engine.daemon_info()
+        except engine.EngineError as exc:
+            return None, None, str(exc)
+        return (
+            Platform.try_parse(f"{info.os_type or 'linux'}/{info.architecture}"),
+            (info.containerd_image_store),
+            "",
+        )
+
+    async def emulators() -> frozenset[Platform]:
+        if not sys.platform.startswith("linux"):
+            return frozenset()
+        try:
+            state = await asyncio.to_thread(binfmt.read_state)
+        except OSError:
+            return frozenset()
+        return frozenset(state.enabled_platforms()) if state.enabled else frozenset()
+
+    builders, (native, store, daemon_error), emulatable = await asyncio.gather(
+        list_builders(timeout_s), daemon(), emulators()
+    )
+    return Overview(builders, native, emulatable, store, daemon_error)
