@@ -15,14 +15,14 @@ Pure: no I/O, no Qt, no asyncio.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import bisect
 import calendar
+import codecs
 import json
 import re
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -250,17 +250,12 @@ class Lane:
 
     @property
     def progress(self) -> float:
-        """Fraction of the numbered steps (``i/n``) that finished; 0.0 … 1.0."""
-        totals: dict[str, int] = {}
-        done = 0
-        for step in self.steps:
-            if step.index is None:
-                continue
-            totals[step.stage] = max(totals.get(step.stage, 0), step.total or 0)
-            if step.completed is not None or step.error:
-                done += 1
-        expected = sum(totals.values())
-        return min(1.0, done / expected) if expected else (1.0 if self.ok and self.steps else 0.0)
+        """Fraction of the numbered steps (``i/n``) that finished (or failed); 0.0 … 1.0."""
+        numbered = [s for s in self.steps if s.index is not None]
+        if not numbered:
+            return 1.0 if self.ok and self.steps else 0.0
+        done = sum(1 for s in numbered if s.completed is not None or s.error)
+        return done / len(numbered)
 
     @property
     def started(self) -> float | None:
@@ -616,7 +611,7 @@ def parse_timestamp(text: str) -> float:
 
 def _b64(text: str) -> bytes:
     try:
-        return base64.b64decode(text)
+        return binascii.a2b_base64(text)
     except (binascii.Error, ValueError):
         return text.encode()
 
@@ -636,7 +631,10 @@ class ProgressParser:
 
     def __init__(self, platforms: Sequence[Platform] = (), native: Platform | None = None) -> None:
         self.progress = BuildProgress(native=native or host_platform())
-        self._buf = b""
+        self._buf = ""
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        # The C scanner decodes a value at an offset without slicing the buffer.
+        self._scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
         self._partial: dict[str, tuple[int, bytes]] = {}  # digest -> (stream, unfinished line)
         self._step_no: dict[str, int] = {}
         self._default_platform = platforms[0] if len(platforms) == 1 else None
@@ -657,45 +655,55 @@ class ProgressParser:
         self._initial = []
         if self._closed:
             return events
-        buf = self._buf + data if self._buf else data
+        text = self._decoder.decode(data)
+        buf = self._buf + text if self._buf else text
         pos = 0
         end = len(buf)
+        scan = self._scan
         while pos < end:
-            if buf[pos] == 0x7B and buf[pos + 1 : pos + 2] in (b"\n", b"\r"):
+            if buf[pos] == "{" and buf[pos + 1 : pos + 2] in ("\n", "\r"):
                 # A pretty-printed value: it ends at the first "}" in column 0 (nested braces
                 # are indented and JSON strings hold no raw newline).
-                close = buf.find(b"\n}", pos)
-                nl = buf.find(b"\n", close + 2) if close >= 0 else -1
+                close = buf.find("\n}", pos)
+                nl = buf.find("\n", close + 2) if close >= 0 else -1
                 if nl < 0:
                     if end - pos <= _MAX_PENDING:
                         break  # wait for the rest of the value
-                    nl = buf.find(b"\n", pos)  # runaway: treat its first line as text
+                    nl = buf.find("\n", pos)  # runaway: treat its first line as text
                     self._text(buf[pos:nl], events)
                     pos = nl + 1
                     continue
-                if not self._fold_json(buf[pos:nl], events):
-                    first = buf.find(b"\n", pos)
-                    self._text(buf[pos:first], events)
-                    nl = first
-                pos = nl + 1
+                try:
+                    value, after = scan(buf, pos)
+                except (StopIteration, ValueError):
+                    value, after = None, -1
+                if after == close + 2 and isinstance(value, dict):
+                    self.fold(value, events)
+                    pos = nl + 1
+                else:  # not JSON after all: its first line is text, go on line by line
+                    nl = buf.find("\n", pos)
+                    self._text(buf[pos:nl], events)
+                    pos = nl + 1
                 continue
-            nl = buf.find(b"\n", pos)
+            nl = buf.find("\n", pos)
             if nl < 0:
                 break
-            line = buf[pos:nl]
+            if buf[pos] == "{":
+                try:
+                    value, after = scan(buf, pos)
+                except (StopIteration, ValueError):
+                    value, after = None, -1
+                if after > 0 and isinstance(value, dict) and not buf[after:nl].strip():
+                    self.fold(value, events)
+                    pos = nl + 1
+                    continue
+            self._text(buf[pos:nl], events)
             pos = nl + 1
-            if (
-                line[:1] == b"{"
-                and line.rstrip(b"\r").endswith(b"}")
-                and self._fold_json(line, events)
-            ):
-                continue
-            self._text(line, events)
         self._buf = buf[pos:]
         return events
 
-    def _text(self, line: bytes, events: list[ProgressEvent]) -> None:
-        text = line.decode("utf-8", "replace").rstrip("\r\n")
+    def _text(self, line: str, events: list[ProgressEvent]) -> None:
+        text = line.rstrip("\r\n")
         if not text.strip():
             return
         stripped = text.lstrip()
@@ -708,16 +716,6 @@ class ProgressParser:
         message = Message(text, level)
         self.progress.messages.append(message)
         events.append(MessageAdded(message))
-
-    def _fold_json(self, chunk: bytes, events: list[ProgressEvent]) -> bool:
-        try:
-            value = json.loads(chunk)
-        except ValueError:
-            return False
-        if not isinstance(value, dict):
-            return False
-        self.fold(value, events)
-        return True
 
     # -- folding --
 
@@ -920,20 +918,24 @@ class ProgressParser:
         self._initial = []
         if self._closed:
             return events
+        self._buf += self._decoder.decode(b"", final=True)
         if self._buf:
-            self._buf += b"\n"
+            self._buf += "\n"
             events.extend(self.feed(b""))
             if self._buf:  # an unterminated value: keep its lines as text
-                for line in self._buf.split(b"\n"):
+                for line in self._buf.split("\n"):
                     self._text(line, events)
-                self._buf = b""
+                self._buf = ""
         for key in list(self._partial):
             self._flush_partial(self.progress.steps[key], events)
         progress = self.progress
         stream_error = progress.error_text
         failed = progress.failed_steps
-        if exit_code is None:
-            ok = not failed and not stream_error and not canceled
+        if exit_code is None:  # a replayed file: judge by what it says
+            unfinished = any(
+                s.intervals and s.completed is None and not s.error for s in progress.steps.values()
+            )
+            ok = not failed and not stream_error and not canceled and not unfinished
         else:
             ok = exit_code == 0 and not canceled
         if not ok:
