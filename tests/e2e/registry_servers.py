@@ -1,0 +1,533 @@
+"""Extra real registries and proxies for the Manifests e2e tests and the inspect bench.
+
+* :func:`start_registry`: Debian's distribution registry (``docker-registry serve CONFIG``) on a
+  free loopback port, optionally with htpasswd basic auth or bearer-token auth.
+* :class:`TokenServer`: a tiny token service on loopback issuing RS256 JWTs signed with a key
+  whose self-signed certificate is the registry's ``rootcertbundle`` (the ``x5c`` header carries
+  the certificate, as docker/distribution's token auth expects).
+* :class:`Proxy`: a loopback HTTP reverse proxy in front of a registry that can add latency each
+  way, corrupt the body of chosen responses, or answer chosen paths with an error status.
+
+Run as a program (``python -m tests.e2e.registry_servers proxy --upstream H:P --delay 0.025``) it
+serves a latency proxy in its own process and prints ``PORT <n>`` (the bench uses that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import datetime as dt
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REGISTRY_BIN = "/usr/bin/docker-registry"
+HOP_BY_HOP = {
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
+    "transfer-encoding", "upgrade", "content-length",
+}  # fmt: skip
+
+
+class QuietServer(ThreadingHTTPServer):
+    """Clients that hang up mid-answer (a cancelled look-up) are normal here, not errors."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bcrypt_htpasswd_line(user: str, password: str) -> str:
+    """``user:$2b$…`` without new dependencies: libcrypt through the stdlib ``crypt`` module
+    (deprecated but present in 3.11), else Apache's ``htpasswd -nbB`` when installed."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt
+
+        hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 5))
+        if hashed and hashed.startswith("$2"):
+            return f"{user}:{hashed}"
+    except ImportError:
+        pass
+    htpasswd = shutil.which("htpasswd")
+    if htpasswd is None:
+        raise RuntimeError("no bcrypt available: install apache2-utils (htpasswd)")
+    out = subprocess.run(
+        [htpasswd, "-nbB", user, password], check=True, capture_output=True, text=True
+    )
+    return out.stdout.strip()
+
+
+# --- the registry ----------------------------------------------------------------------------
+
+
+@dataclass
+class RegistryServer:
+    port: int
+    process: subprocess.Popen[bytes]
+    root: Path
+    log: Path
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def start_registry(workdir: Path, auth: dict[str, Any] | None = None) -> RegistryServer:
+    """Start ``docker-registry serve`` on a free loopback port; wait until ``/v2/`` answers."""
+    port = free_port()
+    storage = workdir / "storage"
+    storage.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "version: 0.1",
+        "log:",
+        "  level: error",
+        "storage:",
+        "  filesystem:",
+        f"    rootdirectory: {storage}",
+        "  delete:",
+        "    enabled: true",
+        "http:",
+        f"  addr: 127.0.0.1:{port}",
+        f"  secret: {uuid.uuid4().hex}",
+    ]
+    if auth:
+        lines.append("auth:")
+        for kind, options in auth.items():
+            lines.append(f"  {kind}:")
+            lines.extend(f"    {k}: {v}" for k, v in options.items())
+    config = workdir / "config.yml"
+    config.write_text("\n".join(lines) + "\n")
+    log = workdir / "registry.log"
+    with log.open("wb") as fh:
+        process = subprocess.Popen(
+            [REGISTRY_BIN, "serve", str(config)], stdout=fh, stderr=subprocess.STDOUT
+        )
+    server = RegistryServer(port, process, workdir, log)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"docker-registry exited: {log.read_text()[-2000:]}")
+        try:
+            httpx.get(f"{server.url}/v2/", timeout=1)
+            return server
+        except httpx.TransportError:
+            time.sleep(0.05)
+    server.stop()
+    raise RuntimeError(f"docker-registry did not start: {log.read_text()[-2000:]}")
+
+
+@contextlib.contextmanager
+def registry(workdir: Path, auth: dict[str, Any] | None = None) -> Iterator[RegistryServer]:
+    server = start_registry(workdir, auth)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# --- the token server ------------------------------------------------------------------------
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenServer:
+    """Issues registry tokens: ``GET /token?service=…&scope=…`` with optional basic auth."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        users: dict[str, str] | None = None,
+        anonymous_pull: bool = False,
+        service: str = "mabgui-test-registry",
+        issuer: str = "mabgui-test-issuer",
+    ) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+
+        self.users = users or {}
+        self.anonymous_pull = anonymous_pull
+        self.service = service
+        self.issuer = issuer
+        self.requests: list[dict[str, str]] = []
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mabgui test token signer")])
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self._key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self._key, hashes.SHA256())
+        )
+        self._cert_der = cert.public_bytes(serialization.Encoding.DER)
+        self.bundle = workdir / "token-signer.pem"
+        self.bundle.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self.port = free_port()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                outer._handle(self)
+
+        self._server = QuietServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def realm(self) -> str:
+        return f"http://127.0.0.1:{self.port}/token"
+
+    def registry_auth(self) -> dict[str, Any]:
+        return {
+            "token": {
+                "realm": self.realm,
+                "service": self.service,
+                "issuer": self.issuer,
+                "rootcertbundle": str(self.bundle),
+            }
+        }
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def issue(self, subject: str, scope: str) -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        access = []
+        if scope:
+            kind, name, actions = scope.split(":", 2) if scope.count(":") >= 2 else ("", "", "")
+            access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [base64.b64encode(self._cert_der).decode()]}
+        claims = {
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": self.service,
+            "exp": now + 300,
+            "nbf": now - 10,
+            "iat": now,
+            "jti": uuid.uuid4().hex,
+            "access": access,
+        }
+        signing_input = (
+            _b64url(json.dumps(header).encode()) + "." + _b64url(json.dumps(claims).encode())
+        )
+        signature = self._key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return signing_input + "." + _b64url(signature)
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(handler.path).query)
+        scope = (query.get("scope") or [""])[0]
+        user = ""
+        header = handler.headers.get("Authorization", "")
+        if header.startswith("Basic "):
+            name, _, password = base64.b64decode(header[6:]).decode().partition(":")
+            if self.users.get(name) != password:
+                self._reply(handler, 401, {"details": "wrong user name or password"})
+                return
+            user = name
+        self.requests.append({"scope": scope, "user": user})
+        if not user and not (self.anonymous_pull and scope.endswith(":pull")):
+            self._reply(handler, 401, {"details": "authentication required"})
+            return
+        if (query.get("service") or [""])[0] != self.service:
+            self._reply(handler, 400, {"details": "unknown service"})
+            return
+        self._reply(
+            handler, 200, {"token": self.issue(user or "anonymous", scope), "expires_in": 300}
+        )
+
+    @staticmethod
+    def _reply(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+
+# --- the proxy -------------------------------------------------------------------------------
+
+
+@dataclass
+class Proxy:
+    """A loopback reverse proxy in front of ``upstream`` (``host:port``).
+
+    ``delay``: seconds added before forwarding each request and again before answering.
+    ``corrupt``: responses whose path matches get one byte of their body changed.
+    ``faults``: path substring → status to answer with instead of forwarding.
+    """
+
+    upstream: str
+    delay: float = 0.0
+    corrupt: Callable[[str, str], bool] | None = None
+    faults: dict[str, int] = field(default_factory=dict)
+    port: int = 0
+    count: int = 0
+
+    def __post_init__(self) -> None:
+        self.port = self.port or free_port()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            upstream_conn: http.client.HTTPConnection | None = None
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _forward(self) -> None:
+                proxy._forward(self)
+
+            def finish(self) -> None:
+                if self.upstream_conn is not None:
+                    self.upstream_conn.close()
+                super().finish()
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
+
+        self._server = QuietServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _forward(self, h: Any) -> None:
+        self.count += 1
+        length = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(length) if length else None
+        if self.delay:
+            time.sleep(self.delay)
+        for fragment, status in self.faults.items():
+            if fragment in h.path:
+                data = json.dumps(
+                    {"errors": [{"code": "UNKNOWN", "message": f"injected {status}"}]}
+                ).encode()
+                h.send_response(status)
+                h.send_header("Content-Type", "application/json")
+                h.send_header("Content-Length", str(len(data)))
+                if status == 401:
+                    h.send_header("WWW-Authenticate", 'Basic realm="injected"')
+                h.end_headers()
+                if h.command != "HEAD":
+                    h.wfile.write(data)
+                return
+        headers = {k: v for k, v in h.headers.items() if k.lower() not in HOP_BY_HOP}
+        conn: http.client.HTTPConnection | None = h.upstream_conn
+        if conn is None:  # one upstream connection per client connection, closed with it
+            conn = http.client.HTTPConnection(self.upstream, timeout=60)
+            h.upstream_conn = conn
+        try:
+            conn.request(h.command, h.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            h.upstream_conn = None
+            raise
+        if data and self.corrupt is not None and self.corrupt(h.command, h.path):
+            middle = len(data) // 2
+            data = data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1 :]
+        if self.delay:
+            time.sleep(self.delay)
+        h.send_response(resp.status, resp.reason)
+        for key, value in resp.getheaders():
+            if key.lower() not in HOP_BY_HOP:
+                h.send_header(key, value)
+        upstream_length = resp.getheader("Content-Length")
+        if h.command == "HEAD" and upstream_length is not None:
+            h.send_header("Content-Length", upstream_length)
+        else:
+            h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        if h.command != "HEAD":
+            h.wfile.write(data)
+
+
+# --- pushing content with raw HTTP -----------------------------------------------------------
+
+
+def sha256(data: bytes) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class Pusher:
+    """Upload blobs and manifests with plain distribution API calls (no docker involved)."""
+
+    def __init__(self, base_url: str, repo: str, auth: str = "") -> None:
+        self.base = f"{base_url}/v2/{repo}"
+        self.headers = {"Authorization": auth} if auth else {}
+        self.pushed: list[str] = []
+
+    def blob(self, data: bytes) -> dict[str, Any]:
+        digest = sha256(data)
+        r = httpx.post(f"{self.base}/blobs/uploads/", headers=self.headers, timeout=30)
+        r.raise_for_status()
+        location = r.headers["Location"]
+        if location.startswith("/"):
+            location = self.base.split("/v2/")[0] + location
+        sep = "&" if "?" in location else "?"
+        r = httpx.put(
+            f"{location}{sep}digest={digest}",
+            content=data,
+            headers={**self.headers, "Content-Type": "application/octet-stream"},
+            timeout=30,
+        )
+        r.raise_for_status()
+        return {"digest": digest, "size": len(data)}
+
+    def manifest(self, doc: dict[str, Any], ref: str = "") -> dict[str, Any]:
+        data = json.dumps(doc, indent=2).encode()
+        digest = sha256(data)
+        r = httpx.put(
+            f"{self.base}/manifests/{ref or digest}",
+            content=data,
+            headers={**self.headers, "Content-Type": doc["mediaType"]},
+            timeout=30,
+        )
+        if r.status_code >= 400:
+            raise RuntimeError(f"push of {ref or digest} failed: {r.status_code} {r.text}")
+        assert r.headers.get("Docker-Content-Digest", digest) == digest
+        self.pushed.append(digest)
+        return {"mediaType": doc["mediaType"], "digest": digest, "size": len(data)}
+
+    def tag(self, descriptor: dict[str, Any], tag: str) -> None:
+        """Put the manifest ``descriptor`` names under ``tag`` too (the same bytes)."""
+        url = f"{self.base}/manifests/{descriptor['digest']}"
+        data = httpx.get(url, headers={**self.headers, "Accept": descriptor["mediaType"]}).content
+        r = httpx.put(
+            f"{self.base}/manifests/{tag}",
+            content=data,
+            headers={**self.headers, "Content-Type": descriptor["mediaType"]},
+            timeout=30,
+        )
+        r.raise_for_status()
+
+    def delete_all(self) -> None:
+        for digest in reversed(self.pushed):
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.delete(f"{self.base}/manifests/{digest}", headers=self.headers, timeout=30)
+
+
+def small_image(
+    pusher: Pusher, arch: str, *, docker: bool = False, variant: str = ""
+) -> dict[str, Any]:
+    """Push a tiny (not runnable) image for ``arch``: a config and one random layer."""
+    config = {
+        "architecture": arch,
+        "os": "linux",
+        **({"variant": variant} if variant else {}),
+        "created": "2024-01-02T03:04:05Z",
+        "config": {"Env": ["PATH=/bin", "A=1"], "Cmd": ["sh"], "Entrypoint": ["/init"]},
+        "rootfs": {"type": "layers", "diff_ids": [sha256(b"x")]},
+        "history": [{"created_by": "mabgui test"}],
+    }
+    cfg = pusher.blob(json.dumps(config).encode())
+    layer = pusher.blob(os.urandom(64))
+    if docker:
+        doc = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", **cfg},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", **layer}],
+        }
+    else:
+        doc = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **cfg},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd", **layer}],
+        }
+    desc = pusher.manifest(doc)
+    desc["platform"] = {
+        "architecture": arch,
+        "os": "linux",
+        **({"variant": variant} if variant else {}),
+    }
+    return desc
+
+
+def _main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("proxy", help="serve a latency proxy in front of a registry")
+    p.add_argument("--upstream", default="127.0.0.1:5000")
+    p.add_argument("--delay", type=float, default=0.025, help="seconds added each way")
+    p.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    proxy = Proxy(args.upstream, delay=args.delay, port=args.port)
+    print(f"PORT {proxy.port}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        proxy.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))
