@@ -1,17 +1,532 @@
-"""The Builds area of the main window."""
+"""The Builds area: a build spec form, live per-platform lanes, log, timeline, emulation insight.
+
+Every source of progress — a live ``docker buildx build``, a recorded rawjson file, a build
+from the history — goes through the same path: the core's :class:`~mabgui.core.progress.
+ProgressParser` folds the stream and returns events; :meth:`BuildsView.on_events` only queues
+them, and a timer renders the queue once per frame (:data:`FRAME_MS`), so thousands of events
+per second cost one repaint per frame and the event loop never stalls.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+import asyncio
+import gzip
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mabgui.core.platform import Platform
+from mabgui.core.progress import (
+    BuildFinished,
+    BuildProgress,
+    BuildResult,
+    Lane,
+    LaneAdded,
+    MessageAdded,
+    ProgressEvent,
+    ProgressParser,
+    Step,
+    StepAdded,
+    StepChanged,
+    StepLogs,
+    StepState,
+    StepStatus,
+    WarningAdded,
+)
+from mabgui.ui.build_insight import InsightPanel
+from mabgui.ui.build_lanes import LaneWidget
+from mabgui.ui.build_log import LogPane
+from mabgui.ui.build_style import (
+    ERROR_BG,
+    ERROR_BORDER,
+    SHARED_COLOR,
+    STATE_COLORS,
+    escape,
+    format_duration,
+    lane_color,
+)
+from mabgui.ui.build_timeline import TimelineWidget
+from mabgui.ui.tasks import TaskRunner
+
+FRAME_MS = 75  # view updates are coalesced to one per frame
+TIMELINE_MS = 300  # the timeline redraws at most this often while events pour in
+INSIGHT_MS = 1000
+REPLAY_CHUNK = 128 * 1024  # bytes fed to the parser between two yields to the event loop
+SESSION = "session"
+
+
+def read_recording(path: str | Path) -> bytes:
+    """The bytes of a recorded rawjson stream, gunzipped when it is gzip-compressed."""
+    data = Path(path).read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    return data
 
 
 class BuildsView(QWidget):
-    """Placeholder until the Builds issue lands."""
+    """Builds: start a build, follow it per platform, reopen past builds and recordings.
+
+    Signals:
+        inspect_requested(str): "Inspect result" was pressed; the image reference to show in
+            the Manifests view.
+        finished(object): a build, replay or reopened build ended (its ``BuildResult``).
+    """
+
+    inspect_requested = Signal(str)
+    finished = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.tasks = TaskRunner(on_error=self._task_failed)
+        self.progress: BuildProgress | None = None
+        self.live = False
+        self.result_ref = ""
+        self._pending: list[ProgressEvent] = []
+        self._lanes: dict[Platform | None, LaneWidget] = {}
+        self._last_timeline = 0.0
+        self._last_insight = 0.0
+        self._frames = 0
+
+        # --- header ---------------------------------------------------------------------
+        self.title = QLabel("No build yet")
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.state = QLabel()
+        self.state.setTextFormat(Qt.TextFormat.RichText)
+        self.open_button = QPushButton("Open recorded rawjson…")
+        self.open_button.setToolTip(
+            "Show a stream recorded with docker buildx build --progress=rawjson 2> file "
+            "(plain or .gz), e.g. from CI, exactly like a live build"
+        )
+        self.open_button.clicked.connect(self._choose_recording)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.inspect_button = QPushButton("Inspect result")
+        self.inspect_button.setEnabled(False)
+        self.inspect_button.setToolTip("Open the pushed image in the Manifests view")
+        self.inspect_button.clicked.connect(self._inspect)
+        header = QHBoxLayout()
+        header.setContentsMargins(0, 0, 0, 0)
+        titles = QVBoxLayout()
+        titles.setSpacing(0)
+        titles.addWidget(self.title)
+        titles.addWidget(self.state)
+        header.addLayout(titles, 1)
+        header.addWidget(self.open_button)
+        header.addWidget(self.cancel_button)
+        header.addWidget(self.inspect_button)
+
+        self.error = QLabel()
+        self.error.setObjectName("buildError")
+        self.error.setWordWrap(True)
+        self.error.setTextFormat(Qt.TextFormat.RichText)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error.setStyleSheet(
+            f"#buildError {{ background:{ERROR_BG}; border:1px solid {ERROR_BORDER};"
+            " border-radius:6px; padding:6px; color:#742a2a; }"
+        )
+        self.error.hide()
+
+        # --- lanes ----------------------------------------------------------------------
+        self.lanes_splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.lanes_splitter.setChildrenCollapsible(False)
+        self.lanes_placeholder = QLabel(
+            "Fill in the build on the left and press Start, reopen a build from the history, "
+            "or open a recorded rawjson stream. Each platform gets its own lane."
+        )
+        self.lanes_placeholder.setWordWrap(True)
+        self.lanes_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.lanes_placeholder.setStyleSheet("color:#718096;")
+        self.lanes_splitter.addWidget(self.lanes_placeholder)
+
+        # --- bottom tabs ----------------------------------------------------------------
+        self.log_pane = LogPane()
+        self.timeline = TimelineWidget()
+        self.insight = InsightPanel()
+        self.messages = QListWidget()
+        self.messages.setWordWrap(True)
+        self.bottom = QTabWidget()
+        self.bottom.addTab(self.log_pane, "Log")
+        self.bottom.addTab(self.timeline, "Timeline")
+        self.bottom.addTab(self.insight, "Emulation insight")
+        self.bottom.addTab(self.messages, "Messages")
+        self.bottom.currentChanged.connect(lambda _i: self._refresh_side_panels(force=True))
+
+        results = QSplitter(Qt.Orientation.Vertical)
+        results.setChildrenCollapsible(False)
+        results.addWidget(self.lanes_splitter)
+        results.addWidget(self.bottom)
+        results.setStretchFactor(0, 3)
+        results.setStretchFactor(1, 2)
+        results.setSizes([420, 300])
+
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(4, 0, 0, 0)
+        right_layout.addLayout(header)
+        right_layout.addWidget(self.error)
+        right_layout.addWidget(results, 1)
+
+        # --- left: spec form and history ------------------------------------------------
+        self.side = QTabWidget()
+        self.side.setMinimumWidth(300)
+        self._build_side()
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setChildrenCollapsible(False)
+        splitter.addWidget(self.side)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([340, 900])
         layout = QVBoxLayout(self)
-        label = QLabel("Builds: coming soon")
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        layout.addWidget(label)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+
+        self._frame_timer = QTimer(self)
+        self._frame_timer.setSingleShot(True)
+        self._frame_timer.setInterval(FRAME_MS)
+        self._frame_timer.timeout.connect(self.flush)
+        self._tick_timer = QTimer(self)
+        self._tick_timer.setInterval(1000)
+        self._tick_timer.timeout.connect(self._tick)
+
+    # --- side panels (form and history) -------------------------------------------------------
+    def _build_side(self) -> None:
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(QLabel("The build form needs mabgui.core.build."))
+        self.side.addTab(scroll, "Build")
+
+    # --- sessions -----------------------------------------------------------------------------
+    def attach(self, progress: BuildProgress, title: str, live: bool = False) -> None:
+        """Show ``progress`` (empty or complete) and follow the events that will fold into it."""
+        self._frame_timer.stop()
+        self._pending = []
+        self.progress = progress
+        self.live = live
+        self.result_ref = ""
+        self.title.setText(title)
+        self.error.hide()
+        self.inspect_button.setEnabled(False)
+        self.messages.clear()
+        for widget in self._lanes.values():
+            widget.setParent(None)
+            widget.deleteLater()
+        self._lanes = {}
+        self.lanes_placeholder.hide()
+        self._lane_widget(None)
+        for lane in progress.lanes.values():
+            self._lane_widget(lane)
+        shared = self._lanes[None]
+        shared.model.reset(progress.shared)
+        for platform, lane in progress.lanes.items():
+            self._lanes[platform].model.reset(lane.steps)
+        self.log_pane.set_progress(progress)
+        for message in progress.messages:
+            self._add_message(message.text, message.level)
+        for warning in progress.warnings:
+            self._add_message(f"WARNING: {warning.short}", "warning")
+        self._last_timeline = 0.0
+        self._last_insight = 0.0
+        self._refresh_lanes()
+        self._refresh_side_panels(force=True)
+        self._refresh_header()
+        if progress.result is not None:
+            self._show_result(progress.result)
+        if live:
+            self._tick_timer.start()
+        else:
+            self._tick_timer.stop()
+        self.cancel_button.setEnabled(live)
+
+    def on_events(self, events: Sequence[ProgressEvent]) -> None:
+        """Queue core events; the view renders them at the next frame."""
+        if not events:
+            return
+        self._pending.extend(events)
+        if not self._frame_timer.isActive():
+            self._frame_timer.start()
+
+    async def replay_bytes(
+        self,
+        data: bytes,
+        title: str = "Recorded build",
+        platforms: Sequence[Platform] = (),
+        native: Platform | None = None,
+        chunk: int = REPLAY_CHUNK,
+    ) -> BuildProgress:
+        """Feed a recorded stream through the parser like a live build (yielding between chunks)."""
+        parser = ProgressParser(platforms, native)
+        self.attach(parser.progress, title, live=False)
+        self.cancel_button.setEnabled(True)
+        try:
+            for start in range(0, len(data), chunk):
+                self.on_events(parser.feed(data[start : start + chunk]))
+                await asyncio.sleep(0)
+            self.on_events(parser.close())
+        finally:
+            self.cancel_button.setEnabled(False)
+        self.flush()
+        return parser.progress
+
+    def open_recording(self, path: str | Path) -> None:
+        """Read a rawjson recording (plain or .gz) in a worker thread and replay it."""
+        self.tasks.start(SESSION, self._open_recording(Path(path)))
+
+    async def _open_recording(self, path: Path) -> None:
+        try:
+            data = await asyncio.to_thread(read_recording, path)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            self.show_error(f"Cannot read the recording {path}: {exc}")
+            return
+        if not data.strip():
+            self.show_error(f"The recording {path} is empty.")
+            return
+        await self.replay_bytes(data, title=f"Recording <b>{escape(path.name)}</b>")
+        if self.progress is not None and not self.progress.steps:
+            self.show_error(
+                f"{path.name} holds no BuildKit progress: record it with "
+                "<code>docker buildx build --progress=rawjson … 2&gt; file</code>."
+            )
+
+    def show_progress(self, progress: BuildProgress, title: str) -> None:
+        """Show a finished build (history) as it ended."""
+        self.attach(progress, title, live=False)
+        if progress.result is not None:
+            self.finished.emit(progress.result)
+
+    def cancel(self) -> None:
+        self.tasks.cancel(SESSION)
+
+    def _choose_recording(self) -> None:
+        settings = QSettings()
+        start = str(settings.value("builds/recording_dir", str(Path.home())))
+        path, _filter = QFileDialog.getOpenFileName(
+            self,
+            "Open a recorded rawjson stream",
+            start,
+            "BuildKit rawjson (*.rawjson *.json *.log *.txt *.gz);;All files (*)",
+        )
+        if path:
+            settings.setValue("builds/recording_dir", str(Path(path).parent))
+            self.open_recording(path)
+
+    # --- rendering ----------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Render every queued event (once per frame)."""
+        self._frame_timer.stop()
+        events = self._pending
+        self._pending = []
+        progress = self.progress
+        if progress is None or not events:
+            return
+        self._frames += 1
+        changed: dict[Step, None] = {}
+        steps_added = False
+        result: BuildResult | None = None
+        for event in events:
+            kind = type(event)
+            if kind is StepLogs or kind is StepChanged or kind is StepStatus:
+                changed[event.step] = None  # type: ignore[union-attr]
+            elif kind is StepAdded:
+                assert isinstance(event, StepAdded)
+                widget = self._lane_widget(event.lane)
+                if widget.model.row_of(event.step) < 0:
+                    widget.model.insert(event.row, event.step)
+                steps_added = True
+            elif kind is LaneAdded:
+                assert isinstance(event, LaneAdded)
+                self._lane_widget(event.lane)
+                steps_added = True
+            elif kind is MessageAdded:
+                assert isinstance(event, MessageAdded)
+                self._add_message(event.message.text, event.message.level)
+            elif kind is WarningAdded:
+                assert isinstance(event, WarningAdded)
+                self._add_message(f"WARNING: {event.warning.short}", "warning")
+            elif kind is BuildFinished:
+                assert isinstance(event, BuildFinished)
+                result = event.result
+        by_lane: dict[Platform | None, list[Step]] = {}
+        for step in changed:
+            by_lane.setdefault(step.platform, []).append(step)
+        for platform, steps in by_lane.items():
+            lane_widget = self._lanes.get(platform)
+            if lane_widget is not None:
+                lane_widget.model.changed(steps)
+        self.log_pane.sync(steps_added)
+        self._refresh_lanes()
+        self._refresh_header()
+        self._refresh_side_panels(force=result is not None)
+        if result is not None:
+            self._show_result(result)
+
+    def _lane_widget(self, lane: Lane | None) -> LaneWidget:
+        key = lane.platform if lane is not None else None
+        widget = self._lanes.get(key)
+        if widget is not None:
+            return widget
+        if lane is None:
+            widget = LaneWidget(None, SHARED_COLOR, self._clock)
+        else:
+            index = list(self.progress.lanes).index(lane.platform) if self.progress else 0
+            color = lane_color(index)
+            widget = LaneWidget(lane, color, self._clock)
+            self.log_pane.model.add_platform_color(lane.platform, color)
+        widget.step_activated.connect(self._step_activated)
+        self._lanes[key] = widget
+        # Platforms left to right in the requested order, shared steps last.
+        platforms = list(self.progress.lanes) if self.progress is not None else []
+        ordered = [self._lanes[p] for p in platforms if p in self._lanes]
+        if None in self._lanes:
+            ordered.append(self._lanes[None])
+        for position, lane_widget in enumerate(ordered, start=1):
+            self.lanes_splitter.insertWidget(position, lane_widget)
+            self.lanes_splitter.setStretchFactor(position, 1 if lane_widget.lane is None else 3)
+        return widget
+
+    def lane_widgets(self) -> list[LaneWidget]:
+        """The lanes left to right (platforms in order, then the shared steps)."""
+        widgets = [self.lanes_splitter.widget(i) for i in range(self.lanes_splitter.count())]
+        return [w for w in widgets if isinstance(w, LaneWidget)]
+
+    def _refresh_lanes(self) -> None:
+        for widget in self._lanes.values():
+            widget.refresh()
+        shared = self._lanes.get(None)
+        if shared is not None:
+            shared.setVisible(shared.model.rowCount() > 0 or not self.progress)
+
+    def _refresh_side_panels(self, force: bool = False) -> None:
+        now = time.monotonic()
+        current = self.bottom.currentWidget()
+        if current is self.timeline and (force or now - self._last_timeline >= TIMELINE_MS / 1e3):
+            self._last_timeline = now
+            self.timeline.update_from(self.progress, self._clock())
+        if current is self.insight and (force or now - self._last_insight >= INSIGHT_MS / 1e3):
+            self._last_insight = now
+            self.insight.update_from(self.progress)
+
+    def _refresh_header(self) -> None:
+        progress = self.progress
+        if progress is None:
+            self.state.setText("")
+            return
+        lanes = list(progress.lanes.values())
+        failed = [ln for ln in lanes if ln.failed_step is not None]
+        finished = [ln for ln in lanes if ln.completed is not None and ln.steps]
+        parts = []
+        if progress.result is not None:
+            result = progress.result
+            if result.ok:
+                word = f"<b style='color:{STATE_COLORS[StepState.DONE]}'>succeeded</b>"
+            elif result.canceled:
+                word = f"<b style='color:{STATE_COLORS[StepState.CANCELED]}'>canceled</b>"
+            else:
+                word = f"<b style='color:{STATE_COLORS[StepState.ERROR]}'>failed</b>"
+            parts.append(word)
+        elif progress.steps:
+            parts.append(f"<b style='color:{STATE_COLORS[StepState.RUNNING]}'>running</b>")
+        else:
+            parts.append("starting…")
+        duration = progress.duration_s
+        if duration is None and progress.started is not None and self.live:
+            duration = max(0.0, self._clock() - progress.started)
+        if duration is not None:
+            parts.append(format_duration(duration))
+        if lanes:
+            parts.append(f"{len(finished)}/{len(lanes)} platforms finished")
+        if failed:
+            parts.append("failed: " + ", ".join(escape(str(ln.platform)) for ln in failed))
+        parts.append(f"{len(progress.log):,} log lines")
+        self.state.setText(" · ".join(parts))
+
+    def _show_result(self, result: BuildResult) -> None:
+        self._tick_timer.stop()
+        self.live = False
+        self.cancel_button.setEnabled(False)
+        self._refresh_lanes()
+        self._refresh_header()
+        self._refresh_side_panels(force=True)
+        if not result.ok:
+            self.show_error(self._failure_text(result))
+        else:
+            self.error.hide()
+        self.inspect_button.setEnabled(bool(self.result_ref))
+        self.finished.emit(result)
+
+    def _failure_text(self, result: BuildResult) -> str:
+        progress = self.progress
+        if result.canceled:
+            return "<b>Build canceled.</b>"
+        lines = []
+        if progress is not None:
+            for lane in progress.lanes.values():
+                step = lane.failed_step
+                if step is not None:
+                    lines.append(
+                        f"<b>{escape(str(lane.platform))}</b> failed at "
+                        f"<b>{escape(step.label)}</b>: {escape(step.error)}"
+                    )
+            for step in progress.shared:
+                if step.state is StepState.ERROR:
+                    lines.append(f"<b>{escape(step.label)}</b>: {escape(step.error)}")
+        if not lines:
+            lines.append(escape(result.error or "the build failed"))
+        return "<b>Build failed.</b><br>" + "<br>".join(lines)
+
+    def show_error(self, html: str) -> None:
+        self.error.setText(html)
+        self.error.show()
+
+    def _add_message(self, text: str, level: str) -> None:
+        item = QListWidgetItem(text)
+        if level == "error":
+            item.setForeground(Qt.GlobalColor.darkRed)
+        elif level == "warning":
+            item.setForeground(Qt.GlobalColor.darkYellow)
+        self.messages.addItem(item)
+
+    def _tick(self) -> None:
+        for widget in self._lanes.values():
+            widget.model.tick()
+        self._refresh_lanes()
+        self._refresh_header()
+        self._refresh_side_panels()
+
+    def _clock(self) -> float:
+        if self.live:
+            return time.time()
+        progress = self.progress
+        if progress is None:
+            return 0.0
+        return progress.completed or progress.started or 0.0
+
+    def _step_activated(self, step: Step) -> None:
+        self.bottom.setCurrentWidget(self.log_pane)
+        self.log_pane.show_step(step)
+
+    def _inspect(self) -> None:
+        if self.result_ref:
+            self.inspect_requested.emit(self.result_ref)
+
+    def _task_failed(self, exc: BaseException) -> None:
+        self.show_error(f"<b>Error:</b> {escape(f'{type(exc).__name__}: {exc}')}")
+        self.cancel_button.setEnabled(False)
+        self._tick_timer.stop()

@@ -1,0 +1,234 @@
+"""Emulation insight: what QEMU cost this build, step by step, and where cross-compiling pays.
+
+The core pairs each emulated step with its native twin (:func:`mabgui.core.progress.
+emulation_insight`); this panel shows the slowdown ratios, the costliest steps first, and
+suggests ``FROM --platform=$BUILDPLATFORM`` for RUN steps that lose real time under emulation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mabgui.core.progress import BuildProgress, EmulationCost, emulation_insight
+from mabgui.ui.build_style import escape, format_duration
+
+ObjectRole = Qt.ItemDataRole.UserRole + 1
+_Index = QModelIndex | QPersistentModelIndex
+
+# A cross-compile suggestion needs the step to lose at least this much to emulation.
+HINT_MIN_EXTRA_S = 0.5
+HINT_MIN_RATIO = 2.0
+TOP_COSTS = 3
+
+
+class InsightModel(QAbstractTableModel):
+    """Emulated steps and their native twins, most seconds lost first."""
+
+    COL_STEP = 0
+    COL_PLATFORM = 1
+    COL_NATIVE = 2
+    COL_EMULATED = 3
+    COL_RATIO = 4
+    COL_EXTRA = 5
+    HEADERS = ("Step", "Emulated platform", "Native", "Emulated", "Slowdown", "Lost")
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._costs: list[EmulationCost] = []
+
+    @property
+    def costs(self) -> list[EmulationCost]:
+        return list(self._costs)
+
+    def set_costs(self, costs: list[EmulationCost]) -> None:
+        same = len(costs) == len(self._costs) and all(
+            a.emulated is b.emulated for a, b in zip(costs, self._costs, strict=True)
+        )
+        if same:
+            self._costs = list(costs)
+            if costs:
+                self.dataChanged.emit(
+                    self.index(0, 0), self.index(len(costs) - 1, len(self.HEADERS) - 1)
+                )
+            return
+        self.beginResetModel()
+        self._costs = list(costs)
+        self.endResetModel()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
+        return 0 if parent.isValid() else len(self._costs)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(self.HEADERS)
+        ):
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._costs):
+            return None
+        cost = self._costs[index.row()]
+        col = index.column()
+        if role == ObjectRole:
+            return cost
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == self.COL_STEP:
+                return cost.label
+            if col == self.COL_PLATFORM:
+                return str(cost.emulated.platform)
+            if col == self.COL_NATIVE:
+                return format_duration(cost.native.duration_s)
+            if col == self.COL_EMULATED:
+                return format_duration(cost.emulated.duration_s)
+            if col == self.COL_RATIO:
+                return f"{cost.ratio:.1f}×"
+            if col == self.COL_EXTRA:
+                return f"+{format_duration(cost.extra_s)}"
+            return None
+        if role == Qt.ItemDataRole.TextAlignmentRole and col >= self.COL_NATIVE:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole and col == self.COL_RATIO:
+            if cost.ratio >= 5:
+                return QColor("#c53030")
+            if cost.ratio >= 2:
+                return QColor("#c05621")
+            return None
+        if role == Qt.ItemDataRole.FontRole and index.row() < TOP_COSTS and cost.extra_s > 0:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return (
+                f"{escape(cost.emulated.raw_name)}<br>native ({cost.native.platform}): "
+                f"{format_duration(cost.native.duration_s)} · emulated: "
+                f"{format_duration(cost.emulated.duration_s)} · {cost.ratio:.1f}× slower"
+            )
+        return None
+
+
+def cross_compile_candidates(costs: list[EmulationCost]) -> list[EmulationCost]:
+    """The RUN steps where building on $BUILDPLATFORM would save real time."""
+    return [
+        c
+        for c in costs
+        if c.cross_compile_hint and c.extra_s >= HINT_MIN_EXTRA_S and c.ratio >= HINT_MIN_RATIO
+    ]
+
+
+class InsightPanel(QWidget):
+    """Summary, the per-step table and the cross-compilation suggestion."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = InsightModel(self)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.view = QTreeView()
+        self.view.setModel(self.model)
+        self.view.setRootIsDecorated(False)
+        self.view.setUniformRowHeights(True)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        head = self.view.header()
+        head.setSectionResizeMode(InsightModel.COL_STEP, QHeaderView.ResizeMode.Stretch)
+        head.setStretchLastSection(False)
+        for col in range(1, len(InsightModel.HEADERS)):
+            head.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setTextFormat(Qt.TextFormat.RichText)
+        self.hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.hint.setObjectName("crossCompileHint")
+        self.hint.setStyleSheet(
+            "#crossCompileHint { background:#ebf8ff; border:1px solid #90cdf4;"
+            " border-radius:6px; padding:6px; }"
+        )
+        self.hint.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.hint)
+        self.update_from(None)
+
+    def update_from(self, progress: BuildProgress | None) -> None:
+        if progress is None or not progress.lanes:
+            self.model.set_costs([])
+            self.summary.setText("Start a build or open a recording to see what emulation costs.")
+            self.hint.hide()
+            return
+        emulated = [ln for ln in progress.lanes.values() if ln.emulated]
+        native = [ln for ln in progress.lanes.values() if not ln.emulated]
+        costs = emulation_insight(progress)
+        self.model.set_costs(costs)
+        if not emulated:
+            self.summary.setText("Every platform of this build runs natively: no emulation cost.")
+            self.hint.hide()
+            return
+        if not native:
+            self.summary.setText(
+                f"No platform of this build runs natively on this builder (native: "
+                f"{progress.native}), so there is nothing to compare with: add "
+                f"<code>{progress.native}</code> to the platforms to measure the QEMU slowdown."
+            )
+            self.hint.hide()
+            return
+        if not costs:
+            self.summary.setText(
+                "No emulated step has a finished native twin yet (cached and very short steps "
+                "are left out)."
+            )
+            self.hint.hide()
+            return
+        lost = sum(max(0.0, c.extra_s) for c in costs)
+        native_total = sum(c.native.duration_s or 0.0 for c in costs)
+        emulated_total = sum(c.emulated.duration_s or 0.0 for c in costs)
+        overall = emulated_total / native_total if native_total > 0 else 0.0
+        worst = max(costs, key=lambda c: c.ratio)
+        top = ", ".join(
+            f"<b>{escape(c.label)}</b> on {c.emulated.platform} (+{format_duration(c.extra_s)})"
+            for c in costs[:TOP_COSTS]
+        )
+        self.summary.setText(
+            f"Emulated steps ran <b>{overall:.1f}×</b> slower than their native twins "
+            f"({len(costs)} compared; worst {worst.ratio:.1f}×). Emulation cost "
+            f"<b>{format_duration(lost)}</b> of step time. Costliest: {top}."
+        )
+        candidates = cross_compile_candidates(costs)
+        if not candidates:
+            self.hint.hide()
+            return
+        names = sorted({c.label for c in candidates})
+        saving = sum(c.extra_s for c in candidates)
+        listed = "".join(f"<li>{escape(n)}</li>" for n in names[:6])
+        more = f"<li>… and {len(names) - 6} more</li>" if len(names) > 6 else ""
+        self.hint.setText(
+            "<b>Cross-compile instead of emulating</b> — these RUN steps lose about "
+            f"<b>{format_duration(saving)}</b> to QEMU:<ul style='margin:2px'>{listed}{more}</ul>"
+            "Run the stage on the builder's native platform and build <i>for</i> the target: "
+            "<pre style='margin:2px'>FROM --platform=$BUILDPLATFORM &lt;base&gt; AS build\n"
+            "ARG TARGETOS TARGETARCH\n"
+            "RUN GOOS=$TARGETOS GOARCH=$TARGETARCH go build -o /out/app   # or your toolchain\n"
+            "FROM &lt;base&gt;\nCOPY --from=build /out/app /app</pre>"
+            "Only steps whose output does not depend on running target code can move."
+        )
+        self.hint.show()
