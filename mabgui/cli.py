@@ -707,8 +707,299 @@ def _add_emulators_commands(sub: argparse._SubParsersAction[argparse.ArgumentPar
 # --- builds (issue: Builds) ---------------------------------------------------------------------
 
 
+def _fmt_s(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds:.1f}s"
+
+
+class _BuildPrinter:
+    """Compact per-platform progress: live lane lines on a terminal, step lines otherwise."""
+
+    def __init__(self, stream: Any, live: bool) -> None:
+        self.out = stream
+        self.live = live and stream.isatty()
+        self._drawn = 0
+        self._last = 0.0
+        self._printed: set[Any] = set()
+
+    def batch(self, progress: Any, events: list[Any]) -> None:
+        from mabgui.core import progress as P
+
+        if self.live:
+            for ev in events:
+                if isinstance(ev, P.MessageAdded) and ev.message.level != "info":
+                    self._clear()
+                    print(ev.message.text, file=self.out)
+            self._redraw(progress, force=any(isinstance(e, P.BuildFinished) for e in events))
+            return
+        for ev in events:
+            if isinstance(ev, P.StepChanged):
+                step = ev.step
+                state = step.state
+                if state in (P.StepState.QUEUED, P.StepState.RUNNING):
+                    continue
+                if step in self._printed and state is not P.StepState.ERROR:
+                    continue  # print a finished step once (cached after done is no news)
+                self._printed.add(step)
+                where = str(step.platform) if step.platform is not None else "shared"
+                line = f"{where:<14} {step.state.value:<8} {_fmt_s(step.duration_s):>7}  "
+                print(line + step.label[:100], file=self.out)
+                if step.state is P.StepState.ERROR:
+                    print(f"{'':<14} error: {step.error}", file=self.out)
+            elif isinstance(ev, P.MessageAdded) and ev.message.level != "info":
+                print(ev.message.text, file=self.out)
+        self.out.flush()
+
+    def _clear(self) -> None:
+        if self._drawn:
+            self.out.write(f"\x1b[{self._drawn}F\x1b[J")
+            self._drawn = 0
+
+    def _redraw(self, progress: Any, force: bool) -> None:
+        import shutil
+        import time
+
+        now = time.monotonic()
+        if not force and now - self._last < 0.1:
+            return
+        self._last = now
+        width = max(40, shutil.get_terminal_size((100, 20)).columns - 1)
+        lines = []
+        wall = time.time()
+        for platform, lane in progress.lanes.items():
+            bar_len = 12
+            filled = round(lane.progress * bar_len)
+            bar = "█" * filled + "·" * (bar_len - filled)
+            step = lane.failed_step or lane.current_step
+            what = step.label if step is not None else ""
+            elapsed = ""
+            if lane.started is not None:
+                end = lane.completed if lane.completed is not None else wall
+                elapsed = _fmt_s(end - lane.started)
+            emu = "*" if lane.emulated else " "
+            text = f"{platform!s:<14}{emu}{bar} {lane.state.value:<8} {elapsed:>6}  {what}"
+            lines.append(text[:width])
+        self._clear()
+        for line in lines:
+            print(line, file=self.out)
+        self._drawn = len(lines)
+        self.out.flush()
+
+
+def _print_build_summary(progress: Any) -> None:
+    summary = progress.summary()
+    for platform, lane in progress.lanes.items():
+        steps = lane.steps
+        cached = sum(1 for s in steps if s.cached)
+        total = sum(s.duration_s or 0.0 for s in steps)
+        state = "ok" if lane.ok else "FAILED" if lane.error else lane.state.value
+        emu = " (emulated)" if lane.emulated else ""
+        counts = f"{len(steps):>3} steps ({cached} cached)"
+        print(f"{platform!s:<16} {state:<9} {counts} {total:7.1f}s{emu}")
+        if lane.error:
+            print(f"{'':<16} {lane.error}")
+    print(f"{'shared':<16} {'':<9} {len(summary['shared']):>3} steps")
+    if summary["duration_s"] is not None:
+        print(f"duration: {summary['duration_s']:.1f}s")
+    if summary["digest"]:
+        print(f"digest: {summary['digest']}")
+    if summary["error"]:
+        print(f"error: {summary['error']}")
+
+
+def _build_failure(progress: Any) -> CliError:
+    """Name the failing platform(s) and step(s) for stderr."""
+    result = progress.result
+    failed = [(p, lane.failed_step) for p, lane in progress.lanes.items() if lane.failed_step]
+    if failed:
+        parts = [f"{p} at {step.label}: {step.error}" for p, step in failed]
+        message = "build failed on " + "; ".join(parts)
+    elif result is not None and result.canceled:
+        message = "build canceled"
+    else:
+        message = f"build failed: {(result.error if result else '') or progress.error_text}"
+    hint = ""
+    if failed:
+        step = failed[0][1]
+        tail = [progress.log.text(i) for i in step.log_indexes[-5:]]
+        if tail:
+            hint = "last log lines of that step:\n    " + "\n    ".join(tail)
+    return CliError(message, hint)
+
+
+def _build_spec_from_args(args: argparse.Namespace) -> Any:
+    from mabgui.core import build as B
+    from mabgui.core.platform import PlatformError
+
+    try:
+        platforms = B.parse_platforms(args.platform or [])
+    except PlatformError as exc:
+        raise CliError(
+            f"invalid --platform: {exc}", "e.g. --platform linux/amd64,linux/arm64"
+        ) from None
+    try:
+        build_args = dict(B.parse_build_arg(a) for a in args.build_arg or [])
+        secrets = [B.Secret.parse(s) for s in args.secret or []]
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    output, dest = B.OutputKind.CACHE, ""
+    chosen = [o for o in (args.push and "push", args.load and "load", args.output) if o]
+    if len(chosen) > 1:
+        raise CliError("give only one of --push, --load, --output")
+    if args.push:
+        output = B.OutputKind.PUSH
+    elif args.load:
+        output = B.OutputKind.LOAD
+    elif args.output:
+        fields = dict(part.partition("=")[::2] for part in args.output.split(",") if "=" in part)
+        kind = fields.get("type", "")
+        dest = fields.get("dest", "")
+        kinds = {
+            "local": B.OutputKind.LOCAL,
+            "oci": B.OutputKind.OCI,
+            "cacheonly": B.OutputKind.CACHE,
+            "registry": B.OutputKind.PUSH,
+            "docker": B.OutputKind.LOAD,
+        }
+        if kind not in kinds:
+            raise CliError(
+                f"--output {args.output!r}: unsupported type {kind!r}",
+                "use type=local,dest=DIR | type=oci,dest=FILE.tar | type=cacheonly | "
+                "type=registry | type=docker",
+            )
+        output = kinds[kind]
+    return B.BuildSpec(
+        context=args.context,
+        dockerfile=args.file or "",
+        target=args.target or "",
+        platforms=platforms,
+        tags=list(args.tag or []),
+        build_args=build_args,
+        secrets=secrets,
+        output=output,
+        output_dest=dest,
+        no_cache=args.no_cache,
+        pull=args.pull,
+        provenance=args.provenance,
+        sbom=args.sbom,
+        builder=args.builder,
+    )
+
+
+def _write_bytes(path: str, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+
+
+async def _build(args: argparse.Namespace) -> int:
+    from mabgui.core import build as B
+
+    spec = _build_spec_from_args(args)
+    validation = await B.validate(spec)
+    for warning in validation.warnings:
+        print(f"mabgui: warning: {warning}", file=sys.stderr)
+    if not validation.ok:
+        if len(validation.errors) == 1:
+            raise CliError(validation.errors[0], "nothing was started")
+        raise CliError(
+            "the build was refused:\n  - " + "\n  - ".join(validation.errors),
+            "nothing was started",
+        )
+    run = B.BuildRun(spec, save_history=not args.no_history, validate_first=False)
+    printer = _BuildPrinter(sys.stderr if args.json else sys.stdout, live=not args.quiet)
+    try:
+        async for batch in run.events():
+            if not args.quiet:
+                printer.batch(run.progress, batch)
+    finally:
+        if args.record:
+            await asyncio.to_thread(_write_bytes, args.record, run.raw_stream)
+    progress = run.progress
+    if args.json:
+        print_json(progress.summary())
+    else:
+        print()
+        _print_build_summary(progress)
+        if run.history_id:
+            print(f"saved as build {run.history_id}")
+    if progress.result is None or not progress.result.ok:
+        raise _build_failure(progress)
+    return 0
+
+
+async def _replay(args: argparse.Namespace) -> int:
+    import asyncio as _asyncio
+
+    from mabgui.core import history
+
+    try:
+        progress = await _asyncio.to_thread(history.open_recording, args.file)
+    except history.HistoryError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        print_json(progress.summary())
+    else:
+        _print_build_summary(progress)
+    if progress.result is None or not progress.result.ok:
+        raise _build_failure(progress)
+    return 0
+
+
+def _bool_flag(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {value!r}")
+
+
 def _add_build_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``mabgui build …`` and ``mabgui replay FILE``."""
+    p = sub.add_parser(
+        "build",
+        help="run a (multi-platform) docker buildx build with per-platform progress",
+        description="Build like `docker buildx build`, showing one progress line per platform. "
+        "The build is saved in the history (spec without secret values, raw progress stream).",
+    )
+    p.add_argument("context", metavar="CONTEXT", help="the build context directory")
+    p.add_argument("-f", "--file", metavar="DOCKERFILE", help="default: CONTEXT/Dockerfile")
+    p.add_argument("--target", metavar="STAGE", help="the stage to build")
+    p.add_argument(
+        "--platform", action="append", metavar="LIST",
+        help="target platforms, comma-separated or repeated (linux/amd64,linux/arm64)",
+    )  # fmt: skip
+    p.add_argument("-t", "--tag", action="append", metavar="NAME:TAG", help="image name (repeat)")
+    p.add_argument("--build-arg", action="append", metavar="KEY=VALUE", help="(repeat)")
+    p.add_argument(
+        "--secret", action="append", metavar="id=ID,src=PATH",
+        help="a file secret for RUN --mount=type=secret (its value is never stored)",
+    )  # fmt: skip
+    p.add_argument("--push", action="store_true", help="push the image to its registry")
+    p.add_argument("--load", action="store_true", help="load the image into the image store")
+    p.add_argument(
+        "-o", "--output", metavar="type=…",
+        help="type=local,dest=DIR | type=oci,dest=FILE | type=cacheonly (default: cache only)",
+    )  # fmt: skip
+    p.add_argument("--no-cache", action="store_true", help="do not use the build cache")
+    p.add_argument("--pull", action="store_true", help="always pull referenced images")
+    p.add_argument("--provenance", type=_bool_flag, metavar="true|false", default=None)
+    p.add_argument("--sbom", type=_bool_flag, metavar="true|false", default=None)
+    p.add_argument("--builder", default="default", help="buildx builder (default: default)")
+    p.add_argument("--no-history", action="store_true", help="do not save this build")
+    p.add_argument("--record", metavar="FILE", help="also write the raw rawjson stream to FILE")
+    p.add_argument("-q", "--quiet", action="store_true", help="no live progress")
+    _json_flag(p)
+    _command(p, _build)
+
+    r = sub.add_parser(
+        "replay",
+        help="summarise a recorded --progress=rawjson stream (plain or .gz)",
+        description="Read a stream recorded with `docker buildx build --progress=rawjson … "
+        "2> FILE` and print its per-platform summary; exit 1 if that build failed.",
+    )
+    r.add_argument("file", metavar="FILE")
+    _json_flag(r)
+    _command(r, _replay)
 
 
 # --- manifests (issue: Manifests) ---------------------------------------------------------------
