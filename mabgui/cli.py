@@ -1057,9 +1057,11 @@ def _print_tree_text(tree: Any) -> None:
 
 
 async def _inspect(args: argparse.Namespace) -> int:
-    # httpcore probes for trio when it is installed (~0.1 s of imports); this short-lived
-    # asyncio process never uses it.
-    sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
+    # Start fast: httpcore probes for trio and httpx imports its own CLI (click, rich, pygments)
+    # whenever those are installed, ~0.15 s of imports this short-lived asyncio process never
+    # uses. A None entry makes those optional imports fail at once, as when not installed.
+    for optional in ("trio", "httpx._main"):
+        sys.modules.setdefault(optional, None)  # type: ignore[arg-type]
     from mabgui.core.manifest import fetch_tree
     from mabgui.core.reference import InvalidReference, parse_reference
     from mabgui.core.registry import RegistryClient, RegistryError
