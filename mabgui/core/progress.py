@@ -639,6 +639,7 @@ class ProgressParser:
         self._step_no: dict[str, int] = {}
         self._default_platform = platforms[0] if len(platforms) == 1 else None
         self._closed = False
+        self._truncated = False
         self._initial: list[ProgressEvent] = []
         for platform in platforms:
             self._lane(platform, self._initial)
@@ -721,26 +722,36 @@ class ProgressParser:
 
     def fold(self, status: dict[str, Any], events: list[ProgressEvent]) -> None:
         """Fold one decoded SolveStatus into the model (public for callers with parsed JSON)."""
+        try:
+            self._fold(status, events)
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            # JSON of an unexpected shape: keep going, say so once per value.
+            self._text(f"mabgui: skipped an unreadable progress value ({exc})", events)
+
+    def _fold(self, status: dict[str, Any], events: list[ProgressEvent]) -> None:
         progress = self.progress
+        n = 0
         vertexes = status.get("vertexes")
         if vertexes:
             for v in vertexes:
                 self._vertex(v, events)
+            n += len(vertexes)
         statuses = status.get("statuses")
         if statuses:
             for s in statuses:
                 self._status(s, events)
+            n += len(statuses)
         logs = status.get("logs")
         if logs:
             for entry in logs:
                 self._log(entry, events)
+            n += len(logs)
         warnings = status.get("warnings")
         if warnings:
             for w in warnings:
                 self._warning(w, events)
-        progress.events_seen += (
-            len(vertexes or ()) + len(statuses or ()) + len(logs or ()) + len(warnings or ())
-        )
+            n += len(warnings)
+        progress.events_seen += n
 
     def _lane(self, platform: Platform, events: list[ProgressEvent]) -> Lane:
         lanes = self.progress.lanes
@@ -923,6 +934,7 @@ class ProgressParser:
             self._buf += "\n"
             events.extend(self.feed(b""))
             if self._buf:  # an unterminated value: keep its lines as text
+                self._truncated = True
                 for line in self._buf.split("\n"):
                     self._text(line, events)
                 self._buf = ""
@@ -932,8 +944,8 @@ class ProgressParser:
         stream_error = progress.error_text
         failed = progress.failed_steps
         if exit_code is None:  # a replayed file: judge by what it says
-            unfinished = any(
-                s.intervals and s.completed is None and not s.error for s in progress.steps.values()
+            unfinished = self._truncated or any(
+                s.completed is None and not s.error for s in progress.steps.values()
             )
             ok = not failed and not stream_error and not canceled and not unfinished
         else:
@@ -951,8 +963,10 @@ class ProgressParser:
                 message = f"{failed[0].raw_name}: {failed[0].error}"
             elif exit_code is not None:
                 message = f"buildx exited with code {exit_code}"
+            elif self._truncated:
+                message = "the recorded stream is cut off in the middle of a progress value"
             else:
-                message = "the build did not finish"
+                message = "the recorded build did not finish (steps still running or queued)"
         result = BuildResult(
             ok=ok,
             error="" if ok else message,
