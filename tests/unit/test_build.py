@@ -20,7 +20,7 @@ THREE = [Platform.parse(p) for p in ("linux/amd64", "linux/arm64", "linux/arm/v7
 
 
 @pytest.fixture(autouse=True)
-def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     data = tmp_path / "data"
     monkeypatch.setenv("MABGUI_DATA_DIR", str(data))
     return data
@@ -159,11 +159,11 @@ def _saved(name: str, exit_code: int) -> history.HistoryEntry:
     return history.save(spec, parser.progress, gzip.compress(raw), started=1_800_000_000.0)
 
 
-def test_history_save_list_load_delete(_data_dir: Path) -> None:
+def test_history_save_list_load_delete(data_dir: Path) -> None:
     ok = _saved("multi-platform.rawjson", 0)
     failed = _saved("fail-arm64.rawjson", 1)
-    assert ok.path.parent == _data_dir / "builds"
-    assert history.history_dir() == _data_dir / "builds"
+    assert ok.path.parent == data_dir / "builds"
+    assert history.history_dir() == data_dir / "builds"
     entries = history.list_entries()
     assert {e.id for e in entries} == {ok.id, failed.id}
     assert "t0k3n" not in (ok.path / history.META_FILE).read_text()
@@ -188,11 +188,11 @@ def test_history_save_list_load_delete(_data_dir: Path) -> None:
         history.get("../etc")
 
 
-def test_history_prune_and_damaged_entries(_data_dir: Path) -> None:
+def test_history_prune_and_damaged_entries(data_dir: Path) -> None:
     for _ in range(3):
         _saved("cached-rebuild.rawjson", 0)
-    (_data_dir / "builds" / "junk").mkdir()
-    (_data_dir / "builds" / "junk" / history.META_FILE).write_text("{not json")
+    (data_dir / "builds" / "junk").mkdir()
+    (data_dir / "builds" / "junk" / history.META_FILE).write_text("{not json")
     assert len(history.list_entries()) == 3
     assert history.prune(1) == 2
     assert len(history.list_entries()) == 1

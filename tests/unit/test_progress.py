@@ -1,4 +1,4 @@
-"""The rawjson parser and model over recorded real buildx 0.13.1 streams (tests/fixtures/progress)."""
+"""The rawjson parser and model over recorded real buildx 0.13.1 streams (fixtures/progress)."""
 
 from __future__ import annotations
 
