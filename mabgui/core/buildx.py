@@ -998,9 +998,9 @@ async def create(req: CreateRequest, progress: ProgressCallback | None = None) -
             if i == 0 and not req.append:
                 created = True
             added.append(req.nodes[i].name)
-    except BaseException:
+    except BaseException:  # a failure or a cancel: the cancel was delivered, undo can await
         if created or added:
-            await asyncio.shield(_undo(req, created, added, say))
+            await _undo(req, created, added, say)
         raise
     if not req.bootstrap:
         if req.use:
@@ -1017,7 +1017,7 @@ async def create(req: CreateRequest, progress: ProgressCallback | None = None) -
         raise BuildxError(str(exc), exc.hint, exc.output) from exc
     except BaseException:  # cancelled: leave nothing half-created behind
         if not req.keep_on_failure:
-            await asyncio.shield(_undo(req, created, added, say))
+            await _undo(req, created, added, say)
         raise
     if req.use:
         await use(req.name)

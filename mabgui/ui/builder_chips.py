@@ -1,0 +1,140 @@
+"""Platforms drawn as chips: native, emulated (QEMU), remote, and emulatable-but-unlisted."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
+from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from mabgui.core.buildx import Chip
+from mabgui.ui.builder_model import ChipsRole
+
+# kind -> (fill, border, text)
+CHIP_COLORS = {
+    "native": ("#e6f0ff", "#3b6fd8", "#1a365d"),
+    "emulated": ("#fff4e0", "#d9822b", "#7b341e"),
+    "unknown": ("#f7fafc", "#a0aec0", "#2d3748"),
+    "unlisted": ("#ffffff", "#a0aec0", "#718096"),
+}
+EMULATED_MARK = "⚙"
+_PAD_X = 6
+_GAP = 4
+_MARGIN_Y = 3
+
+
+def chip_label(chip: Chip) -> str:
+    """``linux/arm64`` → ``arm64``; emulated ones get a gear, unlisted ones a plus."""
+    p = chip.platform
+    text = "/".join(x for x in (p.architecture, p.variant) if x)
+    if p.os != "linux":
+        text = f"{p.os}/{text}"
+    if chip.kind == "emulated":
+        text = f"{EMULATED_MARK} {text}"
+    elif chip.kind == "unlisted":
+        text = f"+{text}"
+    return text
+
+
+def grouped(chips: list[Chip]) -> list[tuple[str, Chip]]:
+    """Chips with their labels; amd64 micro-architecture levels fold into ``amd64 (+3)``."""
+    out: list[tuple[str, Chip]] = []
+    levels: dict[int, int] = {}  # index in out -> folded levels
+    for chip in chips:
+        p = chip.platform
+        if p.architecture == "amd64" and p.variant:
+            base = next(
+                (i for i, (_, c) in enumerate(out)
+                 if c.platform == p.family and c.kind == chip.kind),
+                None,
+            )  # fmt: skip
+            if base is not None:
+                levels[base] = levels.get(base, 0) + 1
+                continue
+        out.append((chip_label(chip), chip))
+    return [
+        (f"{label} (+{levels[i]})" if i in levels else label, c) for i, (label, c) in enumerate(out)
+    ]
+
+
+def legend_html() -> str:
+    def swatch(kind: str, label: str) -> str:
+        fill, border, color = CHIP_COLORS[kind]
+        style = "dashed" if kind == "unlisted" else "solid"
+        return (
+            f"<span style='background:{fill}; color:{color}; border:1px {style} {border};'>"
+            f"&nbsp;{label}&nbsp;</span>"
+        )
+
+    return (
+        f"{swatch('native', 'amd64')} native &nbsp; "
+        f"{swatch('emulated', EMULATED_MARK + ' arm64')} emulated with QEMU (slower) &nbsp; "
+        f"{swatch('unknown', 'arm64')} remote node &nbsp; "
+        f"{swatch('unlisted', '+arm/v7')} emulator registered but not listed by the node &nbsp; "
+        "<b>bold</b>: pinned with --platform"
+    )
+
+
+class ChipsDelegate(QStyledItemDelegate):
+    """Paints the ``ChipsRole`` list of an index as a row of rounded chips."""
+
+    def _font(self, option: QStyleOptionViewItem, chip: Chip) -> QFont:
+        font = QFont(option.font)
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
+        font.setBold(chip.pinned)
+        return font
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        chips: list[Chip] = index.data(ChipsRole) or []
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        widget = opt.widget
+        style = widget.style() if widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+        rect: QRect = opt.rect
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        x = rect.left() + 2
+        for label, chip in grouped(chips):
+            font = self._font(opt, chip)
+            metrics = QFontMetrics(font)
+            width = metrics.horizontalAdvance(label) + 2 * _PAD_X
+            if x + width > rect.right() - 2:
+                painter.setPen(QColor("#718096"))
+                painter.drawText(
+                    QRect(x, rect.top(), rect.right() - x, rect.height()),
+                    int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft),
+                    "…",
+                )
+                break
+            fill, border, color = CHIP_COLORS[chip.kind]
+            box = QRect(x, rect.top() + _MARGIN_Y, width, rect.height() - 2 * _MARGIN_Y)
+            pen = QPen(QColor(border))
+            if chip.kind == "unlisted":
+                pen.setStyle(Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            painter.setBrush(QColor(fill))
+            painter.drawRoundedRect(box, 7, 7)
+            painter.setFont(font)
+            painter.setPen(QColor(color))
+            painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), label)
+            x += width + _GAP
+        painter.restore()
+
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
+        chips: list[Chip] = index.data(ChipsRole) or []
+        base = super().sizeHint(option, index)
+        width = 4
+        height = base.height()
+        for label, chip in grouped(chips):
+            metrics = QFontMetrics(self._font(option, chip))
+            width += metrics.horizontalAdvance(label) + 2 * _PAD_X + _GAP
+            height = max(height, metrics.height() + 2 * _MARGIN_Y + 4)
+        return QSize(max(width, 60), height)

@@ -1,0 +1,337 @@
+"""The one-click "New multi-arch builder" dialog: nodes, platforms, bootstrap with live progress.
+
+The dialog runs :func:`mabgui.core.buildx.create` itself and streams buildx's progress into its
+log. A failure shows buildx's own words and a hint; what was created is removed again unless
+"Keep it if the bootstrap fails" is ticked. Cancel stops buildx (its process group) and cleans
+up the same way.
+
+Signals:
+    created(str): a builder was created (and kept), by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mabgui.core import buildx
+from mabgui.core.platform import Platform, PlatformError, parse_platform_list
+from mabgui.ui.tasks import TaskRunner
+
+COMMON_PLATFORMS = (
+    "linux/amd64", "linux/arm64", "linux/arm/v7", "linux/arm/v6", "linux/riscv64",
+    "linux/ppc64le", "linux/s390x", "linux/386",
+)  # fmt: skip
+ENDPOINT_HINTS = {
+    "docker-container": "docker context, or ssh://user@arm64-host, tcp://host:2376",
+    "remote": "tcp://buildkitd-host:1234 (buildkitd --addr tcp://0.0.0.0:1234)",
+    "kubernetes": "(uses your kubeconfig)",
+}
+
+
+class NodeEditor(QGroupBox):
+    """One node: where it runs, its name, the platforms it builds, driver options.
+
+    Signals:
+        remove_requested(NodeEditor): the node's Remove button was pressed.
+    """
+
+    remove_requested = Signal(object)
+
+    def __init__(self, number: int, contexts: Sequence[str], parent: QWidget | None = None) -> None:
+        super().__init__(f"Node {number}", parent)
+        form = QFormLayout(self)
+        self.endpoint = QComboBox()
+        self.endpoint.setEditable(True)
+        self.endpoint.addItems(list(contexts))
+        self.endpoint.setCurrentText("" if number > 1 else (contexts[0] if contexts else ""))
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("automatic")
+        self.platforms = QLineEdit()
+        self.platforms.setPlaceholderText("detected by BuildKit (e.g. linux/arm64,linux/arm/v7)")
+        pick = QToolButton()
+        pick.setText("…")
+        pick.setToolTip("Pick platforms")
+        pick.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(pick)
+        for p in COMMON_PLATFORMS:
+            action = menu.addAction(p)
+            action.setCheckable(True)
+            action.toggled.connect(lambda on, p=p: self._toggle_platform(p, on))
+        pick.setMenu(menu)
+        self.platform_menu = menu
+        row = QHBoxLayout()
+        row.addWidget(self.platforms, 1)
+        row.addWidget(pick)
+        self.driver_opts = QLineEdit()
+        self.driver_opts.setPlaceholderText("KEY=VALUE,… e.g. network=host")
+        self.remove = QPushButton("Remove node")
+        self.remove.clicked.connect(lambda: self.remove_requested.emit(self))
+        self.remove.setVisible(number > 1)
+        form.addRow("Endpoint", self.endpoint)
+        form.addRow("Node name", self.name)
+        form.addRow("Platforms", row)
+        form.addRow("Driver options", self.driver_opts)
+        form.addRow("", self.remove)
+
+    def _toggle_platform(self, platform: str, on: bool) -> None:
+        items = [p.strip() for p in self.platforms.text().split(",") if p.strip()]
+        if on and platform not in items:
+            items.append(platform)
+        elif not on and platform in items:
+            items.remove(platform)
+        self.platforms.setText(",".join(items))
+
+    def spec(self, extra_opts: dict[str, str], flags: str) -> buildx.NodeSpec:
+        """The node as the core wants it; raises BuildxError/PlatformError on bad input."""
+        text = self.platforms.text().strip()
+        platforms: tuple[Platform, ...] = tuple(parse_platform_list(text)) if text else ()
+        opts = buildx.parse_driver_opts([self.driver_opts.text()])
+        return buildx.NodeSpec(
+            endpoint=self.endpoint.currentText().strip(),
+            name=self.name.text().strip(),
+            platforms=platforms,
+            driver_opts={**extra_opts, **opts},
+            buildkitd_flags=flags,
+        )
+
+
+class NewBuilderDialog(QDialog):
+    """Create a multi-arch builder in one go (see the module docstring)."""
+
+    created = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, suggested_name: str = "multiarch") -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New multi-arch builder")
+        self.setMinimumWidth(560)
+        self.tasks = TaskRunner(on_error=self._unexpected)
+        self.contexts: list[str] = []
+        self.nodes: list[NodeEditor] = []
+        self.result_: buildx.CreateResult | None = None
+
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.name = QLineEdit(suggested_name)
+        self.driver = QComboBox()
+        self.driver.addItems(list(buildx.DRIVERS))
+        self.driver.currentTextChanged.connect(self._driver_changed)
+        self.namespace = QLineEdit()
+        self.namespace.setPlaceholderText("default namespace of your kubeconfig")
+        self.replicas = QSpinBox()
+        self.replicas.setRange(1, 64)
+        self.flags = QLineEdit()
+        self.flags.setPlaceholderText("e.g. --allow-insecure-entitlement network.host")
+        form.addRow("Name", self.name)
+        form.addRow("Driver", self.driver)
+        self.namespace_label = QLabel("Namespace")
+        self.replicas_label = QLabel("Replicas")
+        form.addRow(self.namespace_label, self.namespace)
+        form.addRow(self.replicas_label, self.replicas)
+        form.addRow("BuildKit flags", self.flags)
+        layout.addLayout(form)
+
+        self.nodes_box = QVBoxLayout()
+        layout.addLayout(self.nodes_box)
+        self.add_node_button = QPushButton("Add another node (e.g. a native arm64 machine)")
+        self.add_node_button.clicked.connect(lambda: self.add_node())
+        layout.addWidget(self.add_node_button, 0, Qt.AlignmentFlag.AlignLeft)
+
+        self.bootstrap = QCheckBox("Bootstrap now (start BuildKit on every node)")
+        self.bootstrap.setChecked(True)
+        self.use = QCheckBox("Use it (make it the current builder)")
+        self.keep = QCheckBox("Keep it if the bootstrap fails")
+        for box in (self.bootstrap, self.use, self.keep):
+            layout.addWidget(box)
+
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setPlaceholderText("buildx's progress appears here")
+        mono = QFont("monospace")
+        mono.setStyleHint(QFont.StyleHint.Monospace)
+        self.log.setFont(mono)
+        self.log.setMinimumHeight(120)
+        layout.addWidget(self.log, 1)
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error.setStyleSheet("color: #c53030;")
+        self.error.hide()
+        layout.addWidget(self.error)
+
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.create_button = QPushButton("Create")
+        self.create_button.setDefault(True)
+        self.create_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Close")
+        self.cancel_button.clicked.connect(self.cancel_or_close)
+        buttons.addWidget(self.create_button)
+        buttons.addWidget(self.cancel_button)
+        layout.addLayout(buttons)
+
+        self.add_node()
+        self._driver_changed(self.driver.currentText())
+
+    # --- contexts and nodes -------------------------------------------------------------------
+    def load_contexts(self) -> None:
+        self.tasks.start("contexts", self._load_contexts())
+
+    async def _load_contexts(self) -> None:
+        contexts = await buildx.docker_contexts()
+        self.set_contexts(list(contexts))
+
+    def set_contexts(self, names: Sequence[str]) -> None:
+        self.contexts = list(names)
+        for i, node in enumerate(self.nodes):
+            text = node.endpoint.currentText()
+            node.endpoint.clear()
+            node.endpoint.addItems(self.contexts)
+            node.endpoint.setCurrentText(text if text or i else (names[0] if names else ""))
+
+    def add_node(self) -> NodeEditor:
+        node = NodeEditor(len(self.nodes) + 1, self.contexts)
+        node.remove_requested.connect(self._remove_node)
+        _placeholder(node.endpoint, ENDPOINT_HINTS[self.driver.currentText()])
+        self.nodes.append(node)
+        self.nodes_box.addWidget(node)
+        return node
+
+    def _remove_node(self, node: NodeEditor) -> None:
+        if node in self.nodes and len(self.nodes) > 1:
+            self.nodes.remove(node)
+            self.nodes_box.removeWidget(node)
+            node.deleteLater()
+            for i, n in enumerate(self.nodes):
+                n.setTitle(f"Node {i + 1}")
+
+    def _driver_changed(self, driver: str) -> None:
+        k8s = driver == "kubernetes"
+        for w in (self.namespace, self.namespace_label, self.replicas, self.replicas_label):
+            w.setVisible(k8s)
+        for node in self.nodes:
+            _placeholder(node.endpoint, ENDPOINT_HINTS[driver])
+            if driver == "remote" and node.endpoint.currentText() in self.contexts:
+                node.endpoint.setCurrentText("")
+
+    # --- the request --------------------------------------------------------------------------
+    def request(self) -> buildx.CreateRequest:
+        """What the form asks for; raises BuildxError or PlatformError with the reason."""
+        driver = self.driver.currentText()
+        extra: dict[str, str] = {}
+        if driver == "kubernetes":
+            if self.namespace.text().strip():
+                extra["namespace"] = self.namespace.text().strip()
+            extra["replicas"] = str(self.replicas.value())
+        flags = self.flags.text().strip()
+        req = buildx.CreateRequest(
+            name=self.name.text().strip(),
+            driver=driver,
+            nodes=tuple(n.spec(extra, flags) for n in self.nodes),
+            bootstrap=self.bootstrap.isChecked(),
+            use=self.use.isChecked(),
+            keep_on_failure=self.keep.isChecked(),
+        )
+        buildx.validate_create(req)
+        return req
+
+    # --- running ------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.error.hide()
+        try:
+            req = self.request()
+        except (buildx.BuildxError, PlatformError) as exc:
+            self.show_error(str(exc), getattr(exc, "hint", ""))
+            return
+        self.log.clear()
+        self._set_running(True)
+        task = self.tasks.start("create", self._create(req))
+        task.add_done_callback(lambda t: self._cancelled(req) if t.cancelled() else None)
+
+    def running(self) -> bool:
+        return self.tasks.running("create")
+
+    async def _create(self, req: buildx.CreateRequest) -> None:
+        try:
+            result = await buildx.create(req, progress=self.log.appendPlainText)
+        except buildx.BuildxError as exc:
+            left = "" if req.keep_on_failure else "\nNothing was left behind."
+            self.show_error(str(exc), exc.hint + left)
+            self._set_running(False)
+            return
+        self.result_ = result
+        self._set_running(False)
+        if result.error is not None:
+            self.show_error(
+                f"{result.error}\nThe builder {req.name!r} was kept (Remove deletes it).",
+                result.error.hint,
+            )
+            self.created.emit(req.name)
+            return
+        self.created.emit(req.name)
+        self.accept()
+
+    def cancel_or_close(self) -> None:
+        if self.running():
+            self.tasks.cancel("create")
+            self.cancel_button.setEnabled(False)
+            self.log.appendPlainText("Cancelling: stopping buildx, removing what was created…")
+            return
+        self.reject()
+
+    def _cancelled(self, req: buildx.CreateRequest) -> None:
+        self._set_running(False)
+        self.cancel_button.setEnabled(True)
+        self.log.appendPlainText(
+            "Cancelled." + ("" if req.keep_on_failure else " Nothing was left behind.")
+        )
+
+    def _set_running(self, running: bool) -> None:
+        self.create_button.setEnabled(not running)
+        self.cancel_button.setText("Cancel" if running else "Close")
+        for w in (self.name, self.driver, self.add_node_button, *self.nodes):
+            w.setEnabled(not running)
+
+    def show_error(self, message: str, hint: str = "") -> None:
+        text = _escape(message).replace("\n", "<br>")
+        if hint:
+            text += "<br><i>" + _escape(hint).replace("\n", "<br>") + "</i>"
+        self.error.setText(text)
+        self.error.show()
+
+    def _unexpected(self, exc: BaseException) -> None:
+        self._set_running(False)
+        self.show_error(f"{type(exc).__name__}: {exc}")
+
+    def done(self, result: int) -> None:
+        self.tasks.cancel_all()
+        super().done(result)
+
+
+def _placeholder(combo: QComboBox, text: str) -> None:
+    edit = combo.lineEdit()
+    if edit is not None:
+        edit.setPlaceholderText(text)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
