@@ -224,7 +224,6 @@ class LaneWidget(QFrame):
 
         self.error = QLabel()
         self.error.setWordWrap(True)
-        self.error.setMaximumHeight(48)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error.setStyleSheet("color: #9b2c2c;")
         self.error.hide()
@@ -303,7 +302,7 @@ class LaneWidget(QFrame):
             else:
                 self.current.setText(step.label if step is not None else "waiting…")
         self.current.setToolTip(self.current.text())
-        self._set_failed(failed_step is not None, lane.error)
+        self._set_failed(failed_step is not None, failed_step.error if failed_step else "")
         self._set_bar_color(state)
 
     def _set_bar_color(self, state: StepState) -> None:
@@ -322,7 +321,7 @@ class LaneWidget(QFrame):
 
     def _set_failed(self, failed: bool, error: str) -> None:
         if failed:
-            self.error.setText(error if len(error) < 240 else error[:240] + "…")
+            self.error.setText(error if len(error) <= 140 else "…" + error[-140:])
             self.error.setToolTip(error)
             self.error.setVisible(bool(error))
         else:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -30,6 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mabgui.core import history
+from mabgui.core.build import BuildError, BuildRun, BuildSpec, OutputKind
 from mabgui.core.platform import Platform
 from mabgui.core.progress import (
     BuildFinished,
@@ -48,6 +51,8 @@ from mabgui.core.progress import (
     StepStatus,
     WarningAdded,
 )
+from mabgui.ui.build_form import BuildForm
+from mabgui.ui.build_history import HistoryPanel, entry_image
 from mabgui.ui.build_insight import InsightPanel
 from mabgui.ui.build_lanes import LaneWidget
 from mabgui.ui.build_log import LogPane
@@ -90,8 +95,9 @@ class BuildsView(QWidget):
     inspect_requested = Signal(str)
     finished = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, autoload: bool = True) -> None:
         super().__init__(parent)
+        self.autoload = autoload  # list builders and history when first shown
         self.tasks = TaskRunner(on_error=self._task_failed)
         self.progress: BuildProgress | None = None
         self.live = False
@@ -101,6 +107,9 @@ class BuildsView(QWidget):
         self._last_timeline = 0.0
         self._last_insight = 0.0
         self._frames = 0
+        self._run: BuildRun | None = None
+        self._run_done = True
+        self._spec: BuildSpec | None = None
 
         # --- header ---------------------------------------------------------------------
         self.title = QLabel("No build yet")
@@ -184,7 +193,7 @@ class BuildsView(QWidget):
 
         # --- left: spec form and history ------------------------------------------------
         self.side = QTabWidget()
-        self.side.setMinimumWidth(300)
+        self.side.setMinimumWidth(280)
         self._build_side()
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -208,10 +217,114 @@ class BuildsView(QWidget):
 
     # --- side panels (form and history) -------------------------------------------------------
     def _build_side(self) -> None:
+        self.form = BuildForm()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
-        scroll.setWidget(QLabel("The build form needs mabgui.core.build."))
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.form)
         self.side.addTab(scroll, "Build")
+        self.history = HistoryPanel()
+        self.side.addTab(self.history, "History")
+        self.form.start_requested.connect(self.start_build)
+        self.history.reopen_requested.connect(self.reopen)
+        self.history.respec_requested.connect(self._respec)
+        self.side.currentChanged.connect(self._side_changed)
+        self._loaded = False
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._loaded and self.autoload:
+            self._loaded = True
+            self.form.load_builders()
+            self.history.refresh()
+
+    def _side_changed(self, index: int) -> None:
+        if self.side.widget(index) is self.history:
+            self.history.refresh()
+
+    def _respec(self, entry: history.HistoryEntry) -> None:
+        try:
+            spec = BuildSpec.from_json(entry.spec)
+        except (ValueError, KeyError, TypeError) as exc:
+            self.show_error(f"The spec of build {escape(entry.id)} cannot be reused: {exc}")
+            return
+        self.form.set_spec(spec)
+        self.side.setCurrentIndex(0)
+
+    # --- live builds --------------------------------------------------------------------------
+    def start_build(self, spec: BuildSpec) -> None:
+        """Validate and run ``spec`` with buildx; lanes follow it live."""
+        if self._run is not None and not self._run_done:
+            self.form.show_problems(["a build is already running: cancel it first"])
+            return
+        self.tasks.start(SESSION, self._build(spec))
+
+    async def _build(self, spec: BuildSpec) -> None:
+        run = BuildRun(spec)
+        self._run = run
+        self._run_done = False
+        self._spec = spec
+        targets = ", ".join(str(p) for p in spec.platforms) or "the builder's platform"
+        self.attach(
+            run.progress, f"Build of <b>{escape(spec.context)}</b> for {escape(targets)}", True
+        )
+        self.form.set_running(True)
+        self.state.setText("validating the build…")
+        warned = False
+        try:
+            async for batch in run.events():
+                if not warned and run.validation is not None:
+                    warned = True
+                    for warning in run.validation.warnings:
+                        self._add_message(f"WARNING: {warning}", "warning")
+                    self.form.show_problems([], run.validation.warnings)
+                self.on_events(batch)
+        except BuildError as exc:
+            self.live = False
+            self._tick_timer.stop()
+            self.cancel_button.setEnabled(False)
+            self.form.show_problems(exc.errors, exc.warnings)
+            items = "".join(f"<li>{escape(e)}</li>" for e in exc.errors)
+            self.show_error(f"<b>The build was refused before it started:</b><ul>{items}</ul>")
+            self.state.setText("not started")
+        finally:
+            self._run_done = True
+            self.form.set_running(False)
+            self.flush()
+            self.history.refresh()
+
+    def cancel(self) -> None:
+        """Stop the live build (SIGINT, then SIGKILL of buildx's group) or the replay."""
+        run = self._run
+        if run is not None and not self._run_done:
+            self.cancel_button.setEnabled(False)
+            self.state.setText("canceling…")
+            self.tasks.start(None, run.cancel())
+            return
+        self.tasks.cancel(SESSION)
+        self.cancel_button.setEnabled(False)
+
+    @property
+    def build_run(self) -> BuildRun | None:
+        return self._run
+
+    # --- history ------------------------------------------------------------------------------
+    def reopen(self, entry: history.HistoryEntry) -> None:
+        """Show a saved build as it ran (its stream is re-parsed in a worker thread)."""
+        self.tasks.start(SESSION, self._reopen(entry))
+
+    async def _reopen(self, entry: history.HistoryEntry) -> None:
+        try:
+            progress = await asyncio.to_thread(history.load, entry)
+        except history.HistoryError as exc:
+            self.show_error(escape(str(exc)))
+            return
+        try:
+            self._spec = BuildSpec.from_json(entry.spec)
+        except (ValueError, KeyError, TypeError):
+            self._spec = None
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.started))
+        self.show_progress(progress, f"Build of {when} · <b>{escape(entry_image(entry))}</b>")
 
     # --- sessions -----------------------------------------------------------------------------
     def attach(self, progress: BuildProgress, title: str, live: bool = False) -> None:
@@ -273,6 +386,7 @@ class BuildsView(QWidget):
     ) -> BuildProgress:
         """Feed a recorded stream through the parser like a live build (yielding between chunks)."""
         parser = ProgressParser(platforms, native)
+        self._spec = None
         self.attach(parser.progress, title, live=False)
         self.cancel_button.setEnabled(True)
         try:
@@ -308,11 +422,6 @@ class BuildsView(QWidget):
     def show_progress(self, progress: BuildProgress, title: str) -> None:
         """Show a finished build (history) as it ended."""
         self.attach(progress, title, live=False)
-        if progress.result is not None:
-            self.finished.emit(progress.result)
-
-    def cancel(self) -> None:
-        self.tasks.cancel(SESSION)
 
     def _choose_recording(self) -> None:
         settings = QSettings()
@@ -450,7 +559,13 @@ class BuildsView(QWidget):
             duration = max(0.0, self._clock() - progress.started)
         if duration is not None:
             parts.append(format_duration(duration))
-        if lanes:
+        if lanes and progress.result is not None:
+            counts: dict[str, int] = {}
+            for lane in lanes:
+                word = "failed" if lane.failed_step is not None else str(lane.state)
+                counts[word] = counts.get(word, 0) + 1
+            parts.append(", ".join(f"{n} {word}" for word, n in counts.items()))
+        elif lanes:
             parts.append(f"{len(finished)}/{len(lanes)} platforms finished")
         if failed:
             parts.append("failed: " + ", ".join(escape(str(ln.platform)) for ln in failed))
@@ -468,8 +583,22 @@ class BuildsView(QWidget):
             self.show_error(self._failure_text(result))
         else:
             self.error.hide()
+        self.result_ref = self._result_reference(result)
         self.inspect_button.setEnabled(bool(self.result_ref))
+        self.inspect_button.setToolTip(
+            f"Open {self.result_ref} in the Manifests view"
+            if self.result_ref
+            else "Only a build pushed to a registry can be inspected"
+        )
         self.finished.emit(result)
+
+    def _result_reference(self, result: BuildResult) -> str:
+        """The pushed image (``repo:tag@digest``) of a successful push build, else ''."""
+        spec = self._spec
+        if not result.ok or spec is None or spec.output is not OutputKind.PUSH or not spec.tags:
+            return ""
+        tag = spec.tags[0]
+        return f"{tag}@{result.digest}" if result.digest else tag
 
     def _failure_text(self, result: BuildResult) -> str:
         progress = self.progress

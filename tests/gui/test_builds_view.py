@@ -27,9 +27,16 @@ def _data(name: str) -> bytes:
     return (STREAMS / name).read_bytes()
 
 
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Builds and their history go to a temporary data dir, never the user's."""
+    monkeypatch.setenv("MABGUI_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
 @pytest.fixture
 def view(qtbot, qloop):  # type: ignore[no-untyped-def]
-    widget = BuildsView()
+    widget = BuildsView(autoload=False)
     qtbot.addWidget(widget)
     widget.resize(1100, 760)
     widget.show()
@@ -48,7 +55,7 @@ def test_failed_build_marks_only_the_arm64_lane(view, qloop, qtmodeltester) -> N
     assert set(lanes) == {AMD64, ARM64, ARMV7, None}
     assert lanes[ARM64].failed
     assert lanes[ARM64].error.isVisible()
-    assert "RUN" in lanes[ARM64].error.text()
+    assert "RUN" in lanes[ARM64].current.text()
     assert "exit code: 1" in lanes[ARM64].error.text()
     assert not lanes[AMD64].failed
     assert not lanes[ARMV7].failed  # only canceled because arm64 failed
