@@ -1,0 +1,186 @@
+"""Manifests tree model over recorded content, and the view against the real registry."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QGuiApplication
+
+from mabgui.core.manifest import ManifestTree, OfflineSource, fetch_tree
+from mabgui.core.reference import parse_reference
+from mabgui.ui.manifest_model import (
+    COL_DIGEST,
+    COL_NAME,
+    COL_SIZE,
+    DigestRole,
+    KindRole,
+    ManifestTreeModel,
+    ObjectRole,
+)
+from mabgui.ui.manifests_view import ManifestsView
+from tests.conftest import FIXTURES, Engine
+from tests.e2e.registry_servers import Proxy
+from tests.gui.conftest import run_until
+
+RECORDED = FIXTURES / "manifests"
+
+
+def recorded_tree(name: str) -> ManifestTree:
+    folder = RECORDED / name
+    docs = {
+        p.name.replace("_", ":", 1): p.read_bytes()
+        for p in folder.iterdir()
+        if p.name.startswith("sha256_")
+    }
+    source = OfflineSource(docs, (folder / "root.txt").read_text().strip())
+    return asyncio.run(fetch_tree(source, parse_reference("127.0.0.1:5000/app:x")))
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The digest cache goes to a temporary folder, never the user's."""
+    monkeypatch.setenv("MABGUI_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_tree_model_over_recorded_attested_index(qtmodeltester) -> None:  # type: ignore[no-untyped-def]
+    model = ManifestTreeModel()
+    tree = recorded_tree("buildx-attested")
+    model.set_tree(tree)
+    qtmodeltester.check(model)
+    assert model.rowCount() == 1
+    root = model.index(0, 0)
+    assert root.data(KindRole) == "index"
+    assert root.data(DigestRole) == tree.digest
+    assert model.rowCount(root) == 6
+    platforms = {model.index(r, COL_NAME, root).data() for r in range(6)}
+    assert platforms == {
+        "linux/amd64", "linux/arm64", "linux/arm/v7", "linux/ppc64le", "linux/s390x",
+        "linux/riscv64",
+    }  # fmt: skip
+    amd64 = next(
+        model.index(r, 0, root) for r in range(6) if model.index(r, 0, root).data() == "linux/amd64"
+    )
+    kinds = [model.index(r, 0, amd64).data(KindRole) for r in range(model.rowCount(amd64))]
+    assert kinds == ["config", "layer", "layer", "layer", "attestation"]
+    attestation = model.index(4, 0, amd64)
+    assert "Provenance" in attestation.data()
+    assert attestation.data(ObjectRole).subject == amd64.data(DigestRole)
+    assert model.index(0, COL_DIGEST, amd64).data().startswith("sha256:")
+    assert len(model.index(0, COL_DIGEST, amd64).data()) == len("sha256:") + 12
+    assert model.index(0, COL_SIZE, amd64).data().endswith("B")
+    model.set_tree(None)
+    qtmodeltester.check(model)
+    assert model.rowCount() == 0
+
+
+def test_tree_model_over_recorded_manifest_list(qtmodeltester) -> None:  # type: ignore[no-untyped-def]
+    model = ManifestTreeModel()
+    model.set_tree(recorded_tree("busybox-list"))
+    qtmodeltester.check(model)
+    root = model.index(0, 0)
+    first = model.index(0, 0, root)
+    layers = [model.index(r, 0, first).data() for r in range(model.rowCount(first))]
+    assert layers[0] == "config"
+    assert any("shared" in name for name in layers)  # the layer all six platforms share
+
+
+@pytest.fixture
+def view(qtbot, qloop) -> Iterator[ManifestsView]:  # type: ignore[no-untyped-def]
+    widget = ManifestsView()
+    qtbot.addWidget(widget)
+    widget.resize(1200, 760)
+    widget.show()
+    yield widget
+    widget.tasks.cancel_all()
+    widget.close()
+
+
+def _settled(view: ManifestsView) -> bool:
+    return not view.busy
+
+
+def test_view_shows_busybox_and_copies(view: ManifestsView, qloop, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    view.open_reference(engine.base_image)
+    run_until(qloop, lambda: view.tree is not None and _settled(view), timeout=60)
+    assert view.last_error == ""
+    root = view.model.index(0, 0)
+    assert view.model.rowCount(root) == 6
+    assert len(view.chart.values) == 6
+    run_until(qloop, lambda: view.tags.count() > 0)
+    assert "latest" in [view.tags.item(i).text() for i in range(view.tags.count())]
+    # Select a platform manifest: summary, raw JSON and the copy buttons.
+    arm = next(
+        view.model.index(r, 0, root)
+        for r in range(6)
+        if view.model.index(r, 0, root).data() == "linux/arm64"
+    )
+    view.view.setCurrentIndex(arm)
+    digest = arm.data(DigestRole)
+    assert view.details.digest == digest
+    assert json.loads(view.details.raw.toPlainText())["schemaVersion"] == 2
+    assert "linux/arm64" in view.details.summary.toPlainText()
+    view.details.copy_digest.click()
+    assert QGuiApplication.clipboard().text() == digest
+    view.details.copy_pull.click()
+    assert QGuiApplication.clipboard().text() == f"docker pull {engine.registry}/busybox@{digest}"
+    view.details.copy_from.click()
+    assert QGuiApplication.clipboard().text() == f"FROM {engine.registry}/busybox@{digest}"
+    config = view.model.index(0, 0, arm)
+    view.view.setCurrentIndex(config)
+    assert "Created" in view.details.summary.toPlainText()
+    assert not view.details.copy_pull.isEnabled()  # a config blob is not pullable
+    view.view.setCurrentIndex(arm)
+    view.grab().save("/tmp/manifests.png")
+    assert view.history()[0] == engine.base_image
+
+
+def test_errors_are_shown_and_the_view_stays_usable(
+    view: ManifestsView, qloop, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]
+    view.open_reference("Not A Reference")
+    assert "spaces" in view.last_error
+    assert not view.busy
+
+    view.open_reference(f"{engine.registry}/mabgui-manifest-test-absent:nope")
+    run_until(qloop, lambda: bool(view.last_error) and _settled(view))
+    assert "not found" in view.last_error
+    assert view.model.rowCount() == 0
+
+    proxy = Proxy(engine.registry, faults={"/manifests/": 500})
+    try:
+        view.open_reference(f"{proxy.host}/busybox:latest")
+        run_until(qloop, lambda: "500" in view.last_error and _settled(view))
+        assert "✘" in view.status.text()
+        view.grab().save("/tmp/manifests-error.png")
+    finally:
+        proxy.stop()
+
+    view.open_reference(engine.base_image)  # still works after the failures
+    run_until(qloop, lambda: view.tree is not None and _settled(view))
+    assert view.last_error == ""
+
+
+def test_next_lookup_and_cancel_stop_the_one_in_flight(
+    view: ManifestsView, qloop, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]
+    slow = Proxy(engine.registry, delay=0.4)
+    try:
+        view.open_reference(f"{slow.host}/busybox:latest")
+        assert view.busy
+        view.cancel()
+        assert not view.busy
+        assert "cancelled" in view.status.text()
+        assert view.tree is None
+
+        view.open_reference(f"{slow.host}/busybox:latest")
+        view.open_reference(engine.base_image)  # the slow one is cancelled: latest wins
+        run_until(qloop, lambda: view.tree is not None and _settled(view))
+        assert view.tree is not None
+        assert view.tree.reference.registry == engine.registry
+    finally:
+        slow.stop()
