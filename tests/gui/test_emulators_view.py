@@ -1,0 +1,320 @@
+"""The Emulators view and its model offscreen, over recorded binfmt_misc files and builders."""
+
+from __future__ import annotations
+
+import gc
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import qasync
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from mabgui.core import binfmt, binfmt_builders, buildx
+from mabgui.core.binfmt import BinfmtState, LocalBinfmt
+from mabgui.core.binfmt_daemon import DaemonBinfmt
+from mabgui.core.platform import Platform
+from mabgui.ui.emulator_install_dialog import InstallDialog
+from mabgui.ui.emulator_model import (
+    COL_BUILDERS,
+    COL_ENABLED,
+    COL_NAME,
+    COL_PLATFORMS,
+    COL_WARNING,
+    EmulatorsModel,
+    ObjectRole,
+)
+from mabgui.ui.emulators_view import EmulatorsView
+from tests.conftest import Engine
+from tests.gui.conftest import run, run_until
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "binfmt"
+
+
+class RecordedKernel(LocalBinfmt):
+    """LocalBinfmt over a copy of recorded files; writes behave as the kernel's files do
+    (1/0 flip the first line, -1 deletes, a register line creates the handler file)."""
+
+    def _write(self, path: Path, value: str, action: str, target: str) -> None:
+        if path.name == "register":
+            spec = binfmt.parse_register_line(value)
+            (path.parent / spec.name).write_text(
+                f"enabled\ninterpreter {spec.interpreter}\nflags: {spec.flags}\noffset 0\n"
+                f"magic {spec.magic.hex()}\nmask {spec.mask.hex()}\n"
+            )
+        elif value == "-1":
+            path.unlink()
+        else:
+            lines = path.read_text().splitlines()
+            lines[0] = "enabled" if value == "1" else "disabled"
+            path.write_text("\n".join(lines) + "\n")
+
+
+class ReadOnlyKernel(RecordedKernel):
+    async def read(self) -> BinfmtState:
+        state = await super().read()
+        return BinfmtState(state.root, state.mounted, False, state.enabled, state.handlers)
+
+
+async def recorded_builders() -> list[binfmt_builders.BuilderPlatforms]:
+    text = (FIXTURES / "buildx-ls.json").read_text()
+    return [binfmt_builders.from_buildx(b) for b in buildx.parse_ls_json(text)]
+
+
+@pytest.fixture(autouse=True)
+def _collect_after_the_loop_closes() -> Iterator[None]:
+    """Autouse, so set up before ``qloop`` and torn down after it: qasync's executor threads
+    (asyncio.to_thread) end up in reference cycles; collect them here on the GUI thread instead
+    of letting a later collection destroy them from a worker thread."""
+    yield
+    gc.collect()
+
+
+@pytest.fixture
+def kernel_dir(tmp_path: Path) -> Path:
+    dest = tmp_path / "binfmt_misc"
+    shutil.copytree(FIXTURES / "extra", dest)
+    return dest
+
+
+def _view(qtbot: QtBot, backend: Any, **kwargs: Any) -> EmulatorsView:
+    view = EmulatorsView(backend=backend, list_builders=recorded_builders, **kwargs)
+    qtbot.addWidget(view)
+    view.resize(1250, 520)
+    return view
+
+
+def _row(view: EmulatorsView, name: str) -> int:
+    row = view.model.row_of(name)
+    assert row is not None
+    return row
+
+
+def test_model_over_recorded_handlers(qtmodeltester: Any, qtbot: QtBot) -> None:
+    model = EmulatorsModel()
+    state = binfmt.read_state(FIXTURES / "extra")
+    model.set_state(state)
+    qtmodeltester.check(model)
+    assert model.rowCount() == 7
+    s390x = model.index(model.row_of("qemu-s390x") or 0, COL_PLATFORMS)
+    assert s390x.data() == "linux/s390x"
+    assert s390x.siblingAtColumn(COL_BUILDERS).data() == "…"  # builders not known yet
+    ext = model.index(model.row_of("mabgui-test-ext") or 0, COL_ENABLED)
+    assert ext.data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Unchecked
+    assert ext.data() == "disabled"
+    assert ext.siblingAtColumn(COL_PLATFORMS).data() == "— (extension .mbgt)"
+    assert isinstance(ext.data(ObjectRole), binfmt.Handler)
+    assert model.flags(ext) & Qt.ItemFlag.ItemIsUserCheckable
+
+    builders = [binfmt_builders.from_buildx(b) for b in
+                buildx.parse_ls_json((FIXTURES / "buildx-ls.json").read_text())]  # fmt: skip
+    stale = binfmt_builders.stale_builders(state, builders, Platform.parse("linux/amd64"))
+    with qtbot.waitSignal(model.dataChanged) as blocker:
+        model.set_builders(builders, stale)
+    assert blocker.args is not None
+    assert blocker.args[0].column() == COL_BUILDERS
+    assert s390x.siblingAtColumn(COL_BUILDERS).data() == "default"
+    arm = model.index(model.row_of("qemu-arm") or 0, COL_WARNING)
+    assert arm.data() == "⚠ restart default"
+    assert "does not list linux/arm/v7" in arm.data(Qt.ItemDataRole.ToolTipRole)
+    qtmodeltester.check(model)
+
+    # Checking the box only asks; the row changes when the kernel answers (targeted update).
+    with qtbot.waitSignal(model.toggle_requested) as asked:
+        assert not model.setData(s390x.siblingAtColumn(COL_ENABLED), Qt.CheckState.Unchecked,
+                                 Qt.ItemDataRole.CheckStateRole)  # fmt: skip
+    assert asked.args == ["qemu-s390x", False]
+    assert s390x.siblingAtColumn(COL_ENABLED).data() == "enabled"
+    off = binfmt.parse_handler("qemu-s390x", "disabled\n" + (FIXTURES / "host" / "qemu-s390x")
+                               .read_text().split("\n", 1)[1])  # fmt: skip
+    with qtbot.waitSignal(model.dataChanged) as changed:
+        model.update_handler(off)
+    assert changed.args is not None
+    assert changed.args[0].row() == changed.args[1].row() == s390x.row()
+    assert s390x.siblingAtColumn(COL_ENABLED).data() == "disabled"
+
+    # A re-read with the same handlers keeps the rows (no reset).
+    with qtbot.assertNotEmitted(model.modelReset):
+        model.set_state(binfmt.read_state(FIXTURES / "extra"))
+    # Different handlers: reset.
+    with qtbot.waitSignal(model.modelReset):
+        model.set_state(binfmt.read_state(FIXTURES / "host"))
+    assert model.rowCount() == 5
+    qtmodeltester.check(model)
+
+
+def test_view_shows_handlers_builders_and_warnings(
+    qtbot: QtBot, qloop: qasync.QEventLoop, kernel_dir: Path
+) -> None:
+    view = _view(qtbot, RecordedKernel(kernel_dir))
+    view.show()
+    view.refresh()
+    run_until(qloop, lambda: view.builders is not None)
+    run(qloop, view.tasks.wait_all())
+    assert view.model.rowCount() == 7
+    assert "7 handlers, 6 enabled" in view.summary.text()
+    m = view.model
+    assert m.index(_row(view, "qemu-s390x"), COL_BUILDERS).data() == "default"
+    assert m.index(_row(view, "qemu-arm"), COL_BUILDERS).data() == "none"
+    assert m.index(_row(view, "python3.11"), COL_BUILDERS).data() == ""
+    assert view.warnings.isVisible()
+    assert "qemu-arm is enabled but the running builder default" in view.warnings.text()
+    assert view.restart_button.isVisible()
+    assert view.restart_button.text() == "Restart default…"
+    assert not view.images.isVisible()  # a local backend needs no images
+    view.table.selectRow(_row(view, "qemu-riscv64"))
+    assert view.remove_button.isEnabled()
+    view.grab().save("/tmp/emulators.png")
+    # The docker driver's BuildKit lives in dockerd: the view says so instead of restarting it.
+    view.restart_builder()
+    assert "restart the docker daemon" in view.message.text().lower()
+    view.close()
+
+
+def test_toggle_asks_first_and_applies(
+    qtbot: QtBot, qloop: qasync.QEventLoop, kernel_dir: Path
+) -> None:
+    view = _view(qtbot, RecordedKernel(kernel_dir))
+    view.show()
+    view.refresh()
+    run(qloop, view.tasks.wait_all())
+    asked: list[tuple[str, str]] = []
+    answer = [False]
+
+    def confirm(title: str, text: str) -> bool:
+        asked.append((title, text))
+        return answer[0]
+
+    view.confirm = confirm
+    index = view.model.index(_row(view, "qemu-s390x"), COL_ENABLED)
+    view.model.setData(index, Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
+    assert asked[0][0] == "Disable qemu-s390x?"
+    assert f"echo 0 | sudo tee {kernel_dir}/qemu-s390x" in asked[0][1]
+    assert "exec format error" in asked[0][1]
+    run(qloop, view.tasks.wait_all())
+    assert (kernel_dir / "qemu-s390x").read_text().startswith("enabled")  # declined: unchanged
+
+    answer[0] = True
+    view.model.setData(index, Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
+    run(qloop, view.tasks.wait_all())
+    assert (kernel_dir / "qemu-s390x").read_text().startswith("disabled")
+    assert index.data() == "disabled"
+    assert "qemu-s390x is now <b>disabled</b>" in view.message.text()
+
+    view.model.setData(index, Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
+    run(qloop, view.tasks.wait_all())
+    assert index.data() == "enabled"
+    assert (kernel_dir / "qemu-s390x").read_text().startswith("enabled")
+
+    # Remove the selected handler, confirmed with the exact command.
+    view.table.selectRow(_row(view, "mabgui-test-ext"))
+    view.remove_selected()
+    assert f"echo -1 | sudo tee {kernel_dir}/mabgui-test-ext" in asked[-1][1]
+    run_until(qloop, lambda: view.model.row_of("mabgui-test-ext") is None)
+    run(qloop, view.tasks.wait_all())
+    assert view.model.rowCount() == 6
+    view.close()
+
+
+def test_without_privileges_nothing_runs_and_the_command_is_shown(
+    qtbot: QtBot, qloop: qasync.QEventLoop, kernel_dir: Path
+) -> None:
+    view = _view(qtbot, ReadOnlyKernel(kernel_dir))
+    view.show()
+    view.refresh()
+    run(qloop, view.tasks.wait_all())
+    assert "Read-only" in view.message.text()
+    view.confirm = lambda title, text: pytest.fail("must not ask: nothing can run")
+    index = view.model.index(_row(view, "qemu-arm"), COL_ENABLED)
+    view.model.setData(index, Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
+    text = view.message.text()
+    assert "needs root" in text
+    assert f"echo 0 | sudo tee {kernel_dir}/qemu-arm" in text
+    assert (kernel_dir / "qemu-arm").read_text().startswith("enabled")
+    view.close()
+
+
+def test_install_dialog_and_install(
+    qtbot: QtBot, qloop: qasync.QEventLoop, kernel_dir: Path, tmp_path: Path
+) -> None:
+    state = binfmt.read_state(kernel_dir)
+    dialog = InstallDialog(state, "this host", native=Platform.parse("linux/amd64"))
+    qtbot.addWidget(dialog)
+    arm64 = dialog.boxes[Platform.parse("linux/arm64")]
+    assert arm64.isChecked()
+    assert not arm64.isEnabled()
+    assert "installed: qemu-aarch64" in arm64.text()
+    assert not dialog.boxes[Platform.parse("linux/amd64")].isEnabled()
+    assert dialog.selected() == []
+    assert not dialog.buttons.buttons()[0].isEnabled()
+    dialog.boxes[Platform.parse("linux/mips64le")].setChecked(True)
+    assert dialog.selected() == [Platform.parse("linux/mips64le")]
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "qemu-mips64el-static").write_text("#!/bin/sh\n")
+    (bindir / "qemu-mips64el-static").chmod(0o755)
+    view = _view(qtbot, RecordedKernel(kernel_dir, interpreter_dirs=[str(bindir)]))
+    view.show()
+    view.refresh()
+    run(qloop, view.tasks.wait_all())
+    asked: list[str] = []
+    view.confirm = lambda title, text: asked.append(text) is None
+    view.choose_platforms = lambda state: [Platform.parse("linux/mips64le")]
+    view.install()
+    assert ":qemu-mips64el:M::\\x7f\\x45\\x4c\\x46\\x02\\x01" in asked[0]
+    assert f"{bindir}/qemu-mips64el-static:F' | sudo tee {kernel_dir}/register" in asked[0]
+    run_until(qloop, lambda: view.model.row_of("qemu-mips64el") is not None)
+    run(qloop, view.tasks.wait_all())
+    row = _row(view, "qemu-mips64el")
+    assert view.model.index(row, COL_PLATFORMS).data() == "linux/mips64le"
+    assert "Installed: qemu-mips64el." in view.message.text()
+    # The platform without an emulator on the host: a clear error, nothing registered.
+    view.choose_platforms = lambda state: [Platform.parse("linux/loong64")]
+    view.install()
+    run(qloop, view.tasks.wait_all())
+    assert "no QEMU user emulator on this host for: qemu-loongarch64-static" in view.message.text()
+    assert not (kernel_dir / "qemu-loongarch64").exists()
+    view.close()
+
+
+def test_unmounted_shows_the_mount_command(
+    qtbot: QtBot, qloop: qasync.QEventLoop, tmp_path: Path
+) -> None:
+    view = _view(qtbot, LocalBinfmt(tmp_path))
+    view.show()
+    view.refresh()
+    run(qloop, view.tasks.wait_all())
+    assert "not mounted" in view.summary.text()
+    assert f"sudo mount -t binfmt_misc binfmt_misc {tmp_path}" in view.message.text()
+    assert not view.install_button.isEnabled()
+    view.close()
+
+
+def test_real_host_and_daemon_errors(
+    qtbot: QtBot, qloop: qasync.QEventLoop, engine: Engine
+) -> None:
+    view = EmulatorsView(backend=LocalBinfmt())
+    qtbot.addWidget(view)
+    view.show()
+    view.refresh()
+    run_until(qloop, lambda: view.builders is not None, timeout=60)
+    run(qloop, view.tasks.wait_all())
+    row = _row(view, "qemu-s390x")
+    assert view.model.index(row, COL_NAME).data() == "qemu-s390x"
+    assert "default" in view.model.index(row, COL_BUILDERS).data()
+    view.close()
+
+    missing = f"{engine.registry}/mabgui-emulators-test-missing:none"
+    view = EmulatorsView(backend=DaemonBinfmt(missing), list_builders=recorded_builders)
+    qtbot.addWidget(view)
+    view.show()
+    view.refresh()
+    run(qloop, view.tasks.wait_all())
+    assert f"the helper image {missing} is not on the Docker daemon" in view.message.text()
+    assert "is a setting" in view.message.text()
+    assert view.images.isVisible()
+    view.close()
