@@ -239,6 +239,9 @@ class DaemonBinfmt:
         task = asyncio.ensure_future(
             asyncio.to_thread(self._run_blocking, image, command, mount, holder)
         )
+        # After a cancel the thread still finishes (with an error once its container is gone):
+        # retrieve that result so asyncio does not log it as never retrieved.
+        task.add_done_callback(lambda t: None if t.cancelled() else t.exception())
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:

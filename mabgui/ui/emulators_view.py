@@ -170,10 +170,13 @@ class EmulatorsView(QWidget):
         self.remove_button = QPushButton("Remove")
         self.remove_button.setToolTip("Unregister the selected handler")
         self.remove_button.clicked.connect(self.remove_selected)
+        self.mount_button = QPushButton("Mount binfmt_misc…")
+        self.mount_button.clicked.connect(self.mount)
+        self.mount_button.hide()
         self.restart_button = QPushButton("Restart builder…")
         self.restart_button.clicked.connect(self.restart_builder)
         self.restart_button.hide()
-        for b in (self.refresh_button, self.install_button, self.remove_button):
+        for b in (self.refresh_button, self.install_button, self.remove_button, self.mount_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.restart_button)
@@ -378,6 +381,9 @@ class EmulatorsView(QWidget):
 
     def _update_buttons(self) -> None:
         mounted = self.state is not None and self.state.mounted
+        self.mount_button.setVisible(
+            self.state is not None and not mounted and isinstance(self.backend, LocalBinfmt)
+        )
         self.remove_button.setEnabled(mounted and self.selected_handler() is not None)
         self.install_button.setEnabled(mounted)
 
@@ -498,6 +504,26 @@ class EmulatorsView(QWidget):
         self._show_state(result.state)
         if self.builders is not None:
             self.tasks.start("builders", self._refresh_builders())
+
+    def mount(self) -> None:
+        backend = self.backend
+        if not isinstance(backend, LocalBinfmt):
+            return
+        if not self._ask(
+            "Mount binfmt_misc?",
+            f"Mount binfmt_misc at {backend.root}? Needs root.\n\n"
+            f"This runs:\n{backend.command_for('mount')}",
+        ):
+            return
+        self.tasks.start("change", self._mount(backend))
+
+    async def _mount(self, backend: LocalBinfmt) -> None:
+        try:
+            state = await backend.mount()
+        except BinfmtError as exc:
+            self.show_error(exc)
+            return
+        self._show_state(state)
 
     def restart_builder(self) -> None:
         builder = self._stale_builder()

@@ -291,6 +291,11 @@ def test_unmounted_shows_the_mount_command(
     assert "not mounted" in view.summary.text()
     assert f"sudo mount -t binfmt_misc binfmt_misc {tmp_path}" in view.message.text()
     assert not view.install_button.isEnabled()
+    assert view.mount_button.isVisible()
+    asked: list[str] = []
+    view.confirm = lambda title, text: asked.append(text) is None and False
+    view.mount()
+    assert f"sudo mount -t binfmt_misc binfmt_misc {tmp_path}" in asked[0]
     view.close()
 
 
