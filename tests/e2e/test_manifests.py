@@ -78,12 +78,18 @@ def attested(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     (ctx / "Dockerfile").write_text(f"FROM {engine.base_image}\nCOPY hello.txt /hello.txt\n")
     (ctx / "hello.txt").write_text(uuid.uuid4().hex)
     ref = f"{engine.registry}/mabgui-manifest-test-{uuid.uuid4().hex[:12]}:x"
-    subprocess.run(
-        [engine.docker, "buildx", "build", "--builder", "default",
-         "--platform", "linux/amd64,linux/arm64", "--provenance=mode=min",
-         "-t", ref, "--push", str(ctx)],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
+    argv = [
+        engine.docker, "buildx", "build", "--builder", "default",
+        "--platform", "linux/amd64,linux/arm64", "--provenance=mode=min",
+        "-t", ref, "--push", str(ctx),
+    ]  # fmt: skip
+    # distribution 2.8 sometimes fails the HEAD after docker's concurrent PUTs of one tag
+    # (500 "invalid checksum digest format"): a registry race, retried.
+    for attempt in range(3):
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        if result.returncode == 0:
+            break
+        assert attempt < 2, result.stderr[-2000:]
     yield ref
     name = ref.rsplit(":", 1)[0].split("/", 1)[1]
     digest = httpx.head(
