@@ -608,6 +608,28 @@ async def _emulators_register(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _emulators_fix_binary(args: argparse.Namespace) -> int:
+    from mabgui.core import binfmt
+
+    backend = _emulators_backend(args)
+    if not isinstance(backend, binfmt.LocalBinfmt):
+        raise CliError("fix-binary is only available with the local backend")
+    try:
+        state = await backend.read()
+        handler = state.handler(args.name)
+        if handler is None:
+            raise binfmt.BinfmtError(f"no handler named {args.name!r}")
+        if not handler.fix_binary:
+            handler = await backend.reregister(args.name, handler.flags + "F")
+    except binfmt.BinfmtError as exc:
+        raise _binfmt_cli_error(exc) from None
+    if args.json:
+        print_json(handler.to_json())
+    else:
+        print(_binfmt_handler_line(handler, None))
+    return 0
+
+
 async def _emulators_mount(args: argparse.Namespace) -> int:
     from mabgui.core import binfmt
 
@@ -655,7 +677,7 @@ def _emulator_options(p: argparse.ArgumentParser, top: bool) -> None:
 
 
 def _add_emulators_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``mabgui emulators [enable|disable|remove|install|register|mount] …``."""
+    """``mabgui emulators [enable|disable|remove|install|register|fix-binary|mount] …``."""
     p = sub.add_parser(
         "emulators",
         help="QEMU emulators in binfmt_misc: list, enable, disable, install, remove",
@@ -699,6 +721,12 @@ def _add_emulators_commands(sub: argparse._SubParsersAction[argparse.ArgumentPar
     a.add_argument("--conf", metavar="FILE", help="register every line of a binfmt.d file")
     _emulator_options(a, top=False)
     _command(a, _emulators_register)
+    a = actions.add_parser(
+        "fix-binary", help="register a handler again with flag F added (local, root)"
+    )
+    a.add_argument("name", metavar="NAME")
+    _emulator_options(a, top=False)
+    _command(a, _emulators_fix_binary)
     a = actions.add_parser("mount", help="mount binfmt_misc when it is not (local, root)")
     _emulator_options(a, top=False)
     _command(a, _emulators_mount)

@@ -621,6 +621,13 @@ class LocalBinfmt:
                     self.command_for("register", spec_for_platform(p, interp, self.flags).line())
                 )
             return "\n".join(lines)
+        if action == "reregister":  # target: "NAME FLAGS"
+            name, _, flags = target.partition(" ")
+            handler = read_state(self.root).handler(name)
+            if handler is None:
+                raise BinfmtError(f"no handler named {name!r}")
+            line = spec_from_handler(handler, flags=flags).line()
+            return f"{self.command_for('remove', name)}\n{self.command_for('register', line)}"
         if action == "uninstall":
             return "\n".join(self.command_for("remove", n) for n in target.split())
         raise ValueError(f"unknown action {action!r}")
@@ -729,6 +736,28 @@ class LocalBinfmt:
     async def register(self, spec: RegisterSpec) -> Handler:
         """Write a registration line to ``register`` and read the new handler back."""
         return await asyncio.to_thread(self._register, spec)
+
+    def _reregister(self, name: str, flags: str) -> Handler:
+        old = self._require_handler(name)
+        spec = spec_from_handler(old, flags=flags)
+        spec.validate()
+        if "F" in flags and not os.path.exists(spec.interpreter):
+            raise BinfmtError(f"the interpreter {spec.interpreter} does not exist on this host")
+        self._remove(name)
+        try:
+            new = self._register(spec)
+        except BinfmtError:
+            with contextlib.suppress(BinfmtError):  # put the old registration back
+                self._register(spec_from_handler(old))
+            raise
+        if not old.enabled:
+            new = self._set_enabled(name, False)
+        return new
+
+    async def reregister(self, name: str, flags: str) -> Handler:
+        """Register ``name`` again, same magic and interpreter, with other flags (e.g. add F);
+        the old registration is restored if the new one fails."""
+        return await asyncio.to_thread(self._reregister, name, flags)
 
     def plan_install(
         self, platforms: Sequence[Platform], already: list[str] | None = None

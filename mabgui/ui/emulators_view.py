@@ -170,13 +170,25 @@ class EmulatorsView(QWidget):
         self.remove_button = QPushButton("Remove")
         self.remove_button.setToolTip("Unregister the selected handler")
         self.remove_button.clicked.connect(self.remove_selected)
+        self.fix_button = QPushButton("Add flag F…")
+        self.fix_button.setToolTip(
+            "Register the selected handler again with flag F (fix-binary), so containers can use it"
+        )
+        self.fix_button.clicked.connect(self.add_fix_binary)
+        self.fix_button.hide()
         self.mount_button = QPushButton("Mount binfmt_misc…")
         self.mount_button.clicked.connect(self.mount)
         self.mount_button.hide()
         self.restart_button = QPushButton("Restart builder…")
         self.restart_button.clicked.connect(self.restart_builder)
         self.restart_button.hide()
-        for b in (self.refresh_button, self.install_button, self.remove_button, self.mount_button):
+        for b in (
+            self.refresh_button,
+            self.install_button,
+            self.remove_button,
+            self.fix_button,
+            self.mount_button,
+        ):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.restart_button)
@@ -384,7 +396,15 @@ class EmulatorsView(QWidget):
         self.mount_button.setVisible(
             self.state is not None and not mounted and isinstance(self.backend, LocalBinfmt)
         )
-        self.remove_button.setEnabled(mounted and self.selected_handler() is not None)
+        selected = self.selected_handler()
+        self.remove_button.setEnabled(mounted and selected is not None)
+        self.fix_button.setVisible(
+            mounted
+            and selected is not None
+            and selected.is_qemu
+            and not selected.fix_binary
+            and isinstance(self.backend, LocalBinfmt)
+        )
         self.install_button.setEnabled(mounted)
 
     def _no_privileges(self, action: str, target: str) -> bool:
@@ -504,6 +524,34 @@ class EmulatorsView(QWidget):
         self._show_state(result.state)
         if self.builders is not None:
             self.tasks.start("builders", self._refresh_builders())
+
+    def add_fix_binary(self) -> None:
+        handler = self.selected_handler()
+        backend = self.backend
+        if handler is None or not isinstance(backend, LocalBinfmt) or handler.fix_binary:
+            return
+        flags = handler.flags + "F"
+        if self._no_privileges("reregister", f"{handler.name} {flags}"):
+            return
+        command = backend.command_for("reregister", f"{handler.name} {flags}")
+        if not self._ask(
+            f"Add flag F to {handler.name}?",
+            f"Register {handler.name} again with flags {flags}: the kernel then opens "
+            f"{handler.interpreter} once, now, and containers can use it.\n\n"
+            f"This runs:\n{command}",
+        ):
+            return
+        self.tasks.start("change", self._reregister(backend, handler.name, flags))
+
+    async def _reregister(self, backend: LocalBinfmt, name: str, flags: str) -> None:
+        try:
+            handler = await backend.reregister(name, flags)
+        except BinfmtError as exc:
+            self.show_error(exc)
+            self.refresh()
+            return
+        self.show_message("info", f"{_esc(name)} now has flags <b>{_esc(handler.flags)}</b>.")
+        self.refresh()
 
     def mount(self) -> None:
         backend = self.backend

@@ -206,3 +206,21 @@ def test_without_privileges_nothing_changes_and_the_command_is_given(
     res = _mabgui("emulators", "--json", "--no-builders", user=65534)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["writable"] is False
+
+
+def test_fix_binary_adds_flag_f_on_the_real_kernel(engine: Engine, s390x_restored: None) -> None:
+    line = CONF.read_text().strip()
+    assert line.endswith(":OPF")
+    assert _mabgui("emulators", "remove", "qemu-s390x").returncode == 0
+    res = _mabgui("emulators", "register", line[: -len("OPF")] + "OP")
+    assert res.returncode == 0, res.stderr
+    assert _handler().flags == "PO"
+    res = _mabgui("emulators", "--no-builders")
+    assert "! qemu-s390x: flag F (fix-binary) is missing" in res.stdout
+    res = _mabgui("emulators", "fix-binary", "qemu-s390x", "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["flags"] == "POF"
+    handler = _handler()
+    assert handler.enabled
+    assert handler.flags == "POF"
+    assert handler.interpreter == "/usr/libexec/qemu-binfmt/s390x-binfmt-P"

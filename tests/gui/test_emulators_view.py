@@ -219,6 +219,33 @@ def test_toggle_asks_first_and_applies(
     view.close()
 
 
+def test_add_flag_f(qtbot: QtBot, qloop: qasync.QEventLoop, kernel_dir: Path) -> None:
+    arm = kernel_dir / "qemu-arm"
+    arm.write_text(arm.read_text().replace("flags: POF", "flags: PO"))
+    (kernel_dir / "qemu-arm").write_text(
+        arm.read_text().replace("/usr/libexec/qemu-binfmt/arm-binfmt-P", "/bin/sh")
+    )
+    view = _view(qtbot, RecordedKernel(kernel_dir))
+    view.show()
+    view.refresh()
+    run(qloop, view.tasks.wait_all())
+    row = _row(view, "qemu-arm")
+    assert view.model.index(row, COL_WARNING).data().startswith("⚠ no F flag")
+    assert "flag F (fix-binary) is missing" in view.warnings.text()
+    view.table.selectRow(row)
+    assert view.fix_button.isVisible()
+    asked: list[str] = []
+    view.confirm = lambda title, text: asked.append(text) is None
+    view.add_fix_binary()
+    assert f"echo -1 | sudo tee {kernel_dir}/qemu-arm" in asked[0]
+    assert ":/bin/sh:POF' | sudo tee" in asked[0]
+    run_until(qloop, lambda: "now has flags" in view.message.text())
+    run(qloop, view.tasks.wait_all())
+    assert "flags: POF" in arm.read_text()
+    assert view.model.index(_row(view, "qemu-arm"), COL_WARNING).data() == "⚠ restart default"
+    view.close()
+
+
 def test_without_privileges_nothing_runs_and_the_command_is_shown(
     qtbot: QtBot, qloop: qasync.QEventLoop, kernel_dir: Path
 ) -> None:
