@@ -25,6 +25,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import accumulate, repeat
 from typing import Any
 
 from mabgui.core.platform import Platform, host_platform, is_emulated
@@ -372,12 +373,17 @@ ProgressEvent = (
 
 # --- log storage --------------------------------------------------------------------------------
 
+_STREAM_BYTE = {STDOUT: b"\x01", STDERR: b"\x02"}
+_plus_one = (1).__add__
+
 
 class LogStore:
     """Every log line of the build, compact: one byte buffer plus offsets, decoded on demand.
 
     Holding 100k+ lines as Python strings would cost several times the text itself; here a
-    line costs its bytes plus 13 bytes of index. ``store[i]`` builds a :class:`LogLine`.
+    line costs its bytes (with its newline) plus 17 bytes of index: its end offset (8), step
+    (4), stream (1) and its entry in the step's ``log_indexes`` (4). ``store[i]`` builds a
+    :class:`LogLine`.
     """
 
     __slots__ = ("_data", "_ends", "_step_list", "_steps", "_streams")
@@ -400,17 +406,40 @@ class LogStore:
         self._step_list.append(step)
         return len(self._step_list) - 1
 
-    def _append(self, step_no: int, step: Step, stream: int, line: bytes) -> None:
-        step.log_indexes.append(len(self._ends))
-        self._data += line
-        self._ends.append(len(self._data))
-        self._steps.append(step_no)
-        self._streams.append(stream)
-        step.log_bytes += len(line)
+    def _extend(self, step_no: int, step: Step, stream: int, block: bytes) -> int:
+        """Append ``block`` (whole lines, each ending in a newline); returns the first index.
+
+        Every per-line loop here runs in C (split, map, accumulate, extend).
+        """
+        data = self._data
+        ends = self._ends
+        first = len(ends)
+        if block.count(b"\n") == 1:  # the common case: BuildKit sends a line at a time
+            data += block
+            ends.append(len(data))
+            self._steps.append(step_no)
+            self._streams.append(stream)
+            step.log_indexes.append(first)
+            step.log_bytes += len(block)
+            return first
+        parts = block.split(b"\n")
+        parts.pop()  # after the last newline
+        count = len(parts)
+        ends.extend(accumulate(map(_plus_one, map(len, parts)), initial=len(data)))
+        ends.pop(first)  # accumulate's initial value
+        data += block
+        self._steps.extend(repeat(step_no, count))
+        self._streams += _STREAM_BYTE[stream] * count
+        step.log_indexes.extend(range(first, first + count))
+        step.log_bytes += len(block)
+        return first
 
     def text(self, index: int) -> str:
         start = self._ends[index - 1] if index > 0 else 0
-        return self._data[start : self._ends[index]].decode("utf-8", "replace")
+        end = self._ends[index] - 1  # without the newline
+        if end > start and self._data[end - 1] == 0x0D:  # \r\n
+            end -= 1
+        return self._data[start:end].decode("utf-8", "replace")
 
     def stream(self, index: int) -> int:
         return self._streams[index]
@@ -679,7 +708,10 @@ class ProgressParser:
                 except (StopIteration, ValueError):
                     value, after = None, -1
                 if after == close + 2 and isinstance(value, dict):
-                    self.fold(value, events)
+                    try:
+                        self._fold(value, events)
+                    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                        self._odd_value(exc, events)
                     pos = nl + 1
                 else:  # not JSON after all: its first line is text, go on line by line
                     nl = buf.find("\n", pos)
@@ -725,11 +757,20 @@ class ProgressParser:
         try:
             self._fold(status, events)
         except (TypeError, ValueError, AttributeError, KeyError) as exc:
-            # JSON of an unexpected shape: keep going, say so once per value.
-            self._text(f"mabgui: skipped an unreadable progress value ({exc})", events)
+            self._odd_value(exc, events)
+
+    def _odd_value(self, exc: Exception, events: list[ProgressEvent]) -> None:
+        # JSON of an unexpected shape: keep going, say so once per value.
+        self._text(f"mabgui: skipped an unreadable progress value ({exc!r})", events)
 
     def _fold(self, status: dict[str, Any], events: list[ProgressEvent]) -> None:
-        progress = self.progress
+        logs = status.get("logs")
+        if logs is not None and len(status) == 1:  # most values carry only logs
+            log = self._log
+            for entry in logs:
+                log(entry, events)
+            self.progress.events_seen += len(logs)
+            return
         n = 0
         vertexes = status.get("vertexes")
         if vertexes:
@@ -741,7 +782,6 @@ class ProgressParser:
             for s in statuses:
                 self._status(s, events)
             n += len(statuses)
-        logs = status.get("logs")
         if logs:
             for entry in logs:
                 self._log(entry, events)
@@ -751,7 +791,7 @@ class ProgressParser:
             for w in warnings:
                 self._warning(w, events)
             n += len(warnings)
-        progress.events_seen += n
+        self.progress.events_seen += n
 
     def _lane(self, platform: Platform, events: list[ProgressEvent]) -> Lane:
         lanes = self.progress.lanes
@@ -803,8 +843,13 @@ class ProgressParser:
         digest = v.get("digest")
         if not isinstance(digest, str):
             return
-        step = self._step(digest, str(v.get("name") or digest), events)
+        name = str(v.get("name") or digest)
+        step = self._step(digest, name, events)
         changed = False
+        if step.raw_name == digest and name != digest:
+            # Seen first in a status or log line (BuildKit normally names it first).
+            step.raw_name = step.name = name
+            changed = True
         inputs = v.get("inputs")
         if inputs and not step.inputs:
             step.inputs = tuple(inputs)
@@ -856,43 +901,42 @@ class ProgressParser:
         events.append(StepStatus(step, status))
 
     def _log(self, entry: dict[str, Any], events: list[ProgressEvent]) -> None:
-        digest = entry.get("vertex")
-        if not isinstance(digest, str):
-            return
-        step = self.progress.steps.get(digest) or self._step(digest, digest, events)
+        digest = entry["vertex"]
+        step = self.progress.steps.get(digest)
+        if step is None:
+            if not isinstance(digest, str):
+                return
+            step = self._step(digest, digest, events)
         stream = STDERR if entry.get("stream") == STDERR else STDOUT
         data = _b64(entry.get("data") or "")
         if not data:
             return
-        pending = self._partial.pop(digest, None)
-        if pending is not None:
-            if pending[0] == stream:
-                data = pending[1] + data
-            else:  # the other stream interrupts an unfinished line: emit it as it is
-                self._add_lines(step, pending[0], [pending[1]], events)
-        lines = data.split(b"\n")
-        tail = lines.pop()
-        if tail:
-            self._partial[digest] = (stream, tail)
-        if lines:
-            self._add_lines(step, stream, lines, events)
+        if self._partial:
+            pending = self._partial.pop(digest, None)
+            if pending is not None:
+                if pending[0] == stream:
+                    data = pending[1] + data
+                else:  # the other stream interrupts an unfinished line: emit it as it is
+                    self._add_block(step, pending[0], pending[1] + b"\n", events)
+        cut = data.rfind(b"\n") + 1
+        if cut < len(data):
+            self._partial[digest] = (stream, data[cut:])
+            data = data[:cut]
+        if data:
+            log = self.progress.log
+            first = log._extend(self._step_no[digest], step, stream, data)
+            events.append(StepLogs(step, first, len(log._ends) - first))
 
-    def _add_lines(
-        self, step: Step, stream: int, lines: list[bytes], events: list[ProgressEvent]
+    def _add_block(
+        self, step: Step, stream: int, block: bytes, events: list[ProgressEvent]
     ) -> None:
-        log = self.progress.log
-        first = len(log)
-        step_no = self._step_no[step.digest]
-        for line in lines:
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            log._append(step_no, step, stream, line)
-        events.append(StepLogs(step, first, len(lines)))
+        first = self.progress.log._extend(self._step_no[step.digest], step, stream, block)
+        events.append(StepLogs(step, first, len(self.progress.log) - first))
 
     def _flush_partial(self, step: Step, events: list[ProgressEvent]) -> None:
         pending = self._partial.pop(step.digest, None)
         if pending is not None:
-            self._add_lines(step, pending[0], [pending[1]], events)
+            self._add_block(step, pending[0], pending[1] + b"\n", events)
 
     def _warning(self, w: dict[str, Any], events: list[ProgressEvent]) -> None:
         digest = w.get("vertex")
