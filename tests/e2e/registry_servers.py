@@ -370,6 +370,10 @@ class Proxy:
                 h.send_header("Content-Length", str(len(data)))
                 if status == 401:
                     h.send_header("WWW-Authenticate", 'Basic realm="injected"')
+                if status == 429:  # what Docker Hub sends when the pull limit is reached
+                    h.send_header("RateLimit-Limit", "100;w=21600")
+                    h.send_header("RateLimit-Remaining", "0;w=21600")
+                    h.send_header("Retry-After", "60")
                 h.end_headers()
                 if h.command != "HEAD":
                     h.wfile.write(data)

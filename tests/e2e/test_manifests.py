@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -20,7 +21,9 @@ from mabgui.core.reference import parse_reference
 from mabgui.core.registry import (
     DigestMismatch,
     NotFound,
+    RateLimited,
     RegistryClient,
+    RegistryTimeout,
     ServerError,
     Unauthorized,
 )
@@ -330,6 +333,7 @@ def test_corrupted_manifest_is_refused(engine: Engine) -> None:
         (404, NotFound, "not found"),
         (401, Unauthorized, "user name and password"),
         (500, ServerError, "500 Internal Server Error"),
+        (429, RateLimited, "rate limited by the registry .429.: limit 100;w=21600, remaining 0"),
     ],
 )
 def test_http_errors_are_clear(
@@ -341,7 +345,7 @@ def test_http_errors_are_clear(
             fetch(f"{proxy.host}/busybox:latest")
         result = cli("inspect", f"{proxy.host}/busybox:latest", "--no-cache")
         assert result.returncode == 1
-        assert message in result.stderr
+        assert re.search(message, result.stderr)
         assert "hint:" in result.stderr
     finally:
         proxy.stop()
@@ -353,3 +357,12 @@ def test_unknown_repository_and_bad_reference(engine: Engine) -> None:
     result = cli("inspect", "Not A Ref")
     assert result.returncode == 1
     assert "spaces" in result.stderr
+
+
+def test_slow_registry_times_out(engine: Engine) -> None:
+    proxy = Proxy(engine.registry, delay=1.0)
+    try:
+        with pytest.raises(RegistryTimeout, match="did not answer in time"):
+            fetch(f"{proxy.host}/busybox:latest", timeout=0.5)
+    finally:
+        proxy.stop()

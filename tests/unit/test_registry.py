@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from mabgui.core.registry import (
 )
 from mabgui.core.registry_auth import Credentials, docker_config_credentials, parse_challenge
 from mabgui.core.registry_cache import DigestCache, digest_of
+from mabgui.core.registry_errors import Unauthorized
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "manifests"
 
@@ -125,3 +127,34 @@ def test_docker_config_auths_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         "alice", "wonder land"
     )
     assert asyncio.run(docker_config_credentials("other.example")) is None
+
+
+def test_docker_config_credential_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``credHelpers`` run ``docker-credential-<name> get`` with the server on stdin."""
+    helper = tmp_path / "bin" / "docker-credential-mabguitest"
+    helper.parent.mkdir()
+    helper.write_text(
+        "#!/bin/sh\n"
+        "read server\n"
+        'if [ "$server" = "reg.example:5000" ]; then\n'
+        '  echo \'{"ServerURL":"reg.example:5000","Username":"carol","Secret":"h3lper"}\'\n'
+        'elif [ "$server" = "tok.example" ]; then\n'
+        '  echo \'{"ServerURL":"tok.example","Username":"<token>","Secret":"refresh-me"}\'\n'
+        "else echo 'credentials not found in native keychain'; exit 1; fi\n"
+    )
+    helper.chmod(0o755)
+    config = {"credHelpers": {"reg.example:5000": "mabguitest", "tok.example": "mabguitest"}}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    monkeypatch.setenv("PATH", f"{helper.parent}:{os.environ['PATH']}")
+    assert asyncio.run(docker_config_credentials("reg.example:5000")) == Credentials(
+        "carol", "h3lper"
+    )
+    assert asyncio.run(docker_config_credentials("tok.example")) == Credentials(
+        identity_token="refresh-me"
+    )
+    assert asyncio.run(docker_config_credentials("nowhere.example")) is None
+    config["credsStore"] = "absent-helper"
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(Unauthorized, match="docker-credential-absent-helper"):
+        asyncio.run(docker_config_credentials("nowhere.example"))
