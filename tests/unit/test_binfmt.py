@@ -268,9 +268,17 @@ def test_plan_install(host_copy: Path, tmp_path: Path) -> None:
         ("qemu-mips64el", f"{bindir}/qemu-mips64el-static", "F"),
         ("qemu-i386", f"{bindir}/qemu-i386", "F"),
     ]
-    # Already there: refused before anything is written.
-    with pytest.raises(BinfmtError, match="already has a handler: qemu-s390x"):
+    # Already there and enabled: skipped and reported.
+    already: list[str] = []
+    specs = backend.plan_install([P("mips64le"), P("s390x")], already)
+    assert [s.name for s in specs] == ["qemu-mips64el"]
+    assert already == ["qemu-s390x"]
+    # There but disabled: refused before anything is written.
+    s390x = host_copy / "qemu-s390x"
+    s390x.write_text(s390x.read_text().replace("enabled", "disabled", 1))
+    with pytest.raises(BinfmtError, match="already has a handler, disabled: qemu-s390x") as info:
         backend.plan_install([P("mips64le"), P("s390x")])
+    assert "mabgui emulators enable qemu-s390x" in info.value.hint
     with pytest.raises(BinfmtError, match="qemu-loongarch64-static") as info:
         backend.plan_install([P("loong64")])
     assert "qemu-user-static" in info.value.hint
