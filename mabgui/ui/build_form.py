@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from mabgui.core.build import BuildSpec, OutputKind, Secret, parse_build_arg
 from mabgui.core.platform import Platform, PlatformError, host_platform, is_emulated
+from mabgui.ui.build_qtfix import emit
 from mabgui.ui.build_style import escape
 from mabgui.ui.tasks import TaskRunner
 
@@ -41,7 +42,10 @@ OUTPUT_LABELS = {
     OutputKind.LOCAL: "Local directory (type=local)",
     OutputKind.OCI: "OCI layout tarball (type=oci)",
 }
-TRISTATE = (("buildx default", None), ("on", True), ("off", False))
+# Item data is a string: PySide6 mishandles the refcount of bools stored in item data.
+TRISTATE = (("buildx default", "default"), ("on", "on"), ("off", "off"))
+_TRISTATE_VALUE: dict[str, bool | None] = {"default": None, "on": True, "off": False}
+_TRISTATE_KEY = {value: key for key, value in _TRISTATE_VALUE.items()}
 
 
 class SpecError(ValueError):
@@ -307,8 +311,8 @@ class BuildForm(QWidget):
             output_dest=self.output_dest.text().strip(),
             no_cache=self.no_cache.isChecked(),
             pull=self.pull.isChecked(),
-            provenance=self.provenance.currentData(),
-            sbom=self.sbom.currentData(),
+            provenance=_TRISTATE_VALUE.get(str(self.provenance.currentData())),
+            sbom=_TRISTATE_VALUE.get(str(self.sbom.currentData())),
             builder=self.builder.currentText() or "default",
         )
 
@@ -328,8 +332,10 @@ class BuildForm(QWidget):
         self.output_dest.setText(spec.output_dest)
         self.no_cache.setChecked(spec.no_cache)
         self.pull.setChecked(spec.pull)
-        self.provenance.setCurrentIndex(max(0, self.provenance.findData(spec.provenance)))
-        self.sbom.setCurrentIndex(max(0, self.sbom.findData(spec.sbom)))
+        self.provenance.setCurrentIndex(
+            max(0, self.provenance.findData(_TRISTATE_KEY[spec.provenance]))
+        )
+        self.sbom.setCurrentIndex(max(0, self.sbom.findData(_TRISTATE_KEY[spec.sbom])))
 
     def start(self) -> None:
         try:
@@ -339,7 +345,7 @@ class BuildForm(QWidget):
             return
         self.show_problems([])
         self.save(spec)
-        self.start_requested.emit(spec)
+        emit(self.start_requested, spec)
 
     def show_problems(self, errors: list[str], warnings: tuple[str, ...] | list[str] = ()) -> None:
         if not errors and not warnings:

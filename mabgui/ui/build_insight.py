@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from mabgui.core.progress import BuildProgress, EmulationCost, emulation_insight
+from mabgui.ui.build_qtfix import emit
 from mabgui.ui.build_style import escape, format_duration
 
 ObjectRole = Qt.ItemDataRole.UserRole + 1
@@ -58,8 +59,10 @@ class InsightModel(QAbstractTableModel):
         if same:
             self._costs = list(costs)
             if costs:
-                self.dataChanged.emit(
-                    self.index(0, 0), self.index(len(costs) - 1, len(self.HEADERS) - 1)
+                emit(
+                    self.dataChanged,
+                    self.index(0, 0),
+                    self.index(len(costs) - 1, len(self.HEADERS) - 1),
                 )
             return
         self.beginResetModel()

@@ -14,17 +14,17 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
+    QRectF,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
     QSizePolicy,
     QTreeView,
     QVBoxLayout,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from mabgui.core.progress import Lane, Step, StepState
+from mabgui.ui.build_qtfix import emit
 from mabgui.ui.build_style import (
     ERROR_BG,
     ERROR_BORDER,
@@ -92,14 +93,14 @@ class StepsModel(QAbstractTableModel):
         for step in steps:
             row = self.row_of(step)
             if row >= 0:
-                self.dataChanged.emit(self.index(row, 0), self.index(row, last))
+                emit(self.dataChanged, self.index(row, 0), self.index(row, last))
 
     def tick(self) -> None:
         """Repaint the time of running steps (their elapsed time grows)."""
         for row, step in enumerate(self._steps):
             if step.state is StepState.RUNNING:
                 cell = self.index(row, self.COL_TIME)
-                self.dataChanged.emit(cell, cell)
+                emit(self.dataChanged, cell, cell)
 
     # --- Qt model API -------------------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
@@ -165,6 +166,45 @@ class StepsModel(QAbstractTableModel):
         return None
 
 
+class LaneBar(QWidget):
+    """A thin progress bar that repaints lazily (QProgressBar repaints synchronously)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._value = 0.0
+        self._color = QColor("#3182ce")
+        self.setFixedHeight(8)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def value(self) -> float:
+        return self._value
+
+    def set_value(self, value: float) -> None:
+        value = min(1.0, max(0.0, value))
+        if value != self._value:
+            self._value = value
+            self.update()
+
+    def set_color(self, color: str) -> None:
+        if QColor(color) != self._color:
+            self._color = QColor(color)
+            self.update()
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
+        painter.setPen(QPen(QColor("#cbd5e0"), 1))
+        painter.setBrush(QColor("#edf2f7"))
+        painter.drawRoundedRect(rect, 3, 3)
+        if self._value > 0:
+            filled = QRectF(rect.x(), rect.y(), rect.width() * self._value, rect.height())
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(self._color)
+            painter.drawRoundedRect(filled, 3, 3)
+        painter.end()
+
+
 class LaneWidget(QFrame):
     """One platform's lane (``lane`` None: the shared steps).
 
@@ -199,10 +239,7 @@ class LaneWidget(QFrame):
         header.addWidget(self.title, 1)
         header.addWidget(self.badge)
 
-        self.bar = QProgressBar()
-        self.bar.setRange(0, 1000)
-        self.bar.setTextVisible(False)
-        self.bar.setFixedHeight(8)
+        self.bar = LaneBar()
         self.current = QLabel()
         self.current.setTextFormat(Qt.TextFormat.PlainText)
         self.current.setMinimumWidth(10)
@@ -248,7 +285,7 @@ class LaneWidget(QFrame):
     def _clicked(self, index: QModelIndex) -> None:
         step = self.model.data(index, ObjectRole)
         if step is not None:
-            self.step_activated.emit(step)
+            emit(self.step_activated, step)
 
     @property
     def failed(self) -> bool:
@@ -288,7 +325,7 @@ class LaneWidget(QFrame):
         duration = lane.duration_s
         took = f" in {format_duration(duration)}" if duration is not None else ""
         self.state_label.setStyleSheet(f"color:{STATE_COLORS[state]}; font-weight:bold;")
-        self.bar.setValue(int(lane.progress * 1000))
+        self.bar.set_value(lane.progress)
         if failed_step is not None:
             self.current.setText(f"failed at {failed_step.label}")
         else:
@@ -313,11 +350,7 @@ class LaneWidget(QFrame):
         if state == self._bar_state:
             return
         self._bar_state = state
-        color = "#3182ce" if state is StepState.RUNNING else STATE_COLORS[state]
-        self.bar.setStyleSheet(
-            "QProgressBar { border:1px solid #cbd5e0; border-radius:3px; background:#edf2f7; }"
-            f" QProgressBar::chunk {{ background:{color}; border-radius:3px; }}"
-        )
+        self.bar.set_color("#3182ce" if state is StepState.RUNNING else STATE_COLORS[state])
 
     def _set_failed(self, failed: bool, error: str) -> None:
         if failed:

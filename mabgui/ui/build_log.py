@@ -19,9 +19,10 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
-    QListView,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -238,14 +239,25 @@ class LogPane(QWidget):
         bar.addWidget(self.follow)
         bar.addWidget(self.count)
 
-        self.view = QListView()
+        # A table with fixed-height rows: its header maps rows to pixels arithmetically, so
+        # appending or scrolling 100k+ rows costs no per-row work (a QListView lays every row).
+        self.view = QTableView()
         self.view.setObjectName("buildLog")
         self.view.setModel(self.model)
-        self.view.setUniformItemSizes(True)
+        self.view.setShowGrid(False)
+        self.view.setWordWrap(False)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.view.horizontalHeader().hide()
+        self.view.horizontalHeader().setStretchLastSection(True)
+        rows = self.view.verticalHeader()
+        rows.hide()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.setDefaultSectionSize(self.view.fontMetrics().height() + 2)
+        rows.setMinimumSectionSize(1)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

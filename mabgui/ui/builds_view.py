@@ -56,6 +56,7 @@ from mabgui.ui.build_history import HistoryPanel, entry_image
 from mabgui.ui.build_insight import InsightPanel
 from mabgui.ui.build_lanes import LaneWidget
 from mabgui.ui.build_log import LogPane
+from mabgui.ui.build_qtfix import emit
 from mabgui.ui.build_style import (
     ERROR_BG,
     ERROR_BORDER,
@@ -506,6 +507,8 @@ class BuildsView(QWidget):
         if None in self._lanes:
             ordered.append(self._lanes[None])
         for position, lane_widget in enumerate(ordered, start=1):
+            if self.lanes_splitter.indexOf(lane_widget) == position:
+                continue
             self.lanes_splitter.insertWidget(position, lane_widget)
             self.lanes_splitter.setStretchFactor(position, 1 if lane_widget.lane is None else 3)
         return widget
@@ -590,7 +593,7 @@ class BuildsView(QWidget):
             if self.result_ref
             else "Only a build pushed to a registry can be inspected"
         )
-        self.finished.emit(result)
+        emit(self.finished, result)
 
     def _result_reference(self, result: BuildResult) -> str:
         """The pushed image (``repo:tag@digest``) of a successful push build, else ''."""
@@ -653,7 +656,7 @@ class BuildsView(QWidget):
 
     def _inspect(self) -> None:
         if self.result_ref:
-            self.inspect_requested.emit(self.result_ref)
+            emit(self.inspect_requested, self.result_ref)
 
     def _task_failed(self, exc: BaseException) -> None:
         self.show_error(f"<b>Error:</b> {escape(f'{type(exc).__name__}: {exc}')}")
