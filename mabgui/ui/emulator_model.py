@@ -185,7 +185,12 @@ class EmulatorsModel(QAbstractTableModel):
             if h.is_qemu and not h.fix_binary:
                 short.append("⚠ no F flag")
             if h.name in self._stale:
-                short.append("⚠ restart " + ", ".join(s.builder.name for s in self._stale[h.name]))
+                stale = self._stale[h.name]
+                short.append(
+                    f"⚠ restart {stale[0].builder.name}"
+                    if len(stale) == 1
+                    else f"⚠ restart {len(stale)} builders"
+                )
             return "; ".join(short) or "⚠"
         return ""
 
@@ -204,6 +209,8 @@ class EmulatorsModel(QAbstractTableModel):
             if h.extension:
                 return f"extension handler: runs files ending in {h.extension}"
             return f"magic {h.magic}\nmask {h.mask or '(none)'}\noffset {h.offset}"
+        if col in (COL_INTERPRETER, COL_BUILDERS):
+            return self._display(h, col) or None
         if col == COL_ENABLED and not self.writable:
             return "read-only: changing binfmt_misc needs root"
         return None

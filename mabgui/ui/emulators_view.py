@@ -222,9 +222,14 @@ class EmulatorsView(QWidget):
         self.table.setAlternatingRowColors(True)
         header = self.table.horizontalHeader()
         self.table.setWordWrap(False)
-        for col in (COL_NAME, COL_PLATFORMS, COL_ENABLED, COL_INTERPRETER, COL_FLAGS, COL_BUILDERS):
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        for col in (COL_NAME, COL_PLATFORMS, COL_ENABLED, COL_FLAGS):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        for col in (COL_INTERPRETER, COL_BUILDERS):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(COL_WARNING, QHeaderView.ResizeMode.Stretch)
+        self.model.modelReset.connect(self._fit_columns)
+        self.model.dataChanged.connect(self._fit_columns)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
         layout.addWidget(self.table, 1)
         self._update_images_visibility()
@@ -348,7 +353,18 @@ class EmulatorsView(QWidget):
             self.restart_button.setText(f"Restart {restartable.name}…")
 
     def _stale_builder(self) -> BuilderPlatforms | None:
+        """The builder the restart button offers: one mabgui can restart first."""
+        restartable = [s.builder for s in self.stale if binfmt_builders.restart_command(s.builder)]
+        if restartable:
+            return restartable[0]
         return self.stale[0].builder if self.stale else None
+
+    def _fit_columns(self) -> None:
+        """Long interpreters and builder lists get their width up to a cap (tooltips and
+        resizing show the rest), so the warnings column stays readable."""
+        for col, cap in ((COL_INTERPRETER, 280), (COL_BUILDERS, 180)):
+            self.table.resizeColumnToContents(col)
+            self.table.setColumnWidth(col, min(self.table.columnWidth(col), cap))
 
     # --- messages -------------------------------------------------------------------------
     def show_message(self, kind: str, text: str) -> None:
