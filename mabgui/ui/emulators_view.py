@@ -110,6 +110,8 @@ class EmulatorsView(QWidget):
         # thread by the garbage collector): the error handler holds the view weakly.
         this = weakref.ref(self)
         self.tasks = TaskRunner(on_error=lambda exc: _call(this, "_task_failed", exc))
+        tasks = self.tasks  # work in flight stops with the widget
+        self.destroyed.connect(lambda *_: tasks.cancel_all())
         self._fixed_backend = backend
         self._list_builders: ListBuilders = list_builders or binfmt_builders.list_builders
         self.backend: Backend = backend or self._make_backend()
@@ -283,11 +285,11 @@ class EmulatorsView(QWidget):
         try:
             state = await self.backend.read()
         except BinfmtError as exc:
+            self.refresh_button.setEnabled(True)
             self.summary.setText("Could not read binfmt_misc.")
             self.show_error(exc)
             return
-        finally:
-            self.refresh_button.setEnabled(True)
+        self.refresh_button.setEnabled(True)
         self._show_state(state)
         self.tasks.start("builders", self._refresh_builders())
 

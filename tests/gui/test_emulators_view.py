@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import shutil
 from collections.abc import Iterator
@@ -350,3 +351,19 @@ def test_real_host_and_daemon_errors(
     assert "is a setting" in view.message.text()
     assert view.images.isVisible()
     view.close()
+
+
+class SlowKernel(RecordedKernel):
+    async def read(self) -> BinfmtState:
+        await asyncio.sleep(0.3)
+        return await super().read()
+
+
+def test_deleting_the_view_stops_its_work(qloop: qasync.QEventLoop, kernel_dir: Path) -> None:
+    view = EmulatorsView(backend=SlowKernel(kernel_dir), list_builders=recorded_builders)
+    view.refresh()
+    task = view.tasks._named["refresh"]
+    view.deleteLater()
+    run(qloop, asyncio.sleep(0.05))
+    run(qloop, asyncio.sleep(0.4))
+    assert task.cancelled()
