@@ -64,4 +64,4 @@ class SizeChart(QWidget):
         axis.setTicks([list(zip(xs, labels, strict=True))])
         top = max(s + o for _, s, o in self.values) or 1.0
         self.plot.setXRange(-0.6, len(xs) - 0.4, padding=0)
-        self.plot.setYRange(0, top * 1.15, padding=0)
+        self.plot.setYRange(0, top * 1.4, padding=0)  # room for the legend above the bars

@@ -52,27 +52,27 @@ def _fmt(color: str, bold: bool = False) -> QTextCharFormat:
 class JsonHighlighter(QSyntaxHighlighter):
     """Keys, strings, numbers and literals of pretty-printed JSON in distinct colours."""
 
-    _RULES = (
-        (re.compile(r'"(?:[^"\\]|\\.)*"(?=\s*:)'), _fmt("#2c5282", bold=True)),
-        (re.compile(r':\s*("(?:[^"\\]|\\.)*")'), _fmt("#276749")),
-        (re.compile(r"\b-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\b"), _fmt("#b7791f")),
-        (re.compile(r"\b(?:true|false|null)\b"), _fmt("#9b2c2c")),
-    )
+    _STRING = re.compile(r'"(?:[^"\\]|\\.)*"(\s*:)?')
+    _NUMBER = re.compile(r"-?\b\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\b")
+    _LITERAL = re.compile(r"\b(?:true|false|null)\b")
+    _KEY = _fmt("#2c5282", bold=True)
+    _VALUE = _fmt("#276749")
+    _NUM = _fmt("#b7791f")
+    _LIT = _fmt("#9b2c2c")
 
     def __init__(self, document: QTextDocument) -> None:
         super().__init__(document)
 
     def highlightBlock(self, text: str) -> None:
-        key_spans: list[tuple[int, int]] = []
-        for pattern, fmt in self._RULES:
+        strings: list[tuple[int, int]] = []
+        for m in self._STRING.finditer(text):
+            end = m.end(0) - (len(m.group(1)) if m.group(1) else 0)
+            self.setFormat(m.start(), end - m.start(), self._KEY if m.group(1) else self._VALUE)
+            strings.append((m.start(), end))
+        for pattern, fmt in ((self._NUMBER, self._NUM), (self._LITERAL, self._LIT)):
             for m in pattern.finditer(text):
-                group = 1 if pattern.groups else 0
-                start, end = m.start(group), m.end(group)
-                if pattern is self._RULES[0][0]:
-                    key_spans.append((start, end))
-                elif any(a <= start < b for a, b in key_spans):
-                    continue  # a number inside a key stays a key
-                self.setFormat(start, end - start, fmt)
+                if not any(a <= m.start() < b for a, b in strings):  # not inside a string
+                    self.setFormat(m.start(), m.end() - m.start(), fmt)
 
 
 def pretty_json(data: bytes) -> str:
@@ -220,6 +220,11 @@ class ManifestDetails(QWidget):
             )
         else:
             self.raw.setPlainText("")
+
+    def show_raw(self, data: bytes) -> None:
+        """Show fetched bytes (an attestation statement) as pretty JSON."""
+        self.raw.setPlainText(pretty_json(data))
+        self.tabs.setCurrentWidget(self.raw)
 
     def _pinned(self) -> str:
         assert self.reference is not None

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mabgui.core.manifest import ManifestTree, fetch_tree, human_size
+from mabgui.core.manifest import Layer, ManifestTree, fetch_tree, human_size
 from mabgui.core.reference import InvalidReference, Reference, parse_reference
 from mabgui.core.registry import RegistryClient, RegistryError
 from mabgui.core.registry_cache import DigestCache, default_cache_dir
@@ -50,6 +50,10 @@ from mabgui.ui.manifest_model import (
 from mabgui.ui.tasks import TaskRunner
 
 HISTORY_KEY = "manifests/history"
+JSON_BLOBS = frozenset(
+    {"application/vnd.in-toto+json", "application/spdx+json", "application/json"}
+)
+MAX_JSON_BLOB = 4 * 1024 * 1024
 HISTORY_SIZE = 25
 _ERROR_STYLE = "color: #c53030"
 _INFO_STYLE = "color: #4a5568"
@@ -142,6 +146,9 @@ class ManifestsView(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(main, 1)
         self._load_history()
+        # A view torn down with a look-up in flight must not be touched by it afterwards.
+        tasks = self.tasks
+        self.destroyed.connect(lambda *_: tasks.cancel_all())
 
     # --- public -----------------------------------------------------------------------------
 
@@ -160,10 +167,13 @@ class ManifestsView(QWidget):
             return
         self._remember(text)
         self._generation += 1
-        insecure = [ref.registry] if self.insecure.isChecked() else []
+        insecure = self._insecure_for(ref)
         self._set_busy(True)
         self._info(f"Fetching {ref} …")
         self.tasks.start("lookup", self._lookup(ref, insecure, self._generation))
+
+    def _insecure_for(self, ref: Reference) -> list[str]:
+        return [ref.registry] if self.insecure.isChecked() else []
 
     def cancel(self) -> None:
         if self.tasks.running("lookup"):
@@ -257,13 +267,32 @@ class ManifestsView(QWidget):
             return
         index = current.siblingAtColumn(COL_NAME)
         obj = index.data(ObjectRole)
+        digest = str(index.data(DigestRole))
         self.details.show_node(
-            obj,
-            str(index.data()),
-            str(index.data(DigestRole)),
-            raw_of(obj),
-            str(index.data(KindRole)),
+            obj, str(index.data()), digest, raw_of(obj), str(index.data(KindRole))
         )
+        if isinstance(obj, Layer) and obj.media_type in JSON_BLOBS and obj.size <= MAX_JSON_BLOB:
+            # An attestation's statement (provenance, SBOM) is small JSON: fetch it on demand.
+            self.tasks.start("blob", self._load_blob(obj, digest))
+        else:
+            self.tasks.cancel("blob")
+
+    async def _load_blob(self, layer: Layer, digest: str) -> None:
+        if self.tree is None:
+            return
+        ref = self.tree.reference
+        self.details.raw.setPlainText(f"Fetching {digest} …")
+        try:
+            async with RegistryClient(
+                insecure=self._insecure_for(ref), cache=DigestCache(default_cache_dir())
+            ) as client:
+                blob = await client.get_blob(ref, digest, max_bytes=MAX_JSON_BLOB)
+        except RegistryError as exc:
+            if self.details.digest == digest:
+                self.details.raw.setPlainText(f"Could not fetch the blob: {exc}")
+            return
+        if self.details.digest == digest:  # still the selected entry
+            self.details.show_raw(blob.data)
 
     def _tag_activated(self, item: QListWidgetItem) -> None:
         if self.tree is None or not item.flags() & Qt.ItemFlag.ItemIsEnabled:

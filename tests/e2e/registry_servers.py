@@ -515,6 +515,47 @@ def small_image(
     return desc
 
 
+def push_attested_image(
+    docker: str, base_image: str, registry_host: str, platforms: str = "linux/amd64,linux/arm64"
+) -> tuple[str, Callable[[], None]]:
+    """``docker buildx build --push`` an image with provenance attestations (COPY only, so no
+    emulation is needed); returns its reference and a clean-up function."""
+    import tempfile
+
+    ctx = Path(tempfile.mkdtemp(prefix="mabgui-attested-"))
+    (ctx / "Dockerfile").write_text(f"FROM {base_image}\nCOPY hello.txt /hello.txt\n")
+    (ctx / "hello.txt").write_text(uuid.uuid4().hex)
+    name = f"mabgui-manifest-test-{uuid.uuid4().hex[:12]}"
+    ref = f"{registry_host}/{name}:x"
+    argv = [
+        docker, "buildx", "build", "--builder", "default", "--platform", platforms,
+        "--provenance=mode=min", "-t", ref, "--push", str(ctx),
+    ]  # fmt: skip
+
+    def cleanup() -> None:
+        shutil.rmtree(ctx, ignore_errors=True)
+        accept = "application/vnd.oci.image.index.v1+json"
+        url = f"http://{registry_host}/v2/{name}/manifests"
+        with contextlib.suppress(httpx.HTTPError):
+            digest = httpx.head(f"{url}/x", headers={"Accept": accept}).headers.get(
+                "Docker-Content-Digest"
+            )
+            if digest:
+                httpx.delete(f"{url}/{digest}")
+        subprocess.run([docker, "image", "rm", "-f", ref], capture_output=True, timeout=60)
+
+    # distribution 2.8 sometimes fails the HEAD after docker's concurrent PUTs of one tag
+    # (500 "invalid checksum digest format"): a registry race, retried.
+    for attempt in range(3):
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        if result.returncode == 0:
+            return ref, cleanup
+        if attempt == 2:
+            cleanup()
+            raise RuntimeError(f"buildx push failed: {result.stderr[-2000:]}")
+    raise AssertionError("unreachable")
+
+
 def _main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from mabgui.core.manifest import ImageIndex, ImageManifest, ManifestTree, fetch_tree
@@ -35,6 +34,7 @@ from tests.e2e.registry_servers import (
     Pusher,
     TokenServer,
     bcrypt_htpasswd_line,
+    push_attested_image,
     registry,
     sha256,
     small_image,
@@ -75,32 +75,11 @@ def repo(engine: Engine) -> Iterator[Pusher]:
 
 
 @pytest.fixture(scope="module")
-def attested(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def attested(engine: Engine) -> Iterator[str]:
     """An image pushed by buildx with provenance attestations (two platforms, no emulation)."""
-    ctx = tmp_path_factory.mktemp("attested")
-    (ctx / "Dockerfile").write_text(f"FROM {engine.base_image}\nCOPY hello.txt /hello.txt\n")
-    (ctx / "hello.txt").write_text(uuid.uuid4().hex)
-    ref = f"{engine.registry}/mabgui-manifest-test-{uuid.uuid4().hex[:12]}:x"
-    argv = [
-        engine.docker, "buildx", "build", "--builder", "default",
-        "--platform", "linux/amd64,linux/arm64", "--provenance=mode=min",
-        "-t", ref, "--push", str(ctx),
-    ]  # fmt: skip
-    # distribution 2.8 sometimes fails the HEAD after docker's concurrent PUTs of one tag
-    # (500 "invalid checksum digest format"): a registry race, retried.
-    for attempt in range(3):
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-        if result.returncode == 0:
-            break
-        assert attempt < 2, result.stderr[-2000:]
+    ref, cleanup = push_attested_image(engine.docker, engine.base_image, engine.registry)
     yield ref
-    name = ref.rsplit(":", 1)[0].split("/", 1)[1]
-    digest = httpx.head(
-        f"http://{engine.registry}/v2/{name}/manifests/x", headers={"Accept": OCI_INDEX}
-    ).headers.get("Docker-Content-Digest")
-    if digest:
-        httpx.delete(f"http://{engine.registry}/v2/{name}/manifests/{digest}")
-    subprocess.run([engine.docker, "image", "rm", "-f", ref], capture_output=True, timeout=60)
+    cleanup()
 
 
 def test_busybox_six_platforms_match_imagetools(engine: Engine, tmp_path: Path) -> None:

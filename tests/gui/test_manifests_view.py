@@ -23,7 +23,7 @@ from mabgui.ui.manifest_model import (
 )
 from mabgui.ui.manifests_view import ManifestsView
 from tests.conftest import FIXTURES, Engine
-from tests.e2e.registry_servers import Proxy
+from tests.e2e.registry_servers import Proxy, push_attested_image
 from tests.gui.conftest import run_until
 
 RECORDED = FIXTURES / "manifests"
@@ -184,3 +184,50 @@ def test_next_lookup_and_cancel_stop_the_one_in_flight(
         assert view.tree.reference.registry == engine.registry
     finally:
         slow.stop()
+
+
+def test_attestation_statement_is_fetched_on_selection(
+    view: ManifestsView, qloop, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]
+    ref, cleanup = push_attested_image(engine.docker, engine.base_image, engine.registry)
+    try:
+        view.open_reference(ref)
+        run_until(qloop, lambda: view.tree is not None and _settled(view))
+        root = view.model.index(0, 0)
+        platform = view.model.index(0, 0, root)
+        rows = view.model.rowCount(platform)
+        attestation = view.model.index(rows - 1, 0, platform)
+        assert attestation.data(KindRole) == "attestation"
+        statement = view.model.index(0, 0, attestation)
+        view.view.expandAll()
+        view.view.setCurrentIndex(statement)
+        run_until(qloop, lambda: '"predicateType"' in view.details.raw.toPlainText())
+        doc = json.loads(view.details.raw.toPlainText())
+        assert doc["predicateType"] == "https://slsa.dev/provenance/v0.2"
+        assert doc["subject"]
+        view.grab().save("/tmp/manifests-attestation.png")
+    finally:
+        cleanup()
+
+
+def test_json_highlighter_leaves_numbers_inside_strings_alone(qapp) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QTextDocument
+
+    from mabgui.ui.manifest_details import JsonHighlighter
+
+    doc = QTextDocument()
+    highlighter = JsonHighlighter(doc)
+    doc.setPlainText('  "name": "pkg:docker/127.0.0.1%3A5000/x", "n": 12, "b": true')
+    highlighter.rehighlight()
+    spans = {
+        (r.start, r.length): r.format.foreground().color().name()
+        for r in doc.firstBlock().layout().formats()
+    }
+    assert highlighter.document() is doc
+    text = doc.firstBlock().text()
+    key, value = text.index('"name"'), text.index('"pkg')
+    assert spans[(key, len('"name"'))] == "#2c5282"
+    assert spans[(value, len('"pkg:docker/127.0.0.1%3A5000/x"'))] == "#276749"
+    assert spans[(text.index(": 12") + 2, 2)] == "#b7791f"
+    assert spans[(text.index("true"), 4)] == "#9b2c2c"
+    assert len(spans) == 6  # three keys, one string, one number, one literal: nothing inside
