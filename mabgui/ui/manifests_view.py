@@ -73,7 +73,7 @@ class ManifestsView(QWidget):
         self.ref_box = QComboBox()
         self.ref_box.setEditable(True)
         self.ref_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.ref_box.setMinimumWidth(380)
+        self.ref_box.setMinimumWidth(160)
         self.ref_box.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         line = self.ref_box.lineEdit()
         assert line is not None  # an editable combo box has one
