@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPushButton,
-    QSplitter,
     QStackedWidget,
     QStyle,
     QVBoxLayout,
@@ -118,12 +117,13 @@ class MainWindow(QMainWindow):
         right_layout.setContentsMargins(6, 6, 6, 6)
         right_layout.addWidget(self.banner)
         right_layout.addWidget(self.stack, 1)
-        splitter = QSplitter()
-        splitter.addWidget(self.nav)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(splitter)
+        central = QWidget()
+        central_layout = QHBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.setSpacing(0)
+        central_layout.addWidget(self.nav)
+        central_layout.addWidget(right, 1)
+        self.setCentralWidget(central)
 
         self.engine_status = EngineStatus()
         self.engine_status.retry_requested.connect(self.check_engine)
