@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gzip
 import json
 import os
@@ -35,12 +36,18 @@ DEFAULT_STREAM = ROOT / "bench" / "data" / "progress-3x30x200.rawjson.gz"
 
 
 class StallMonitor:
-    """Longest gap between wake-ups of an asyncio sleeper and of a Qt timer (both 5 ms)."""
+    """Longest gap between wake-ups of an asyncio sleeper and of a Qt timer (both 5 ms).
+
+    Besides the wall-clock gap it records the main thread's CPU time inside each asyncio gap:
+    on a loaded machine (other jobs on the 2 cores) a wall gap can be the OS scheduling
+    something else, while the CPU gap is the work this process did without yielding.
+    """
 
     def __init__(self) -> None:
         from PySide6.QtCore import QTimer
 
         self.asyncio_max = 0.0
+        self.cpu_max = 0.0
         self.qt_max = 0.0
         self._last_qt = time.perf_counter()
         self._timer = QTimer()
@@ -55,27 +62,28 @@ class StallMonitor:
 
     async def _sleeper(self) -> None:
         last = time.perf_counter()
+        last_cpu = time.thread_time()
         while True:
             await asyncio.sleep(0.005)
             now = time.perf_counter()
+            cpu = time.thread_time()
             self.asyncio_max = max(self.asyncio_max, now - last)
-            last = now
+            self.cpu_max = max(self.cpu_max, cpu - last_cpu)
+            last, last_cpu = now, cpu
 
     def start(self) -> None:
-        self.asyncio_max = self.qt_max = 0.0
+        self.asyncio_max = self.qt_max = self.cpu_max = 0.0
         self._last_qt = time.perf_counter()
         self._timer.start()
         self._task = asyncio.ensure_future(self._sleeper())
 
-    async def stop(self) -> tuple[float, float]:
+    async def stop(self) -> tuple[float, float, float]:
         self._timer.stop()
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
-        return self.asyncio_max * 1e3, self.qt_max * 1e3
+        return self.asyncio_max * 1e3, self.qt_max * 1e3, self.cpu_max * 1e3
 
 
 async def bench(data: bytes, repeat: int, tab: str) -> dict[str, object]:
@@ -96,23 +104,30 @@ async def bench(data: bytes, repeat: int, tab: str) -> dict[str, object]:
     lines = 0
     frames_before = view._frames
     t0 = time.perf_counter()
+    c0 = time.process_time()
     for _ in range(repeat):
         progress = await view.replay_bytes(data, title="bench")
         events += progress.events_seen
         lines += len(progress.log)
     elapsed = time.perf_counter() - t0
-    stall_asyncio, stall_qt = await monitor.stop()
+    cpu = time.process_time() - c0
+    stall_asyncio, stall_qt, stall_cpu = await monitor.stop()
     frames = view._frames - frames_before
-    assert progress.result is not None and progress.result.ok, progress.result
+    assert progress.result is not None, "the replay did not finish"
+    assert progress.result.ok, progress.result
     replay = {
         "repeat": repeat,
         "events": events,
         "log_lines": lines,
         "seconds": round(elapsed, 3),
         "events_per_s": round(events / elapsed),
+        "cpu_seconds": round(cpu, 3),
+        "events_per_cpu_s": round(events / cpu),
         "frames": frames,
         "max_stall_ms_asyncio": round(stall_asyncio, 1),
         "max_stall_ms_qt": round(stall_qt, 1),
+        "max_stall_cpu_ms": round(stall_cpu, 1),
+        "load_avg_1min": round(os.getloadavg()[0], 2),
     }
 
     # 2. one model with 100k+ log lines (the stream folded 6x into one parser)
@@ -144,7 +159,7 @@ async def bench(data: bytes, repeat: int, tab: str) -> dict[str, object]:
     text_rows = pane_.model.rowCount()
     timed("unfilter_ms", lambda: pane_.model.set_filter())
     await asyncio.sleep(0.2)
-    stall_asyncio2, stall_qt2 = await monitor.stop()
+    stall_asyncio2, stall_qt2, stall_cpu2 = await monitor.stop()
     big_log = {
         "log_lines": len(big.log),
         "log_bytes": big.log.nbytes,
@@ -152,6 +167,7 @@ async def bench(data: bytes, repeat: int, tab: str) -> dict[str, object]:
         **timings,
         "max_stall_ms_asyncio": round(stall_asyncio2, 1),
         "max_stall_ms_qt": round(stall_qt2, 1),
+        "max_stall_cpu_ms": round(stall_cpu2, 1),
     }
     view.close()
     return {"tab": tab, "replay": replay, "big_log": big_log}
@@ -163,6 +179,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--tab", choices=("log", "timeline", "insight"), default="log")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() after start-up (long-lived Qt/pyqtgraph objects out of gen-2 scans)",
+    )
     args = parser.parse_args()
     raw = Path(args.stream).read_bytes()
     data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
@@ -171,6 +192,13 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    if args.gc_freeze:
+        import gc
+
+        import mabgui.ui.builds_view  # noqa: F401 - import everything before freezing
+
+        gc.collect()
+        gc.freeze()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
@@ -182,18 +210,22 @@ def main() -> int:
     else:
         r = result["replay"]
         b = result["big_log"]
-        assert isinstance(r, dict) and isinstance(b, dict)
+        assert isinstance(r, dict)
+        assert isinstance(b, dict)
         print(
             f"replay ({args.tab} tab): {r['events']:,} events, {r['log_lines']:,} lines in "
-            f"{r['seconds']} s = {r['events_per_s']:,} events/s, {r['frames']} frames, "
-            f"max stall {r['max_stall_ms_asyncio']} ms (asyncio) / {r['max_stall_ms_qt']} ms (Qt)"
+            f"{r['seconds']} s = {r['events_per_s']:,} events/s ({r['events_per_cpu_s']:,} per CPU "
+            f"s), {r['frames']} frames, max stall {r['max_stall_ms_asyncio']} ms (asyncio) / "
+            f"{r['max_stall_ms_qt']} ms (Qt) / {r['max_stall_cpu_ms']} ms CPU; load "
+            f"{r['load_avg_1min']}"
         )
         print(
             f"big log: {b['log_lines']:,} lines ({b['log_bytes'] / 1e6:.1f} MB): "
             f"scroll to end {b['scroll_to_end_ms']} ms, platform filter "
             f"{b['filter_platform_ms']} ms, step filter {b['filter_step_ms']} ms, text filter "
             f"{b['filter_text_ms']} ms, unfilter {b['unfilter_ms']} ms; max stall "
-            f"{b['max_stall_ms_asyncio']} ms (asyncio) / {b['max_stall_ms_qt']} ms (Qt)"
+            f"{b['max_stall_ms_asyncio']} ms (asyncio) / {b['max_stall_ms_qt']} ms (Qt) / "
+            f"{b['max_stall_cpu_ms']} ms CPU"
         )
         print(f"peak RSS {result['peak_rss_mb']} MB")
     return 0

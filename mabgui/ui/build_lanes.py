@@ -274,12 +274,19 @@ class LaneWidget(QFrame):
         layout.addWidget(self.current)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.error)
-        if lane is None:
-            self.bar.hide()
         self._failed: bool | None = None
         self._bar_state: StepState | None = None
-        if lane is None:
-            self.setMaximumWidth(300)
+        self._badge_emulated: bool | None = None
+        self._label_state: StepState | None = None
+        self.set_lane(lane, color)
+
+    def set_lane(self, lane: Lane | None, color: str) -> None:
+        """Show another lane in this widget (widgets are reused between builds)."""
+        self.lane = lane
+        self.color = color
+        self.model.reset(lane.steps if lane is not None else [])
+        self.bar.setVisible(lane is not None)
+        self.setMaximumWidth(300 if lane is None else 16777215)  # QWIDGETSIZE_MAX
         self.refresh()
 
     def _clicked(self, index: QModelIndex) -> None:
@@ -298,6 +305,7 @@ class LaneWidget(QFrame):
         if lane is None:
             self.title.setText(f"<b style='color:{color}'>■</b> <b>Shared steps</b>")
             self.badge.setText("")
+            self._badge_emulated = None
             steps = self.model.steps
             running = [s for s in steps if s.state is StepState.RUNNING]
             self.current.setText(running[-1].label if running else "")
@@ -305,18 +313,20 @@ class LaneWidget(QFrame):
             self._set_failed(any(s.state is StepState.ERROR for s in steps), "")
             return
         self.title.setText(f"<b style='color:{color}'>■</b> <b>{escape(str(lane.platform))}</b>")
-        if lane.emulated:
-            self.badge.setText("QEMU")
-            self.badge.setToolTip("Runs under QEMU user emulation on this builder (slower)")
-            self.badge.setStyleSheet(
-                "background:#fefcbf; color:#744210; border-radius:3px; padding:0 4px;"
-            )
-        else:
-            self.badge.setText("native")
-            self.badge.setToolTip("Runs natively on this builder")
-            self.badge.setStyleSheet(
-                "background:#e6fffa; color:#234e52; border-radius:3px; padding:0 4px;"
-            )
+        if lane.emulated != self._badge_emulated:
+            self._badge_emulated = lane.emulated
+            if lane.emulated:
+                self.badge.setText("QEMU")
+                self.badge.setToolTip("Runs under QEMU user emulation on this builder (slower)")
+                self.badge.setStyleSheet(
+                    "background:#fefcbf; color:#744210; border-radius:3px; padding:0 4px;"
+                )
+            else:
+                self.badge.setText("native")
+                self.badge.setToolTip("Runs natively on this builder")
+                self.badge.setStyleSheet(
+                    "background:#e6fffa; color:#234e52; border-radius:3px; padding:0 4px;"
+                )
         state = lane.state
         failed_step = lane.failed_step
         if failed_step is not None:
@@ -324,7 +334,9 @@ class LaneWidget(QFrame):
         self.state_label.setText(f"{STATE_TEXT[state]} · {lane.progress * 100:.0f}%")
         duration = lane.duration_s
         took = f" in {format_duration(duration)}" if duration is not None else ""
-        self.state_label.setStyleSheet(f"color:{STATE_COLORS[state]}; font-weight:bold;")
+        if state is not self._label_state:
+            self._label_state = state
+            self.state_label.setStyleSheet(f"color:{STATE_COLORS[state]}; font-weight:bold;")
         self.bar.set_value(lane.progress)
         if failed_step is not None:
             self.current.setText(f"failed at {failed_step.label}")

@@ -1,13 +1,15 @@
-"""A guard against PySide6 6.12.0's refcount leak on ``True`` (CPython < 3.12).
+"""Guard against PySide6 6.12.0 refcount leaks on None/True/False (CPython < 3.12).
 
-PySide6 6.12.0 returns the bool result of every Python-side ``SignalInstance.emit()`` without
-a new reference, so each emit — ours, pyqtgraph's, any view's — releases a reference to
-``True`` that nobody owned. After a few thousand emits the interpreter aborts with
-``Fatal Python error: bool_dealloc`` (see /work/helpers/pyside6-emit-bug.md; 6.11.3 is fine).
+The PySide6 6.12.0 abi3 wheels return ``None`` from every void method (``widget.update()``,
+``painter.drawRect()``…) and the bool of every Python-side ``Signal.emit()`` without a new
+reference — fine on Python ≥ 3.12 where these objects are immortal, but on 3.11 each call
+releases a reference nobody owned. After enough calls (pyqtgraph repaints make thousands) the
+interpreter aborts with ``Fatal Python error: none_dealloc`` / ``bool_dealloc``
+(see /work/helpers/pyside6-emit-bug.md; 6.11.3 is fine).
 
-:func:`protect_bools` measures the leak once with a probe signal and, when it is there, gives
-``True`` and ``False`` the same effectively-infinite refcount CPython 3.12 gives them
-(immortal objects), so the leak can never reach zero. It changes nothing on fixed versions or
+:func:`protect_singletons` measures the leaks once with a probe and, when they are there, gives
+``None``, ``True`` and ``False`` the effectively-infinite refcount CPython 3.12 gives them
+(immortal objects), so the leaks can never reach zero. It changes nothing on fixed versions or
 on Python ≥ 3.12. Importing the Builds view applies it.
 """
 
@@ -44,11 +46,25 @@ def leak_per_emit() -> int:
     return _leak
 
 
-def protect_bools() -> bool:
-    """Make ``True``/``False`` immortal when this PySide6 leaks them; True if it did."""
-    if not leak_per_emit():
+def none_leak_per_call() -> int:
+    """References to ``None`` one void PySide6 call loses (0 when fixed)."""
+    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
+        return 0
+    probe = _Probe()
+    before = sys.getrefcount(None)
+    for _ in range(8):
+        probe.setObjectName("probe")
+    lost = before - sys.getrefcount(None)
+    for _ in range(max(0, lost)):
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(None))
+    return max(0, lost) // 8
+
+
+def protect_singletons() -> bool:
+    """Make ``None``/``True``/``False`` immortal when this PySide6 leaks them; True if so."""
+    if not leak_per_emit() and not none_leak_per_call():
         return False
-    for value in (True, False):
+    for value in (None, True, False):
         refcount = ctypes.c_ssize_t.from_address(id(value))  # ob_refcnt is the first field
         if refcount.value < _IMMORTAL:
             refcount.value += _IMMORTAL
@@ -56,8 +72,8 @@ def protect_bools() -> bool:
 
 
 def emit(signal: Any, *args: Any) -> None:
-    """Emit ``signal`` (the Builds widgets emit through here; see :func:`protect_bools`)."""
+    """Emit ``signal`` (the Builds widgets emit through here; see :func:`protect_singletons`)."""
     signal.emit(*args)
 
 
-protect_bools()
+protect_singletons()

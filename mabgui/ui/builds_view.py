@@ -72,7 +72,7 @@ from mabgui.ui.tasks import TaskRunner
 FRAME_MS = 75  # view updates are coalesced to one per frame
 TIMELINE_MS = 300  # the timeline redraws at most this often while events pour in
 INSIGHT_MS = 1000
-REPLAY_CHUNK = 128 * 1024  # bytes fed to the parser between two yields to the event loop
+REPLAY_CHUNK = 64 * 1024  # bytes fed to the parser between two yields to the event loop
 SESSION = "session"
 
 
@@ -105,6 +105,8 @@ class BuildsView(QWidget):
         self.result_ref = ""
         self._pending: list[ProgressEvent] = []
         self._lanes: dict[Platform | None, LaneWidget] = {}
+        self._pool: list[LaneWidget] = []  # platform lane widgets, reused between builds
+        self._free: list[LaneWidget] = []
         self._last_timeline = 0.0
         self._last_insight = 0.0
         self._frames = 0
@@ -163,6 +165,11 @@ class BuildsView(QWidget):
         self.lanes_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.lanes_placeholder.setStyleSheet("color:#718096;")
         self.lanes_splitter.addWidget(self.lanes_placeholder)
+        self._shared_lane = LaneWidget(None, SHARED_COLOR, self._clock)
+        self._shared_lane.step_activated.connect(self._step_activated)
+        self._shared_lane.hide()
+        self.lanes_splitter.addWidget(self._shared_lane)
+        self.lanes_splitter.setStretchFactor(1, 1)
 
         # --- bottom tabs ----------------------------------------------------------------
         self.log_pane = LogPane()
@@ -339,18 +346,16 @@ class BuildsView(QWidget):
         self.error.hide()
         self.inspect_button.setEnabled(False)
         self.messages.clear()
-        for widget in self._lanes.values():
-            widget.setParent(None)
-            widget.deleteLater()
-        self._lanes = {}
+        # Lane widgets are reused from one build to the next (creating them costs ~10 ms each).
+        for widget in self._pool:
+            widget.hide()
+        self._free = list(self._pool)
+        self._lanes = {None: self._shared_lane}
+        self._shared_lane.set_lane(None, SHARED_COLOR)
+        self._shared_lane.model.reset(progress.shared)
         self.lanes_placeholder.hide()
-        self._lane_widget(None)
         for lane in progress.lanes.values():
             self._lane_widget(lane)
-        shared = self._lanes[None]
-        shared.model.reset(progress.shared)
-        for platform, lane in progress.lanes.items():
-            self._lanes[platform].model.reset(lane.steps)
         self.log_pane.set_progress(progress)
         for message in progress.messages:
             self._add_message(message.text, message.level)
@@ -488,35 +493,35 @@ class BuildsView(QWidget):
             self._show_result(result)
 
     def _lane_widget(self, lane: Lane | None) -> LaneWidget:
-        key = lane.platform if lane is not None else None
-        widget = self._lanes.get(key)
+        if lane is None:
+            return self._shared_lane
+        widget = self._lanes.get(lane.platform)
         if widget is not None:
             return widget
-        if lane is None:
-            widget = LaneWidget(None, SHARED_COLOR, self._clock)
+        # Lanes arrive in platform order and take pooled widgets in splitter order, so the
+        # lanes read left to right in the requested order with the shared steps last.
+        if self._free:
+            widget = self._free.pop(0)
         else:
-            index = list(self.progress.lanes).index(lane.platform) if self.progress else 0
-            color = lane_color(index)
-            widget = LaneWidget(lane, color, self._clock)
-            self.log_pane.model.add_platform_color(lane.platform, color)
-        widget.step_activated.connect(self._step_activated)
-        self._lanes[key] = widget
-        # Platforms left to right in the requested order, shared steps last.
-        platforms = list(self.progress.lanes) if self.progress is not None else []
-        ordered = [self._lanes[p] for p in platforms if p in self._lanes]
-        if None in self._lanes:
-            ordered.append(self._lanes[None])
-        for position, lane_widget in enumerate(ordered, start=1):
-            if self.lanes_splitter.indexOf(lane_widget) == position:
-                continue
-            self.lanes_splitter.insertWidget(position, lane_widget)
-            self.lanes_splitter.setStretchFactor(position, 1 if lane_widget.lane is None else 3)
+            widget = LaneWidget(None, SHARED_COLOR, self._clock)
+            widget.step_activated.connect(self._step_activated)
+            self._pool.append(widget)
+            position = len(self._pool)  # after the placeholder and the earlier lanes
+            self.lanes_splitter.insertWidget(position, widget)
+            self.lanes_splitter.setStretchFactor(position, 3)
+        index = list(self.progress.lanes).index(lane.platform) if self.progress else 0
+        color = lane_color(index)
+        widget.set_lane(lane, color)
+        widget.show()
+        self.log_pane.model.add_platform_color(lane.platform, color)
+        self._lanes[lane.platform] = widget
         return widget
 
     def lane_widgets(self) -> list[LaneWidget]:
-        """The lanes left to right (platforms in order, then the shared steps)."""
+        """The lanes shown, left to right (platforms in order, then the shared steps)."""
+        shown = set(map(id, self._lanes.values()))
         widgets = [self.lanes_splitter.widget(i) for i in range(self.lanes_splitter.count())]
-        return [w for w in widgets if isinstance(w, LaneWidget)]
+        return [w for w in widgets if isinstance(w, LaneWidget) and id(w) in shown]
 
     def _refresh_lanes(self) -> None:
         for widget in self._lanes.values():
