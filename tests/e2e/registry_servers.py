@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import datetime as dt
 import http.client
 import json
 import os
@@ -29,7 +28,6 @@ import threading
 import time
 import urllib.parse
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,21 +60,31 @@ def free_port() -> int:
 
 
 def bcrypt_htpasswd_line(user: str, password: str) -> str:
-    """``user:$2b$…`` without new dependencies: libcrypt through the stdlib ``crypt`` module
-    (deprecated but present in 3.11), else Apache's ``htpasswd -nbB`` when installed."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import crypt
+    """``user:$2b$…`` with no new dependency: the system's libcrypt (libxcrypt, present on every
+    Debian) through ctypes; Apache's ``htpasswd -nbB`` when libcrypt lacks bcrypt."""
+    import ctypes
+    import ctypes.util
 
-        hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 5))
-        if hashed and hashed.startswith("$2"):
-            return f"{user}:{hashed}"
-    except ImportError:
-        pass
+    name = ctypes.util.find_library("crypt")
+    if name:
+        lib = ctypes.CDLL(name)
+        if hasattr(lib, "crypt_gensalt"):
+            lib.crypt_gensalt.restype = ctypes.c_char_p
+            lib.crypt_gensalt.argtypes = [
+                ctypes.c_char_p,
+                ctypes.c_ulong,
+                ctypes.c_char_p,
+                ctypes.c_int,
+            ]
+            lib.crypt.restype = ctypes.c_char_p
+            lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+            salt = lib.crypt_gensalt(b"$2b$", 5, None, 0)
+            hashed = lib.crypt(password.encode(), salt) if salt else None
+            if hashed and hashed.startswith(b"$2b$"):
+                return f"{user}:{hashed.decode()}"
     htpasswd = shutil.which("htpasswd")
     if htpasswd is None:
-        raise RuntimeError("no bcrypt available: install apache2-utils (htpasswd)")
+        raise RuntimeError("no bcrypt available: install libcrypt1 or apache2-utils (htpasswd)")
     out = subprocess.run(
         [htpasswd, "-nbB", user, password], check=True, capture_output=True, text=True
     )
@@ -183,33 +191,28 @@ class TokenServer:
         service: str = "mabgui-test-registry",
         issuer: str = "mabgui-test-issuer",
     ) -> None:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
-        from cryptography.x509.oid import NameOID
-
         self.users = users or {}
         self.anonymous_pull = anonymous_pull
         self.service = service
         self.issuer = issuer
         self.requests: list[dict[str, str]] = []
-        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mabgui test token signer")])
-        now = dt.datetime.now(dt.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(self._key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(self._key, hashes.SHA256())
-        )
-        self._cert_der = cert.public_bytes(serialization.Encoding.DER)
+        # The signing key and its self-signed certificate (the registry's rootcertbundle), made
+        # with the openssl CLI so the tests need no Python crypto package.
+        self._key_file = workdir / "token-signer.key"
         self.bundle = workdir / "token-signer.pem"
-        self.bundle.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        openssl = shutil.which("openssl") or "openssl"
+        self._openssl = openssl
+        subprocess.run(
+            [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "1",
+             "-subj", "/CN=mabgui test token signer", "-keyout", str(self._key_file),
+             "-out", str(self.bundle)],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        der = subprocess.run(
+            [openssl, "x509", "-in", str(self.bundle), "-outform", "DER"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        self._cert_der = der.stdout
         self.port = free_port()
         outer = self
 
@@ -244,9 +247,7 @@ class TokenServer:
         self._server.server_close()
 
     def issue(self, subject: str, scope: str) -> str:
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding
-
+        """An RS256 JWT for ``scope`` (``repository:name:actions``) as distribution expects."""
         access = []
         if scope:
             kind, name, actions = scope.split(":", 2) if scope.count(":") >= 2 else ("", "", "")
@@ -266,8 +267,11 @@ class TokenServer:
         signing_input = (
             _b64url(json.dumps(header).encode()) + "." + _b64url(json.dumps(claims).encode())
         )
-        signature = self._key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-        return signing_input + "." + _b64url(signature)
+        signed = subprocess.run(
+            [self._openssl, "dgst", "-sha256", "-sign", str(self._key_file)],
+            input=signing_input.encode(), check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+        return signing_input + "." + _b64url(signed.stdout)
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(handler.path).query)
