@@ -662,7 +662,7 @@ async def _docker() -> str:
 async def _buildx(args: Sequence[str], timeout_s: float) -> process.CommandResult:
     argv = [await _docker(), "buildx", *args]
     try:
-        res = await process.run(argv, timeout=timeout_s)
+        res = await _run(argv, timeout_s)
     except process.CommandTimeout:
         raise BuildxTimeout(
             f"`docker buildx {' '.join(args[:2])}` did not answer within {timeout_s:g} s "
@@ -680,6 +680,29 @@ async def _buildx(args: Sequence[str], timeout_s: float) -> process.CommandResul
     return res
 
 
+async def _run(argv: Sequence[str], timeout_s: float) -> process.CommandResult:
+    """Like :func:`process.run`, with ``communicate()`` awaited in the caller's own task.
+
+    No helper task is created, so a cancel landing at any point (a refresh replaced by a newer
+    one, a closing window) leaves no never-started coroutine behind; a cancel or a timeout
+    stops the process group.
+    """
+    proc = await process.spawn(argv)
+    try:
+        async with asyncio.timeout(timeout_s):
+            out, err = await proc.communicate()
+    except TimeoutError:
+        await process.stop(proc, grace=1.0)
+        raise process.CommandTimeout(argv, timeout_s) from None
+    except asyncio.CancelledError:
+        await process.stop(proc, grace=1.0)
+        raise
+    code = proc.returncode if proc.returncode is not None else -1
+    return process.CommandResult(
+        list(argv), code, out.decode(errors="replace"), err.decode(errors="replace")
+    )
+
+
 def _unknown_flag(res: process.CommandResult, flag: str) -> bool:
     return not res.ok and f"unknown flag: {flag}" in res.stderr
 
@@ -687,9 +710,7 @@ def _unknown_flag(res: process.CommandResult, flag: str) -> bool:
 async def docker_contexts() -> dict[str, str]:
     """Docker context name → docker host (``docker context ls``); empty when unavailable."""
     try:
-        res = await process.run(
-            [await _docker(), "context", "ls", "--format", "{{json .}}"], timeout=10.0
-        )
+        res = await _run([await _docker(), "context", "ls", "--format", "{{json .}}"], 10.0)
     except (process.CommandTimeout, process.CommandNotFound, BuildxError):
         return {}
     return parse_contexts(res.stdout) if res.ok else {}
@@ -720,7 +741,8 @@ async def list_builders(timeout_s: float = LS_TIMEOUT_S) -> list[Builder]:
     args = ["ls", "--format", LS_TEMPLATE]
     if "ls --timeout" not in _unsupported_flags:
         args += ["--timeout", f"{NODE_TIMEOUT_S}s"]
-    res, contexts = await asyncio.gather(_buildx(args, timeout_s), docker_contexts())
+    contexts = await docker_contexts()
+    res = await _buildx(args, timeout_s)
     if _unknown_flag(res, "--timeout"):
         _unsupported_flags.add("ls --timeout")
         args = args[:3]
@@ -795,28 +817,23 @@ async def bootstrap(
 async def _stream(
     args: Sequence[str], timeout_s: float, progress: ProgressCallback
 ) -> process.CommandResult:
-    """Run buildx, handing each stderr line (its progress) to ``progress`` as it arrives."""
+    """Run buildx, handing each stderr line (its progress) to ``progress`` as it arrives.
+
+    stdout (the inspect text, a few kB) is read once stderr ends; all in the caller's task.
+    """
     argv = [await _docker(), "buildx", *args]
     proc = await process.spawn(argv)
     assert proc.stdout is not None
     assert proc.stderr is not None
     err_lines: list[str] = []
-
-    async def pump_err() -> None:
-        assert proc.stderr is not None
-        async for raw in proc.stderr:
-            line = raw.decode(errors="replace").rstrip("\r\n")
-            err_lines.append(line)
-            progress(line)
-
-    async def collect() -> bytes:
-        assert proc.stdout is not None
-        out, _ = await asyncio.gather(proc.stdout.read(), pump_err())
-        await proc.wait()
-        return out
-
     try:
-        out = await asyncio.wait_for(collect(), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            async for raw in proc.stderr:
+                line = raw.decode(errors="replace").rstrip("\r\n")
+                err_lines.append(line)
+                progress(line)
+            out = await proc.stdout.read()
+            await proc.wait()
     except TimeoutError:
         await process.stop(proc, grace=1.0)
         raise BuildxTimeout(
@@ -825,7 +842,7 @@ async def _stream(
             "A node did not start in time: check its endpoint, or remove it.",
         ) from None
     except asyncio.CancelledError:
-        await asyncio.shield(process.stop(proc, grace=1.0))
+        await process.stop(proc, grace=1.0)
         raise
     return process.CommandResult(
         argv, proc.returncode if proc.returncode is not None else -1,
@@ -1251,6 +1268,38 @@ class Overview:
         return out
 
 
+def parse_daemon_facts(text: str) -> tuple[Platform | None, bool | None]:
+    """``docker info --format DAEMON_FACTS_FORMAT`` → (native platform, containerd store on)."""
+    arch, _, rest = text.strip().partition("|")
+    os_type, _, driver_status = rest.partition("|")
+    native = Platform.try_parse(f"{os_type or 'linux'}/{arch}") if arch else None
+    if not driver_status.strip():
+        return native, None
+    try:
+        status = dict(json.loads(driver_status or "null") or [])
+    except (ValueError, TypeError):
+        return native, None
+    return native, status.get("driver-type") == "io.containerd.snapshotter.v1"
+
+
+DAEMON_FACTS_FORMAT = "{{.Architecture}}|{{.OSType}}|{{json .DriverStatus}}"
+
+
+async def daemon_facts() -> tuple[Platform | None, bool | None, str]:
+    """The daemon's native platform and whether its containerd image store is on.
+
+    Never raises: when the daemon cannot be asked, (None, None, the reason).
+    """
+    try:
+        res = await _run([await _docker(), "info", "--format", DAEMON_FACTS_FORMAT], 15.0)
+    except (process.CommandTimeout, process.CommandNotFound, BuildxError) as exc:
+        return None, None, str(exc)
+    if not res.ok:
+        return None, None, f"docker info failed: {error_message(res.stderr) or res.message()}"
+    native, store = parse_daemon_facts(res.stdout)
+    return native, store, ""
+
+
 async def overview(timeout_s: float = LS_TIMEOUT_S) -> Overview:
     """Every builder, with the daemon's native platform, the enabled emulators, the image store.
 
@@ -1259,29 +1308,19 @@ async def overview(timeout_s: float = LS_TIMEOUT_S) -> Overview:
     """
     import sys
 
-    from mabgui.core import binfmt, engine
+    from mabgui.core import binfmt
 
-    async def daemon() -> tuple[Platform | None, bool | None, str]:
-        try:
-            info = await engine.daemon_info()
-        except engine.EngineError as exc:
-            return None, None, str(exc)
-        return (
-            Platform.try_parse(f"{info.os_type or 'linux'}/{info.architecture}"),
-            (info.containerd_image_store),
-            "",
-        )
-
-    async def emulators() -> frozenset[Platform]:
+    def emulators() -> frozenset[Platform]:
         if not sys.platform.startswith("linux"):
             return frozenset()
         try:
-            state = await asyncio.to_thread(binfmt.read_state)
+            state = binfmt.read_state()  # a few small files under /proc: no thread needed
         except OSError:
             return frozenset()
         return frozenset(state.enabled_platforms()) if state.enabled else frozenset()
 
-    builders, (native, store, daemon_error), emulatable = await asyncio.gather(
-        list_builders(timeout_s), daemon(), emulators()
-    )
+    # One after the other, in this task: no helper task can be left unstarted by a cancel.
+    builders = await list_builders(timeout_s)
+    native, store, daemon_error = await daemon_facts()
+    emulatable = emulators()
     return Overview(builders, native, emulatable, store, daemon_error)

@@ -14,17 +14,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer, QUrl
-from PySide6.QtGui import QFont, QShowEvent
+from PySide6.QtGui import QAction, QFont, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QMessageBox,
     QPlainTextEdit,
-    QPushButton,
     QSplitter,
     QTextBrowser,
+    QToolBar,
     QTreeView,
     QVBoxLayout,
     QWidget,
@@ -76,39 +75,49 @@ class BuildersView(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        bar = QHBoxLayout()
-        self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.setToolTip("List the builders again (docker buildx ls)")
-        self.refresh_button.clicked.connect(self.refresh)
-        self.new_button = QPushButton("New multi-arch builder…")
-        self.new_button.clicked.connect(self.new_builder)
-        self.use_button = QPushButton("Use")
-        self.use_button.setToolTip("Make it the current builder (docker buildx use)")
-        self.use_button.clicked.connect(self.use_selected)
-        self.bootstrap_button = QPushButton("Bootstrap")
-        self.bootstrap_button.setToolTip(
-            "Start BuildKit on every node (buildx inspect --bootstrap)"
+        # A tool bar folds what does not fit into its extension menu: the view stays narrow.
+        bar = QToolBar("Builders")
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+
+        def act(text: str, tip: str, slot: Callable[[], object]) -> QAction:
+            action = QAction(text, self)
+            action.setToolTip(tip)
+            action.triggered.connect(lambda _checked=False: slot())
+            bar.addAction(action)
+            return action
+
+        self.refresh_act = act(
+            "Refresh", "List the builders again (docker buildx ls)", self.refresh
         )
-        self.bootstrap_button.clicked.connect(self.bootstrap_selected)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.clicked.connect(self.stop_selected)
-        self.remove_button = QPushButton("Remove…")
-        self.remove_button.clicked.connect(self.remove_selected)
-        self.inspect_button = QPushButton("Inspect")
-        self.inspect_button.setToolTip("Driver options, flags, labels, GC policy (buildx inspect)")
-        self.inspect_button.clicked.connect(self.inspect_selected)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the running buildx command")
-        self.cancel_button.clicked.connect(self.cancel_action)
-        self.cancel_button.hide()
-        for b in (self.refresh_button, self.new_button):
-            bar.addWidget(b)
-        bar.addSpacing(16)
-        for b in (self.use_button, self.bootstrap_button, self.stop_button, self.remove_button,
-                  self.inspect_button, self.cancel_button):  # fmt: skip
-            bar.addWidget(b)
-        bar.addStretch(1)
-        layout.addLayout(bar)
+        self.new_act = act(
+            "New multi-arch builder…",
+            "Create a docker-container, remote or kubernetes builder, one or more nodes",
+            self.new_builder,
+        )
+        bar.addSeparator()
+        self.use_act = act(
+            "Use", "Make it the current builder (docker buildx use)", self.use_selected
+        )
+        self.bootstrap_act = act(
+            "Bootstrap",
+            "Start BuildKit on every node (docker buildx inspect --bootstrap)",
+            self.bootstrap_selected,
+        )
+        self.stop_act = act(
+            "Stop", "Stop its BuildKit daemons (docker buildx stop)", self.stop_selected
+        )
+        self.remove_act = act(
+            "Remove…", "Remove the builder (docker buildx rm)", self.remove_selected
+        )
+        self.inspect_act = act(
+            "Inspect",
+            "Driver options, flags, labels, GC policy (docker buildx inspect)",
+            self.inspect_selected,
+        )
+        self.cancel_act = act("Cancel", "Stop the running buildx command", self.cancel_action)
+        self.cancel_act.setVisible(False)
+        self._tips = {a: a.toolTip() for a in (self.bootstrap_act, self.stop_act, self.remove_act)}
+        layout.addWidget(bar)
 
         self.status = QLabel("Builders not loaded yet")
         self.status.setWordWrap(True)
@@ -161,6 +170,8 @@ class BuildersView(QWidget):
         splitter.setSizes([680, 320])
         layout.addWidget(splitter, 1)
         self._update_buttons()
+        tasks = self.tasks  # not self: the lambda must not keep the view alive
+        self.destroyed.connect(lambda *_: tasks.cancel_all())
 
     # --- loading --------------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
@@ -235,17 +246,22 @@ class BuildersView(QWidget):
     def _update_buttons(self) -> None:
         b = self.selected_builder()
         busy = self.tasks.running("action")
-        has = b is not None and not busy
+        ok = b is not None and not busy and not b.error
         docker = b is not None and b.driver == "docker"
-        self.use_button.setEnabled(has and b is not None and not b.current and not b.error)
-        self.bootstrap_button.setEnabled(has and not docker and b is not None and not b.error)
-        self.stop_button.setEnabled(has and not docker and b is not None and not b.error)
-        self.remove_button.setEnabled(has and b is not None and b.name != "default")
-        self.inspect_button.setEnabled(has)
-        why = "The docker driver's BuildKit is part of dockerd: it is always running."
-        for button in (self.bootstrap_button, self.stop_button):
-            button.setToolTip(why if docker else button.toolTip().replace(why, ""))
-        self.cancel_button.setVisible(busy)
+        self.use_act.setEnabled(ok and b is not None and not b.current)
+        self.bootstrap_act.setEnabled(ok and not docker)
+        self.stop_act.setEnabled(ok and not docker)
+        self.remove_act.setEnabled(b is not None and not busy and not docker)
+        self.inspect_act.setEnabled(b is not None and not busy)
+        why = {
+            self.bootstrap_act: "The docker driver's BuildKit is part of dockerd: always running.",
+            self.stop_act: "The docker driver's BuildKit is part of dockerd: always running.",
+            self.remove_act: "A docker-driver builder belongs to its docker context: "
+            "`docker context rm` removes it.",
+        }
+        for action, tip in self._tips.items():
+            action.setToolTip(why[action] if docker else tip)
+        self.cancel_act.setVisible(busy)
 
     def _show_details(self) -> None:
         b = self.selected_builder()
@@ -373,9 +389,10 @@ class BuildersView(QWidget):
         if self.tasks.running("action"):
             self.tasks.cancel("action")
             self.activity.appendPlainText("cancelled: buildx was stopped")
-            self._set_status(f"{self._action_name}: cancelled")
+            status = f"{self._action_name}: cancelled (buildx was stopped)"
+            self._set_status(status)
             QTimer.singleShot(0, self._update_buttons)
-            self.refresh()
+            self.tasks.start("refresh", self._refresh_keeping(status, False))
 
     def use_selected(self) -> None:
         b = self.selected_builder()

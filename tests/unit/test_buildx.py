@@ -399,3 +399,12 @@ def test_running_docker_container_node_missing_an_emulator_offers_restart() -> N
     (note,) = buildx.builder_notes(builder, native=AMD64, emulatable=[P("riscv64"), P("arm64")])
     assert note.action == "restart"
     assert note.title.startswith("linux/riscv64 can be emulated")
+
+
+def test_daemon_facts() -> None:
+    native, store = buildx.parse_daemon_facts(read("daemon-facts.txt"))
+    assert native == AMD64
+    assert store is True
+    classic = 'aarch64|linux|[["Backing Filesystem","extfs"],["Supports d_type","true"]]'
+    assert buildx.parse_daemon_facts(classic) == (P("linux/arm64"), False)
+    assert buildx.parse_daemon_facts("") == (None, None)
