@@ -439,7 +439,10 @@ class LogStore:
         end = self._ends[index] - 1  # without the newline
         if end > start and self._data[end - 1] == 0x0D:  # \r\n
             end -= 1
-        return self._data[start:end].decode("utf-8", "replace")
+        text = self._data[start:end].decode("utf-8", "replace")
+        if "\r" in text:  # progress redrawn in place: show what a terminal ends up showing
+            text = text.rsplit("\r", 1)[1]
+        return text
 
     def stream(self, index: int) -> int:
         return self._streams[index]
@@ -664,7 +667,9 @@ class ProgressParser:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         # The C scanner decodes a value at an offset without slicing the buffer.
         self._scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-        self._partial: dict[str, tuple[int, bytes]] = {}  # digest -> (stream, unfinished line)
+        # (digest, stream) -> the unfinished last line. Per stream: BuildKit reads stdout and
+        # stderr through separate pipes, so their chunks arrive in no reliable order.
+        self._partial: dict[tuple[str, int], bytes] = {}
         self._step_no: dict[str, int] = {}
         self._default_platform = platforms[0] if len(platforms) == 1 else None
         self._closed = False
@@ -912,15 +917,12 @@ class ProgressParser:
         if not data:
             return
         if self._partial:
-            pending = self._partial.pop(digest, None)
+            pending = self._partial.pop((digest, stream), None)
             if pending is not None:
-                if pending[0] == stream:
-                    data = pending[1] + data
-                else:  # the other stream interrupts an unfinished line: emit it as it is
-                    self._add_block(step, pending[0], pending[1] + b"\n", events)
+                data = pending + data
         cut = data.rfind(b"\n") + 1
         if cut < len(data):
-            self._partial[digest] = (stream, data[cut:])
+            self._partial[(digest, stream)] = data[cut:]
             data = data[:cut]
         if data:
             log = self.progress.log
@@ -934,9 +936,12 @@ class ProgressParser:
         events.append(StepLogs(step, first, len(self.progress.log) - first))
 
     def _flush_partial(self, step: Step, events: list[ProgressEvent]) -> None:
-        pending = self._partial.pop(step.digest, None)
-        if pending is not None:
-            self._add_block(step, pending[0], pending[1] + b"\n", events)
+        if not self._partial:
+            return
+        for stream in (STDOUT, STDERR):
+            pending = self._partial.pop((step.digest, stream), None)
+            if pending is not None:
+                self._add_block(step, stream, pending + b"\n", events)
 
     def _warning(self, w: dict[str, Any], events: list[ProgressEvent]) -> None:
         digest = w.get("vertex")
@@ -982,8 +987,8 @@ class ProgressParser:
                 for line in self._buf.split("\n"):
                     self._text(line, events)
                 self._buf = ""
-        for key in list(self._partial):
-            self._flush_partial(self.progress.steps[key], events)
+        for digest_key, _stream in list(self._partial):
+            self._flush_partial(self.progress.steps[digest_key], events)
         progress = self.progress
         stream_error = progress.error_text
         failed = progress.failed_steps

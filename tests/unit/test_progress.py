@@ -352,3 +352,22 @@ def test_step_state_and_intervals_from_repeated_vertices() -> None:
     status = next(iter(load_def.statuses.values()))
     assert status.name == "transferring"
     assert status.completed is not None
+
+
+def test_partial_lines_carriage_returns_and_interleaved_streams() -> None:
+    """BuildKit sends output as written: lines split over entries, \\r redraws, mixed streams."""
+    progress = P.parse_bytes(load("partial-lines.rawjson"), [AMD64], native=AMD64)
+    lane = progress.lanes[AMD64]
+    run = next(s for s in lane.steps if s.name.startswith("RUN"))
+    lines = [(line.stream, line.text) for line in progress.log.lines_of(run)]
+    # stdout and stderr reach BuildKit through separate pipes: each keeps its own partial line.
+    assert lines == [
+        (P.STDOUT, "no newline yet ... done"),
+        (P.STDOUT, "progress 100%"),  # "progress 10%\r" + "progress 100%\n"
+        (P.STDOUT, ""),
+        (P.STDOUT, "last words without newline"),  # flushed when the step completed
+        (P.STDERR, "to stderr, unterminated"),
+    ]
+    # A single-platform build has no platform prefix: its steps go to the requested lane.
+    assert [s.label.split(" ")[0] for s in lane.steps] == ["[1/2]", "[2/2]"]
+    assert progress.summary()["platforms"]["linux/amd64"]["steps"][1]["log_lines"] == 5
