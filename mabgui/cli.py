@@ -826,12 +826,30 @@ def _print_build_summary(progress: Any) -> None:
         if lane.error:
             print(f"{'':<16} {lane.error}")
     print(f"{'shared':<16} {'':<9} {len(summary['shared']):>3} steps")
+    _print_emulation_cost(progress)
     if summary["duration_s"] is not None:
         print(f"duration: {summary['duration_s']:.1f}s")
     if summary["digest"]:
         print(f"digest: {summary['digest']}")
     if summary["error"]:
         print(f"error: {summary['error']}")
+
+
+def _print_emulation_cost(progress: Any, top: int = 3) -> None:
+    from mabgui.core import progress as P
+
+    costs = [c for c in P.emulation_insight(progress) if c.ratio >= 1.2 and c.extra_s >= 0.1]
+    costs = costs[:top]
+    if not costs:
+        return
+    native = costs[0].native.platform
+    print(f"emulation cost (same step, native {native} vs QEMU):")
+    for c in costs:
+        label = c.label if len(c.label) <= 60 else c.label[:59] + "…"
+        print(f"  {c.emulated.platform!s:<14} {c.ratio:5.1f}× slower (+{c.extra_s:.1f}s)  {label}")
+    if any(c.cross_compile_hint for c in costs):
+        print("  hint: run such steps once, natively: FROM --platform=$BUILDPLATFORM … AS build,")
+        print("        cross-compile for $TARGETPLATFORM there and COPY --from=build the result")
 
 
 def _build_failure(progress: Any) -> CliError:

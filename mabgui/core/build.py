@@ -239,7 +239,7 @@ def check_spec(spec: BuildSpec) -> Validation:
             v.errors.append(f"build context {spec.context!r} does not exist")
         elif not ctx.is_dir():
             v.errors.append(f"build context {spec.context!r} is not a directory")
-    if not url_context or spec.dockerfile:
+    if not url_context:  # a remote context's Dockerfile lives in the remote source
         dockerfile = Path(spec.dockerfile_path)
         if spec.dockerfile == "-":
             v.errors.append("a Dockerfile from stdin ('-f -') is not supported; give a file")
@@ -460,6 +460,8 @@ class BuildRun:
             yield initial
         proc = await process.spawn(self.argv)
         self._proc = proc
+        if self._cancel_requested:  # cancel() came while buildx was being started
+            await process.stop(proc, grace=CANCEL_GRACE_S)
         assert proc.stderr is not None
         assert proc.stdout is not None
         stdout_task = asyncio.ensure_future(proc.stdout.read())
@@ -493,9 +495,17 @@ class BuildRun:
             yield final
         finally:
             if not finished:
-                # The consumer left early or the task was cancelled: stop buildx, no orphans.
+                # The consumer left early or the task was cancelled: stop buildx, no orphans,
+                # and leave the model in its final (canceled) state for whoever shows it.
                 await asyncio.shield(process.stop(proc, grace=CANCEL_GRACE_S))
                 stdout_task.cancel()
+                if self.parser.progress.result is None:
+                    self.parser.close(
+                        proc.returncode,
+                        canceled=True,
+                        duration_s=time.monotonic() - t0,
+                        error="build canceled",
+                    )
 
     def _exit_error(self, code: int, canceled: bool) -> str:
         if code == 0:

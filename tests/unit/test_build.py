@@ -278,3 +278,14 @@ def test_cli_build_bad_flag_value_is_usage_error(capsys: pytest.CaptureFixture[s
         cli.main(["build", "--provenance", "maybe", str(CTX)])
     assert exc.value.code == 2
     assert "expected true or false" in capsys.readouterr().err
+
+
+def test_cli_replay_shows_the_emulation_cost(capsys: pytest.CaptureFixture[str]) -> None:
+    stream = Path(__file__).parents[2] / "bench" / "data" / "progress-3x30x200.rawjson.gz"
+    assert cli.main(["replay", str(stream)]) == 0
+    out = capsys.readouterr().out
+    assert "emulation cost (same step, native linux/amd64 vs QEMU):" in out
+    slow = [line for line in out.splitlines() if "× slower" in line]
+    assert len(slow) == 3
+    assert all(float(line.split("×")[0].split()[-1]) > 2 for line in slow)
+    assert "FROM --platform=$BUILDPLATFORM" in out
