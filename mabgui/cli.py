@@ -887,7 +887,7 @@ def _build_spec_from_args(args: argparse.Namespace) -> Any:
         secrets = [B.Secret.parse(s) for s in args.secret or []]
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    output, dest = B.OutputKind.CACHE, ""
+    output, dest = B.OutputKind.DEFAULT, ""
     chosen = [o for o in (args.push and "push", args.load and "load", args.output) if o]
     if len(chosen) > 1:
         raise CliError("give only one of --push, --load, --output")
@@ -1024,7 +1024,8 @@ def _add_build_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--load", action="store_true", help="load the image into the image store")
     p.add_argument(
         "-o", "--output", metavar="type=…",
-        help="type=local,dest=DIR | type=oci,dest=FILE | type=cacheonly (default: cache only)",
+        help="type=local,dest=DIR | type=oci,dest=FILE | type=cacheonly "
+        "(default: as buildx, e.g. into the image store with the docker driver)",
     )  # fmt: skip
     p.add_argument("--no-cache", action="store_true", help="do not use the build cache")
     p.add_argument("--pull", action="store_true", help="always pull referenced images")

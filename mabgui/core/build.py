@@ -46,6 +46,7 @@ class OutputKind(StrEnum):
     LOCAL = "local"  # --output type=local,dest=DIR: the root filesystem(s) into a directory
     OCI = "oci"  # --output type=oci,dest=FILE: an OCI layout tarball
     CACHE = "cache"  # --output type=cacheonly: build, keep only the build cache
+    DEFAULT = "default"  # no output flag: whatever buildx does (the docker driver loads it)
 
 
 class BuildError(Exception):
@@ -131,7 +132,7 @@ class BuildSpec:
             argv += ["--output", f"type=local,dest={self.output_dest}"]
         elif self.output is OutputKind.OCI:
             argv += ["--output", f"type=oci,dest={self.output_dest}"]
-        else:
+        elif self.output is OutputKind.CACHE:
             argv += ["--output", "type=cacheonly"]
         if self.no_cache:
             argv.append("--no-cache")

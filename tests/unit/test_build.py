@@ -61,6 +61,7 @@ def test_argv_full_spec() -> None:
         (B.OutputKind.LOCAL, "out", ["--output", "type=local,dest=out"]),
         (B.OutputKind.OCI, "img.tar", ["--output", "type=oci,dest=img.tar"]),
         (B.OutputKind.CACHE, "", ["--output", "type=cacheonly"]),
+        (B.OutputKind.DEFAULT, "", []),
     ],
 )
 def test_argv_outputs(output: B.OutputKind, dest: str, expected: list[str]) -> None:
