@@ -47,6 +47,9 @@ class QuietServer(ThreadingHTTPServer):
     """Clients that hang up mid-answer (a cancelled look-up) are normal here, not errors."""
 
     daemon_threads = True
+    # socketserver's default listen backlog of 5 drops the SYNs of a burst of concurrent
+    # connections (the kernel retries after 1 s): size it like a real server.
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
