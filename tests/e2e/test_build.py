@@ -159,6 +159,7 @@ def test_failure_on_arm64_only_via_cli(engine: Engine, tmp_path: Path, data_dir:
         env={"MABGUI_DATA_DIR": str(data_dir)},
     )  # fmt: skip
     assert res.returncode == 1, res.stderr
+    assert res.stdout.startswith("{"), res.stderr  # it built (and failed), not refused
     summary = json.loads(res.stdout)
     assert summary["ok"] is False
     arm = summary["platforms"]["linux/arm64"]
