@@ -255,7 +255,7 @@ def test_cancel_during_sleep_stops_everything_within_5s(
         (["--file", "/nonexistent/Dockerfile", "CTX"], "Dockerfile '/nonexistent/Dockerfile'"),
         (["--platform", "linux/amd64,linux/mips99", "CTX"], "unknown architecture 'mips99'"),
         (["--platform", "amd64", "--builder", "no-such-builder-x", "CTX"],
-         "builder 'no-such-builder-x' does not exist"),
+         "'no-such-builder-x' does not exist (builders: "),
         (["--push", "CTX"], "push needs at least one tag"),
     ],
 )  # fmt: skip
