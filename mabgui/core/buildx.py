@@ -288,12 +288,16 @@ def _node_from_json(data: Mapping[str, Any]) -> Node | None:
     platforms, _, bad = _platforms(str(p) for p in data.get("Platforms") or ())
     error = str(data.get("Err") or "").strip()
     status = str(data.get("Status") or ("error" if error else ""))
+    # BuildKit has not reported for a node that is not running: the platforms buildx lists
+    # for it are the ones fixed with `create --platform` (the `*` of the text table).
+    pinned = platforms if status != "running" else ()
     return Node(
         name=name,
         endpoint=str(data.get("Endpoint") or ""),
         status=status,
         buildkit=str(data.get("Version") or ""),
         platforms=platforms,
+        pinned=pinned,
         error=error,
         flags=tuple(str(f) for f in data.get("Flags") or ()),
         driver_opts={str(k): str(v) for k, v in (data.get("DriverOpts") or {}).items()},
@@ -1158,12 +1162,13 @@ def builder_notes(
         )
     for node in builder.nodes:
         if node.error:
+            unreachable = "cannot connect to the docker daemon" in node.error.lower()
             notes.append(
                 Note(
                     "error",
                     f"Node {node.name} is in error",
                     node.error + _hint(node.error),
-                    "bootstrap",
+                    "" if unreachable else "bootstrap",
                 )
             )
         elif node.status in ("inactive", "stopped"):
@@ -1214,7 +1219,8 @@ def builder_notes(
                 action,
             )
         )
-    return notes
+    order = {"error": 0, "warning": 1, "info": 2}
+    return sorted(notes, key=lambda n: order.get(n.level, 3))
 
 
 def _hint(message: str) -> str:

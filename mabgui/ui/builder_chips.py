@@ -7,7 +7,6 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from mabgui.core.buildx import Chip
-from mabgui.ui.builder_model import ChipsRole
 
 # kind -> (fill, border, text)
 CHIP_COLORS = {
@@ -75,7 +74,18 @@ def legend_html() -> str:
 
 
 class ChipsDelegate(QStyledItemDelegate):
-    """Paints the ``ChipsRole`` list of an index as a row of rounded chips."""
+    """Paints the chips of an index (``BuildersModel.chips``) as a row of rounded chips.
+
+    It reads the model through its Python methods and draws the item panel itself: with
+    PySide6 6.12, ``index.data()`` and ``initStyleOption()`` called from Python leak a
+    reference to ``None`` for every role the model does not set, which in a long session
+    crashes the interpreter ("deallocating None").
+    """
+
+    def _chips(self, index: QModelIndex | QPersistentModelIndex) -> list[Chip]:
+        model = index.model()
+        chips = getattr(model, "chips", None)
+        return list(chips(index)) if chips is not None else []
 
     def _font(self, option: QStyleOptionViewItem, chip: Chip) -> QFont:
         font = QFont(option.font)
@@ -89,13 +99,17 @@ class ChipsDelegate(QStyledItemDelegate):
         option: QStyleOptionViewItem,
         index: QModelIndex | QPersistentModelIndex,
     ) -> None:
-        chips: list[Chip] = index.data(ChipsRole) or []
+        chips = self._chips(index)
         opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
         widget = opt.widget
         style = widget.style() if widget is not None else QApplication.style()
-        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+        model = index.model()
+        background = getattr(model, "background", None)
+        brush = background(index) if background is not None else None
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        if brush is not None and not selected:
+            painter.fillRect(opt.rect, brush)
+        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, opt, painter, widget)
         rect: QRect = opt.rect
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -129,11 +143,9 @@ class ChipsDelegate(QStyledItemDelegate):
     def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> QSize:
-        chips: list[Chip] = index.data(ChipsRole) or []
-        base = super().sizeHint(option, index)
         width = 4
-        height = base.height()
-        for label, chip in grouped(chips):
+        height = QFontMetrics(option.font).height() + 6
+        for label, chip in grouped(self._chips(index)):
             metrics = QFontMetrics(self._font(option, chip))
             width += metrics.horizontalAdvance(label) + 2 * _PAD_X + _GAP
             height = max(height, metrics.height() + 2 * _MARGIN_Y + 4)

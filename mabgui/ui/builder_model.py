@@ -174,6 +174,13 @@ class BuildersModel(QAbstractItemModel):
         row = self._row_of_key(index.internalId())
         return [] if row is None else self._rows[row].node_chips[index.row()]
 
+    def background(self, index: _Index) -> QBrush | None:
+        """The row background (the current builder is highlighted), for the chips delegate."""
+        builder = self.builder_of(index)
+        if builder is not None and builder.current and index.internalId() == 0:
+            return QBrush(CURRENT_BACKGROUND)
+        return None
+
     def _row_of_key(self, key: int) -> int | None:
         for i, r in enumerate(self._rows):
             if self._keys.get(r.builder.name) == key:
@@ -254,7 +261,7 @@ class BuildersModel(QAbstractItemModel):
             return {
                 COL_NAME: builder.name + ("  (current)" if builder.current else ""),
                 COL_DRIVER: builder.driver,
-                COL_ENDPOINT: "" if len(builder.nodes) == 1 else f"{len(builder.nodes)} nodes",
+                COL_ENDPOINT: f"{len(builder.nodes)} nodes" if len(builder.nodes) > 1 else "",
                 COL_STATUS: builder.status,
                 COL_BUILDKIT: ", ".join(sorted({n.buildkit for n in builder.nodes if n.buildkit})),
                 COL_PLATFORMS: ", ".join(str(c.platform) for c in self.chips(index)),

@@ -206,6 +206,7 @@ def test_dialog_shows_buildx_error_and_leaves_nothing_behind(
     assert f"$ docker buildx rm {temp_builder}" in log
     assert created == []
     assert temp_builder not in buildx_names()
+    run(qloop, asyncio.sleep(0.3))  # let the layout settle before looking at it
     dialog.grab().save("/tmp/builders-dialog.png")
     dialog.close()
 

@@ -67,8 +67,10 @@ def test_ls_json_multi_node_builder() -> None:
     assert n0.driver_opts == {"network": "host"}
     assert n0.flags == ("--allow-insecure-entitlement", "network.host")
     assert n0.platforms == (AMD64, P("linux/arm/v7"))
+    assert n0.pinned == n0.platforms  # a node that never ran lists its --platform ones
     assert n1.endpoint == "mabgui-e2e-second"
     assert n1.platforms == (P("linux/arm64"),)
+    assert builders["default"].nodes[0].pinned == ()
     assert multi.platforms == [AMD64, P("linux/arm/v7"), P("linux/arm64")]
     remote = builders["mabgui-fixture-remote"]
     assert remote.driver == "remote"
@@ -113,6 +115,7 @@ def test_ls_table_matches_json() -> None:
         assert [n.endpoint for n in b.nodes] == [n.endpoint for n in json_[name].nodes]
         assert [n.status for n in b.nodes] == [n.status for n in json_[name].nodes]
         assert [n.platforms for n in b.nodes] == [n.platforms for n in json_[name].nodes]
+        assert [n.pinned for n in b.nodes] == [n.pinned for n in json_[name].nodes]
     assert table["default"].current
     assert table["default"].nodes[0].buildkit == "v0.0.0+unknown"
     n0 = table["mabgui-fixture-multi"].nodes[0]
@@ -383,8 +386,10 @@ def test_notes_explain_what_buildx_does_not() -> None:
 
     builders = {b.name: b for b in buildx.parse_ls_json(read("ls-error.json"))}
     notes = buildx.builder_notes(builders["mabgui-fixture-multi"], native=AMD64)
-    error = next(n for n in notes if n.level == "error")
+    error = notes[0]  # errors first
+    assert error.level == "error"
     assert error.title == "Node mabgui-fixture-multi1 is in error"
+    assert error.action == ""  # its daemon is down: Bootstrap would not help
     assert "Cannot connect to the Docker daemon" in error.detail
     assert "not running or not reachable" in error.detail
     assert any(n.title == "Node mabgui-fixture-multi0 is inactive" for n in notes)
