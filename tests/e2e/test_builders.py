@@ -1,19 +1,25 @@
 """Builders end to end: real dockerd + buildx, a second dockerd behind a second docker context.
 
-Every builder made here has a unique ``mabgui-e2e-…`` name and is removed in a ``finally``; the
-current builder is set back to ``default`` after tests that change it (other tests build on it
-concurrently). No network: docker-container builders cannot pull moby/buildkit here.
+The docker CLI runs with a private ``DOCKER_CONFIG`` (the ``private_docker_config`` fixture):
+builders, contexts and the *current* builder made here live in it, so other tests building on
+the default builder at the same time never see them. The BuildKit containers do run on the
+real daemon: every builder has a unique ``mabgui-e2e-…`` name and is removed in a ``finally``,
+and the current builder is set back to ``default`` all the same. No network: docker-container
+builders cannot pull moby/buildkit here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +31,15 @@ from mabgui.core import buildx
 from tests.conftest import Engine
 
 pytestmark = pytest.mark.engine
+
+
+@pytest.fixture(scope="module", autouse=True)
+def private_docker_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A DOCKER_CONFIG of this module's own (subprocesses and core calls inherit it)."""
+    path = tmp_path_factory.mktemp("docker-config")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DOCKER_CONFIG", str(path))
+        yield path
 
 
 def run(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -267,6 +282,46 @@ def test_use_stop_rm_change_buildx_ls(engine: Engine, restore_default_builder: N
         force_rm(name)
         run("docker", "buildx", "use", "default")
     assert current_in_table() == "default"
+
+
+class SilentServer:
+    """A TCP server that accepts connections and never answers: a hanging remote daemon."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.sock.accept()
+                self.conns.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.conns:
+            conn.close()
+
+
+async def test_a_hanging_node_cannot_hang_the_list(engine: Engine) -> None:
+    server = SilentServer()
+    context = unique("hang")
+    try:
+        res = run("docker", "context", "create", context, "--docker",
+                  f"host=tcp://127.0.0.1:{server.port}")  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        started = time.monotonic()
+        with pytest.raises(buildx.BuildxTimeout, match="did not answer within 3 s"):
+            await buildx.list_builders(timeout_s=3)
+        assert time.monotonic() - started < 8
+    finally:
+        run("docker", "context", "rm", "--force", context)
+        server.close()
 
 
 def test_errors_are_buildx_own_words(engine: Engine) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import qasync
@@ -60,6 +61,12 @@ def buildx_names() -> set[str]:
     import json
 
     return {json.loads(line)["Name"] for line in res.stdout.splitlines()}
+
+
+@pytest.fixture(autouse=True)
+def private_docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Builders and contexts made here stay in a DOCKER_CONFIG of the test's own."""
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
 
 
 @pytest.fixture
@@ -315,3 +322,34 @@ def test_cancel_stops_a_hanging_bootstrap(
     assert leftovers.stdout == b""
     run_until(qloop, lambda: not view.refreshing())
     view.close()
+
+
+def test_a_hanging_node_never_freezes_the_view(
+    qtbot: QtBot, qloop: qasync.QEventLoop, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mabgui.ui import builders_view
+    from tests.e2e.test_builders import SilentServer
+
+    monkeypatch.setattr(builders_view, "SLOW_NOTICE_MS", 500)
+    server = SilentServer()
+    context = f"mabgui-gui-hang-{uuid.uuid4().hex[:6]}"
+    subprocess.run(
+        ["docker", "context", "create", context, "--docker", f"host=tcp://127.0.0.1:{server.port}"],
+        capture_output=True, check=True, timeout=30,
+    )  # fmt: skip
+    try:
+        view = BuildersView()
+        qtbot.addWidget(view)
+        view.show()
+        assert view.refreshing()
+        run_until(qloop, lambda: "Still loading builders" in view.status.text(), timeout=10)
+        assert view.refreshing()  # buildx still waits for the silent daemon…
+        dialog = view.new_builder()  # …and the window keeps working meanwhile
+        assert dialog.isVisible()
+        dialog.close()
+        view.refresh()  # a new refresh replaces the hanging one
+        assert view.refreshing()
+        view.close()
+    finally:
+        subprocess.run(["docker", "context", "rm", "--force", context], capture_output=True)
+        server.close()
