@@ -299,6 +299,9 @@ def _inspect_json(b: Any) -> dict[str, Any]:
 
 
 async def _builder_inspect(args: argparse.Namespace) -> int:
+    import contextlib
+    import dataclasses
+
     from mabgui.core import buildx
 
     try:
@@ -309,6 +312,12 @@ async def _builder_inspect(args: argparse.Namespace) -> int:
         )
     except buildx.BuildxError as exc:
         raise _buildx_cli_error(exc) from exc
+    # inspect does not say whether the builder is the current one; ls does.
+    current = args.name is None
+    if not current:
+        with contextlib.suppress(buildx.BuildxError):
+            current = any(x.current and x.name == b.name for x in await buildx.list_builders())
+    b = dataclasses.replace(b, current=current)
     if args.json:
         print_json(_inspect_json(b))
     else:
