@@ -852,8 +852,11 @@ class ProgressParser:
         step = self._step(digest, name, events)
         changed = False
         if step.raw_name == digest and name != digest:
-            # Seen first in a status or log line (BuildKit normally names it first).
-            step.raw_name = step.name = name
+            # Seen first in a status or log line (BuildKit normally names it first); it keeps
+            # its place, but gets its name.
+            parsed = parse_step_name(name)
+            step.raw_name, step.name, step.stage = name, parsed.name, parsed.stage
+            step.index, step.total = parsed.index, parsed.total
             changed = True
         inputs = v.get("inputs")
         if inputs and not step.inputs:
@@ -869,6 +872,8 @@ class ProgressParser:
                     intervals[-1] = (start, end)
                     changed = True
             else:
+                if intervals and intervals[-1][1] is None:  # restarted without an end: close it
+                    intervals[-1] = (intervals[-1][0], max(intervals[-1][0], start))
                 intervals.append((start, end))
                 changed = True
         cached = bool(v.get("cached"))
