@@ -228,6 +228,26 @@ def test_second_daemon_is_a_second_builder_and_a_node(engine: Engine, second_con
     assert name not in buildx_ls_json()
 
 
+async def test_failed_append_leaves_the_builder_as_it_was(
+    engine: Engine, second_context: str
+) -> None:
+    name = unique("append")
+    lines: list[str] = []
+    try:
+        await buildx.create(buildx.CreateRequest(name=name, bootstrap=False))
+        req = buildx.CreateRequest(
+            name=name, append=True, nodes=(buildx.NodeSpec(endpoint=second_context),)
+        )
+        with pytest.raises(buildx.BuildxError, match="failed to resolve reference") as err:
+            await buildx.create(req, progress=lines.append)
+        assert "moby/buildkit image" in err.value.hint
+        assert f"$ docker buildx create --name {name} --leave --node {name}1" in lines
+        builder = await buildx.get_builder(name)
+        assert [n.name for n in builder.nodes] == [f"{name}0"]  # the added node is gone again
+    finally:
+        force_rm(name)
+
+
 def test_offline_docker_container_bootstrap_fails_with_buildx_error(engine: Engine) -> None:
     kept = unique("kept")
     gone = unique("gone")
