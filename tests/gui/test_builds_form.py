@@ -1,0 +1,177 @@
+"""The build spec form and the history panel of the Builds view (no engine needed)."""
+
+from __future__ import annotations
+
+import gzip
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from mabgui.core import history
+from mabgui.core import progress as P
+from mabgui.core.build import BuildSpec, OutputKind, Secret
+from mabgui.core.platform import Platform
+from mabgui.ui.build_form import BuildForm, SpecError
+from mabgui.ui.build_history import HistoryModel, HistoryPanel
+from mabgui.ui.builds_view import BuildsView
+from tests.conftest import FIXTURES
+from tests.gui.conftest import run_until
+
+STREAMS = FIXTURES / "progress"
+AMD64 = Platform.parse("linux/amd64")
+ARM64 = Platform.parse("linux/arm64")
+ARMV7 = Platform.parse("linux/arm/v7")
+RISCV = Platform.parse("linux/riscv64")
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MABGUI_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def form(qtbot):  # type: ignore[no-untyped-def]
+    widget = BuildForm()
+    qtbot.addWidget(widget)
+    widget.set_builders({"default": [AMD64, ARM64, RISCV], "multi": [AMD64, ARM64, ARMV7]})
+    return widget
+
+
+def test_platform_checkboxes_follow_the_builder(form) -> None:  # type: ignore[no-untyped-def]
+    assert list(form.platform_boxes) == [AMD64, ARM64, RISCV]
+    assert "QEMU" in form.platform_boxes[ARM64].text()
+    assert "QEMU" not in form.platform_boxes[AMD64].text()
+    form.platform_boxes[ARM64].setChecked(True)
+    form.builder.setCurrentText("multi")
+    assert list(form.platform_boxes) == [AMD64, ARM64, ARMV7]
+    assert form.platform_boxes[ARM64].isChecked()  # the choice survives a builder switch
+    assert "multi" in form.platforms_note.text()
+
+
+def test_spec_from_the_form(form, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    form.context.setText(str(tmp_path))
+    form.target.setText("final")
+    form.set_platforms([AMD64, ARM64, ARMV7])
+    assert form.extra_platforms.text() == "linux/arm/v7"
+    form.tags.setText("127.0.0.1:5000/x:1, 127.0.0.1:5000/x:latest")
+    form.build_args.setPlainText("A=1\n\nB=two words\n")
+    form.secrets.setPlainText("id=tok,src=/tmp/tok")
+    form.output.setCurrentIndex(form.output.findData(OutputKind.PUSH))
+    form.no_cache.setChecked(True)
+    form.provenance.setCurrentIndex(form.provenance.findData("off"))
+    form.sbom.setCurrentIndex(form.sbom.findData("on"))
+    spec = form.spec()
+    assert spec.context == str(tmp_path)
+    assert spec.target == "final"
+    assert spec.platforms == [AMD64, ARM64, ARMV7]
+    assert spec.tags == ["127.0.0.1:5000/x:1", "127.0.0.1:5000/x:latest"]
+    assert spec.build_args == {"A": "1", "B": "two words"}
+    assert spec.secrets == [Secret("tok", "/tmp/tok")]
+    assert spec.output is OutputKind.PUSH
+    assert spec.no_cache
+    assert spec.provenance is False
+    assert spec.sbom is True
+    assert spec.builder == "default"
+    assert not form.output_dest.isEnabled()
+    form.output.setCurrentIndex(form.output.findData(OutputKind.LOCAL))
+    assert form.output_dest.isEnabled()
+
+
+def test_form_refuses_what_does_not_parse(form, qtbot) -> None:  # type: ignore[no-untyped-def]
+    form.extra_platforms.setText("linux/sparc99")
+    form.build_args.setPlainText("1BAD NAME=x")
+    form.secrets.setPlainText("nonsense")
+    with pytest.raises(SpecError) as info:
+        form.spec()
+    text = " ".join(info.value.errors)
+    assert "sparc99" in text
+    assert "1BAD NAME" in text
+    assert "nonsense" in text
+    assert "context" in text
+    started = []
+    form.start_requested.connect(started.append)
+    qtbot.mouseClick(form.start_button, Qt.MouseButton.LeftButton)
+    assert not started
+    assert not form.problems.isHidden()
+    assert "Cannot start the build" in form.problems.text()
+
+
+def test_start_emits_the_spec_and_remembers_it(form, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    form.context.setText(str(tmp_path))
+    form.set_platforms([AMD64, ARM64])
+    form.sbom.setCurrentIndex(form.sbom.findData("off"))
+    with qtbot.waitSignal(form.start_requested) as blocker:
+        qtbot.mouseClick(form.start_button, Qt.MouseButton.LeftButton)
+    spec = blocker.args[0]
+    assert isinstance(spec, BuildSpec)
+    assert spec.platforms == [AMD64, ARM64]
+    again = BuildForm()  # a new form (next start of the app) restores the last spec
+    qtbot.addWidget(again)
+    assert again.context.text() == str(tmp_path)
+    assert again.extra_platforms.text() == "linux/amd64, linux/arm64"
+    assert again.sbom.currentData() == "off"
+
+
+def _save(name: str, spec: BuildSpec, started: float, exit_code: int) -> history.HistoryEntry:
+    raw = (STREAMS / name).read_bytes()
+    progress = P.parse_bytes(raw, spec.platforms, exit_code=exit_code)
+    return history.save(spec, progress, gzip.compress(raw), started=started)
+
+
+def test_history_reopen_respec_delete(qtbot, qloop, qtmodeltester, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    platforms = [AMD64, ARM64, ARMV7]
+    ok_spec = BuildSpec(
+        context=str(tmp_path),
+        platforms=platforms,
+        tags=["127.0.0.1:5000/mabgui-ui-test:multi"],
+        output=OutputKind.PUSH,
+    )
+    bad_spec = BuildSpec(context=str(tmp_path / "fail"), platforms=platforms)
+    _save("multi-platform.rawjson", ok_spec, time.time() - 100, 0)
+    _save("fail-arm64.rawjson", bad_spec, time.time() - 50, 1)
+    view = BuildsView()  # autoload: lists the history when shown (builders too)
+    qtbot.addWidget(view)
+    view.show()
+    panel: HistoryPanel = view.history
+    run_until(qloop, lambda: panel.model.rowCount() == 2)
+    # the builders load in the background too (real `docker buildx ls`): let it end
+    run_until(qloop, lambda: not view.form.tasks.running("builders"))
+    qtmodeltester.check(panel.model)
+    model = panel.model
+    assert model.data(model.index(0, HistoryModel.COL_RESULT)) == "failed"  # newest first
+    assert model.data(model.index(1, HistoryModel.COL_RESULT)) == "succeeded"
+    assert model.data(model.index(0, HistoryModel.COL_PLATFORMS)) == "amd64, arm64, arm/v7"
+    assert "mabgui-ui-test" in model.data(model.index(1, HistoryModel.COL_IMAGE))
+
+    finished = []
+    view.finished.connect(finished.append)
+    panel.view.setCurrentIndex(model.index(0, 0))
+    panel.reopen_button.click()
+    run_until(qloop, lambda: view._lanes.get(ARM64) is not None and view._lanes[ARM64].failed)
+    assert "failed" in view.state.text()
+    assert not view.inspect_button.isEnabled()
+
+    panel.view.setCurrentIndex(model.index(1, 0))
+    panel.reopen_button.click()
+    run_until(qloop, lambda: "succeeded" in view.state.text())
+    # a pushed build can be opened in the Manifests view
+    assert view.inspect_button.isEnabled()
+    with qtbot.waitSignal(view.inspect_requested) as blocker:
+        view.inspect_button.click()
+    assert blocker.args[0].startswith("127.0.0.1:5000/mabgui-ui-test:multi")
+
+    panel.respec_button.click()
+    assert view.side.currentIndex() == 0
+    assert view.form.context.text() == str(tmp_path)
+    assert view.form.tags.text() == "127.0.0.1:5000/mabgui-ui-test:multi"
+
+    panel.view.setCurrentIndex(model.index(0, 0))
+    panel.delete_button.click()
+    run_until(qloop, lambda: model.rowCount() == 1)
+    assert len(history.list_entries()) == 1
+    view.tasks.cancel_all()
+    view.form.tasks.cancel_all()
+    view.close()
