@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from mabgui.core.platform import Platform
 from mabgui.core.reference import Reference
@@ -31,6 +31,7 @@ from mabgui.core.registry import (
     verify,
 )
 
+T = TypeVar("T")
 REFERENCE_DIGEST = "vnd.docker.reference.digest"
 REFERENCE_TYPE = "vnd.docker.reference.type"
 PREDICATE_TYPE = "in-toto.io/predicate-type"
@@ -515,24 +516,36 @@ def _is_image_config(media_type: str) -> bool:
     )
 
 
+async def gather_all(*coros: Awaitable[T]) -> list[T]:
+    """``asyncio.gather`` that, when one fails (or the caller is cancelled), cancels the others
+    and waits for them: no request is left running, and no connection is left half-used, once
+    this returns or raises."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 async def fetch_tree(
     client: ManifestSource, ref: Reference, *, referrers: bool = True
 ) -> ManifestTree:
     """Fetch the whole tree of ``ref`` (verified), children concurrently."""
     start = client.requests
     root_fetch = await client.get_manifest(ref)
-    referrers_task: asyncio.Task[list[dict[str, Any]] | None] | None = None
-    if referrers:
-        referrers_task = asyncio.ensure_future(_referrers(client, ref, root_fetch.digest))
-    try:
-        root = await _node(client, ref, root_fetch, None, depth=0)
-        found: tuple[Descriptor, ...] = ()
-        if referrers_task is not None:
-            listed = await referrers_task
-            found = tuple(Descriptor.from_json(d) for d in listed or ())
-    finally:
-        if referrers_task is not None and not referrers_task.done():
-            referrers_task.cancel()
+
+    async def no_referrers() -> None:
+        return None
+
+    root, listed = await gather_all(
+        _node(client, ref, root_fetch, None, depth=0),
+        _referrers(client, ref, root_fetch.digest) if referrers else no_referrers(),
+    )
+    assert isinstance(root, ImageIndex | ImageManifest)
+    found = tuple(Descriptor.from_json(d) for d in listed or ())  # type: ignore[union-attr]
     return ManifestTree(ref, root, found, client.requests - start)
 
 
@@ -586,21 +599,18 @@ async def _index(
     )
 
     async def child(d: Descriptor) -> ImageManifest | ImageIndex:
-        attestations = [
-            asyncio.ensure_future(_attestation(client, ref, a, d.digest))
-            for a in attestation_of.get(d.digest, ())
-        ]
-        try:
-            node = await _child(client, ref, d, depth=depth + 1)
-            found = tuple(await asyncio.gather(*attestations))
-        finally:
-            for task in attestations:
-                task.cancel()
+        # The attestations of a platform are fetched at the same time as its manifest.
+        results = await gather_all(
+            _child(client, ref, d, depth=depth + 1),
+            *(_attestation(client, ref, a, d.digest) for a in attestation_of.get(d.digest, ())),
+        )
+        node, found = results[0], tuple(results[1:])
+        assert isinstance(node, ImageManifest | ImageIndex)
         if isinstance(node, ImageManifest) and found:
-            node = _with_attestations(node, found)
+            node = _with_attestations(node, found)  # type: ignore[arg-type]
         return node
 
-    children = await asyncio.gather(*(child(d) for d in entries))
+    children = await gather_all(*(child(d) for d in entries))
     subject = doc.get("subject") or {}
     return ImageIndex(
         digest=fetched.digest,

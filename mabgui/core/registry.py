@@ -335,9 +335,22 @@ class RegistryClient:
     async def referrers(self, ref: Reference, digest: str) -> list[dict[str, Any]] | None:
         """Descriptors that name ``digest`` as their ``subject``; ``None`` when unsupported.
 
-        Uses the referrers API, then the referrers tag schema (``sha256-<hex>``) that registries
-        without the API (distribution 2.x) get from OCI 1.1 clients.
+        Asks the referrers API and, at the same time (one round trip, not two), the referrers
+        tag schema (``sha256-<hex>``) that OCI 1.1 clients push to registries without the API
+        (distribution 2.x). The API's answer wins when the registry has it.
         """
+        api = asyncio.ensure_future(self._referrers_api(ref, digest))
+        tagged = asyncio.ensure_future(self._referrers_tag(ref, digest))
+        try:
+            from_api, from_tag = await asyncio.gather(api, tagged)
+        except BaseException:
+            for task in (api, tagged):
+                task.cancel()
+            await asyncio.gather(api, tagged, return_exceptions=True)
+            raise
+        return from_api if from_api is not None else from_tag
+
+    async def _referrers_api(self, ref: Reference, digest: str) -> list[dict[str, Any]] | None:
         what = f"referrers of {ref.name}@{digest}"
         try:
             response, data = await self._request(
@@ -345,21 +358,20 @@ class RegistryClient:
                 headers={"Accept": OCI_INDEX}, max_bytes=MAX_MANIFEST_BYTES,
             )  # fmt: skip
             ctype = response.headers.get("content-type", "").split(";")[0].strip()
-            if ctype == OCI_INDEX or ctype == "application/json":
+            if ctype in (OCI_INDEX, "application/json"):
                 return list(json.loads(data).get("manifests") or [])
         except (NotFound, UnsupportedMediaType, ValueError, AttributeError):
             pass
         except ServerError as exc:
             if exc.status not in (400, 405, 501):  # distribution 2.x answers some of these
                 raise
-        tag = digest.replace(":", "-", 1)
+        return None
+
+    async def _referrers_tag(self, ref: Reference, digest: str) -> list[dict[str, Any]] | None:
         try:
-            index = await self.get_manifest(ref, tag)
-        except (NotFound, UnsupportedMediaType):
-            return None
-        try:
+            index = await self.get_manifest(ref, digest.replace(":", "-", 1))
             return list(index.json().get("manifests") or [])
-        except (ValueError, AttributeError):
+        except (NotFound, UnsupportedMediaType, ValueError, AttributeError):
             return None
 
     # --- HTTP + auth -------------------------------------------------------------------------

@@ -220,6 +220,8 @@ class TokenServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -333,6 +335,9 @@ class Proxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes: without TCP_NODELAY, Nagle + delayed
+            # ACK hold the body ~40 ms on every reused keep-alive connection.
+            disable_nagle_algorithm = True
             upstream_conn: http.client.HTTPConnection | None = None
 
             def log_message(self, *args: Any) -> None:
