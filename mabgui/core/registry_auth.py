@@ -14,7 +14,6 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from mabgui.core import process
 from mabgui.core.reference import DOCKER_HUB
 from mabgui.core.registry_errors import Unauthorized
 
@@ -94,6 +93,8 @@ async def docker_config_credentials(registry: str) -> Credentials | None:
 
 
 async def _from_helper(helper: str, address: str) -> Credentials | None:
+    from mabgui.core import process
+
     program = f"docker-credential-{helper}"
     try:
         result = await process.run([program, "get"], input_text=address, timeout=30)

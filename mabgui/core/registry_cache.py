@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 MAX_ENTRY_BYTES = 4 * 1024 * 1024
@@ -63,6 +62,8 @@ class DigestCache:
         path = self._path(digest)
         if path is None or len(data) > MAX_ENTRY_BYTES:
             return
+        import tempfile  # only writers need it: keeps `mabgui inspect` start-up lean
+
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
