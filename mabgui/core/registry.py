@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -101,6 +102,11 @@ class Fetched:
 class _Token:
     value: str
     expires: float
+
+
+def _env_proxies() -> bool:
+    names = ("https_proxy", "http_proxy", "all_proxy")
+    return any(os.environ.get(n) or os.environ.get(n.upper()) for n in names)
 
 
 class _LazyTransport(httpx.AsyncBaseTransport):
@@ -206,16 +212,24 @@ class RegistryClient:
         self._insecure = {h.strip().lower() for h in insecure if h.strip()}
         self.cache = cache
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            follow_redirects=True,
-            headers={"User-Agent": f"mabgui/{__version__}"},
-            # https (the default) verifies TLS; its context is built on first use, so a look-up
-            # on a loopback registry does not pay for loading the CA bundle.
-            transport=_LazyTransport(verify_tls, limits),
-            # plain http:// URLs never do TLS (redirects to https:// go to the verified one).
-            mounts={"http://": httpx.AsyncHTTPTransport(verify=False, limits=limits)},
-        )
+        common: dict[str, Any] = {
+            "timeout": httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            "follow_redirects": True,
+            "headers": {"User-Agent": f"mabgui/{__version__}"},
+        }
+        if _env_proxies():
+            # HTTPS_PROXY & co. (as docker honours them): httpx's own transports apply them,
+            # with NO_PROXY; TLS is verified as always.
+            self._http = httpx.AsyncClient(verify=verify_tls, limits=limits, **common)
+        else:
+            self._http = httpx.AsyncClient(
+                # https (the default) verifies TLS; its context is built on first use, so a
+                # look-up on a loopback registry does not pay for loading the CA bundle.
+                transport=_LazyTransport(verify_tls, limits),
+                # plain http:// URLs never do TLS (redirects to https:// use the verified one).
+                mounts={"http://": httpx.AsyncHTTPTransport(verify=False, limits=limits)},
+                **common,
+            )
         self._sem = asyncio.Semaphore(concurrency)
         self._tokens: dict[tuple[str, str], _Token] = {}
         self._token_locks: dict[tuple[str, str], asyncio.Lock] = {}
@@ -624,7 +638,7 @@ def _connect_error(url: str, exc: httpx.ConnectError) -> RegistryError:
             f"{host} does not speak HTTPS",
             hint="mark the registry insecure to use plain HTTP",
         )
-    return Unreachable(
-        f"cannot connect to the registry at {host}: {text}",
-        hint="check the host name and port, and that the registry is running",
-    )
+    hint = "check the host name and port, and that the registry is running"
+    if _env_proxies():
+        hint += " (requests go through the proxy set in HTTPS_PROXY/HTTP_PROXY; see NO_PROXY)"
+    return Unreachable(f"cannot connect to the registry at {host}: {text}", hint=hint)
