@@ -1104,7 +1104,8 @@ def _print_tree_text(tree: Any) -> None:
     if isinstance(root, ImageIndex):
         index_lines(root, "  ")
         for d in root.unattached:
-            print(f"  unattached attestation {d.digest} (subject {d.annotations})")
+            subject = d.annotations.get("vnd.docker.reference.digest", "?")
+            print(f"  attestation {d.digest} for {subject} (not in the index)")
     else:
         manifest_lines(root, "  ")
     for d in tree.referrers:
