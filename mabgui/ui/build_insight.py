@@ -13,8 +13,11 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QHeaderView,
     QLabel,
+    QScrollArea,
+    QSplitter,
     QTreeView,
     QVBoxLayout,
     QWidget,
@@ -22,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from mabgui.core.progress import BuildProgress, EmulationCost, emulation_insight
 from mabgui.ui.build_qtfix import emit
-from mabgui.ui.build_style import escape, format_duration
+from mabgui.ui.build_style import escape, format_duration, short_platform
 
 ObjectRole = Qt.ItemDataRole.UserRole + 1
 _Index = QModelIndex | QPersistentModelIndex
@@ -42,7 +45,7 @@ class InsightModel(QAbstractTableModel):
     COL_EMULATED = 3
     COL_RATIO = 4
     COL_EXTRA = 5
-    HEADERS = ("Step", "Emulated platform", "Native", "Emulated", "Slowdown", "Lost")
+    HEADERS = ("Step", "Platform", "Native", "QEMU", "Slowdown", "Lost")
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -97,7 +100,7 @@ class InsightModel(QAbstractTableModel):
             if col == self.COL_STEP:
                 return cost.label
             if col == self.COL_PLATFORM:
-                return str(cost.emulated.platform)
+                return short_platform(cost.emulated.platform)
             if col == self.COL_NATIVE:
                 return format_duration(cost.native.duration_s)
             if col == self.COL_EMULATED:
@@ -126,6 +129,10 @@ class InsightModel(QAbstractTableModel):
                 f"{format_duration(cost.emulated.duration_s)} · {cost.ratio:.1f}× slower"
             )
         return None
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def cross_compile_candidates(costs: list[EmulationCost]) -> list[EmulationCost]:
@@ -165,19 +172,39 @@ class InsightPanel(QWidget):
             "#crossCompileHint { background:#ebf8ff; border:1px solid #90cdf4;"
             " border-radius:6px; padding:6px; }"
         )
-        self.hint.hide()
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        hint_scroll = QScrollArea()
+        hint_scroll.setWidgetResizable(True)
+        hint_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        hint_scroll.setWidget(self.hint)
+        hint_scroll.setMinimumWidth(380)
+        hint_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._hint_box = hint_scroll
+        body = QSplitter(Qt.Orientation.Horizontal)
+        body.setChildrenCollapsible(False)
+        body.addWidget(self.view)
+        body.addWidget(hint_scroll)
+        body.setStretchFactor(0, 3)
+        body.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.summary)
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.hint)
+        layout.addWidget(body, 1)
         self.update_from(None)
+
+    def _hide_hint(self) -> None:
+        self.hint.hide()
+        self._hint_box.hide()
+
+    def _show_hint(self) -> None:
+        self.hint.show()
+        self._hint_box.show()
 
     def update_from(self, progress: BuildProgress | None) -> None:
         if progress is None or not progress.lanes:
             self.model.set_costs([])
             self.summary.setText("Start a build or open a recording to see what emulation costs.")
-            self.hint.hide()
+            self._hide_hint()
             return
         emulated = [ln for ln in progress.lanes.values() if ln.emulated]
         native = [ln for ln in progress.lanes.values() if not ln.emulated]
@@ -185,7 +212,7 @@ class InsightPanel(QWidget):
         self.model.set_costs(costs)
         if not emulated:
             self.summary.setText("Every platform of this build runs natively: no emulation cost.")
-            self.hint.hide()
+            self._hide_hint()
             return
         if not native:
             self.summary.setText(
@@ -193,45 +220,47 @@ class InsightPanel(QWidget):
                 f"{progress.native}), so there is nothing to compare with: add "
                 f"<code>{progress.native}</code> to the platforms to measure the QEMU slowdown."
             )
-            self.hint.hide()
+            self._hide_hint()
             return
         if not costs:
             self.summary.setText(
                 "No emulated step has a finished native twin yet (cached and very short steps "
                 "are left out)."
             )
-            self.hint.hide()
+            self._hide_hint()
             return
         lost = sum(max(0.0, c.extra_s) for c in costs)
         native_total = sum(c.native.duration_s or 0.0 for c in costs)
         emulated_total = sum(c.emulated.duration_s or 0.0 for c in costs)
         overall = emulated_total / native_total if native_total > 0 else 0.0
         worst = max(costs, key=lambda c: c.ratio)
-        top = ", ".join(
-            f"<b>{escape(c.label)}</b> on {c.emulated.platform} (+{format_duration(c.extra_s)})"
-            for c in costs[:TOP_COSTS]
-        )
+        top = costs[0]
         self.summary.setText(
             f"Emulated steps ran <b>{overall:.1f}×</b> slower than their native twins "
-            f"({len(costs)} compared; worst {worst.ratio:.1f}×). Emulation cost "
-            f"<b>{format_duration(lost)}</b> of step time. Costliest: {top}."
+            f"({len(costs)} compared, worst {worst.ratio:.1f}×); emulation cost "
+            f"<b>{format_duration(lost)}</b> of step time. Costliest (bold below): "
+            f"<b>{escape(_short(top.label))}</b> on {top.emulated.platform} "
+            f"(+{format_duration(top.extra_s)})."
         )
         candidates = cross_compile_candidates(costs)
         if not candidates:
-            self.hint.hide()
+            self._hide_hint()
             return
         names = sorted({c.label for c in candidates})
         saving = sum(c.extra_s for c in candidates)
-        listed = "".join(f"<li>{escape(n)}</li>" for n in names[:6])
+        listed = "".join(f"<li>{escape(_short(n, 80))}</li>" for n in names[:6])
         more = f"<li>… and {len(names) - 6} more</li>" if len(names) > 6 else ""
         self.hint.setText(
             "<b>Cross-compile instead of emulating</b> — these RUN steps lose about "
             f"<b>{format_duration(saving)}</b> to QEMU:<ul style='margin:2px'>{listed}{more}</ul>"
-            "Run the stage on the builder's native platform and build <i>for</i> the target: "
-            "<pre style='margin:2px'>FROM --platform=$BUILDPLATFORM &lt;base&gt; AS build\n"
+            "Run that stage on the builder's native platform and build <i>for</i> the "
+            "target:<pre style='margin:2px'>"
+            "FROM --platform=$BUILDPLATFORM &lt;base&gt; AS build\n"
             "ARG TARGETOS TARGETARCH\n"
-            "RUN GOOS=$TARGETOS GOARCH=$TARGETARCH go build -o /out/app   # or your toolchain\n"
-            "FROM &lt;base&gt;\nCOPY --from=build /out/app /app</pre>"
+            "RUN GOOS=$TARGETOS GOARCH=$TARGETARCH \\\n"
+            "    go build -o /out/app  # your toolchain\n"
+            "FROM &lt;base&gt;\n"
+            "COPY --from=build /out/app /app</pre>"
             "Only steps whose output does not depend on running target code can move."
         )
-        self.hint.show()
+        self._show_hint()

@@ -91,7 +91,10 @@ class TimelineWidget(QWidget):
         if progress is None:
             self.clear()
             return
-        origin = progress.started
+        # Cached steps may carry a stale first interval from the build that filled the cache:
+        # the timeline starts at the first real (non-cached) step and drops older runs.
+        starts = [s.started for s in progress.steps.values() if s.started and not s.cached]
+        origin = min(starts) if starts else progress.started
         if origin is None:
             self.clear()
             return
@@ -107,6 +110,8 @@ class TimelineWidget(QWidget):
         for row, (_label, steps, _emu) in enumerate(rows):
             for step in steps:
                 for start, stop in step.intervals:
+                    if stop is not None and stop < origin:
+                        continue
                     running = stop is None
                     x1 = (now if running else stop) - origin  # type: ignore[operator]
                     x0 = start - origin

@@ -190,7 +190,7 @@ class BuildsView(QWidget):
         results.addWidget(self.bottom)
         results.setStretchFactor(0, 3)
         results.setStretchFactor(1, 2)
-        results.setSizes([420, 300])
+        results.setSizes([380, 340])
 
         right = QWidget()
         right_layout = QVBoxLayout(right)
