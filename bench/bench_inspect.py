@@ -126,6 +126,12 @@ def measure(runs: int) -> dict[str, float | int | str]:
         timed(imagetools)
         timed([*mabgui_cmd, "--no-cache"])
         asyncio.run(in_process(ref))
+        imports = (
+            "import sys; sys.modules['trio'] = None; sys.modules['httpx._main'] = None; "
+            "import mabgui.cli, mabgui.core.manifest, mabgui.core.registry_cache, httpx; "
+            "httpx.AsyncHTTPTransport()"
+        )
+        startup, imported = [], []
         it, proc, warm, inproc = [], [], [], []
         requests = 0
         for _ in range(runs):
@@ -136,6 +142,8 @@ def measure(runs: int) -> dict[str, float | int | str]:
             )  # first run fills, the rest hit the cache
             elapsed, requests = asyncio.run(in_process(ref))
             inproc.append(elapsed)
+            startup.append(timed([sys.executable, "-c", "pass"], label="startup"))
+            imported.append(timed([sys.executable, "-c", imports], label="imports"))
         load = os.getloadavg()[0]
     finally:
         if proxy is not None:
@@ -149,6 +157,8 @@ def measure(runs: int) -> dict[str, float | int | str]:
         "in_process": m_in,
         "process": m_proc,
         "process_cached": statistics.median(warm[1:] or warm),
+        "startup": statistics.median(startup),
+        "imports": statistics.median(imported),
         "ratio_in_process": m_in / m_it,
         "ratio_process": m_proc / m_it,
         "requests": requests,
@@ -183,12 +193,22 @@ def report(r: dict[str, float | int | str]) -> str:
             f"| `mabgui inspect REF --json`, warm digest cache | {s('process_cached')}"
             f" | {float(r['process_cached']) / float(r['imagetools']):.2f}× |"
             f" | {s('cpu_process_cached')} |",
+            f"| of which: `python -c pass` | {s('startup')} | | | {s('cpu_startup')} |",
+            f"| of which: `python -c 'import mabgui.cli, …manifest, httpx'` | {s('imports')}"
+            f" | | | {s('cpu_imports')} |",
             "",
             f"The tree took {r['requests']} HTTP requests (index, 12 child manifests, 6 configs,"
             " 2 referrers probes), in 3 sequential round trips: the index, then all child",
             "manifests at once with each config requested as soon as its manifest arrives."
             f" The physical floor is 3 round trips = {float(r['floor']):.3f} s; the in-process",
             f"fetch is {float(r['in_process']) / float(r['floor']):.2f}× that floor.",
+            "",
+            "The proxy (`tests/e2e/registry_servers.py`, its own process) sets TCP_NODELAY and a",
+            "listen backlog of 128: without them Nagle + delayed ACK add ~40 ms to every reused",
+            "connection and a burst of connects waits 1 s for SYN retries, which penalises both",
+            "tools. Wall times depend on the machine's load (other work shared the 2 cores);",
+            "imagetools is latency-bound (little CPU), `mabgui inspect` needs the CPU time shown —",
+            "Python start-up and imports are about two thirds of it (see the report).",
             "",
         ]
     )
