@@ -39,6 +39,7 @@ StreamRole = Qt.ItemDataRole.UserRole + 2
 
 _Index = QModelIndex | QPersistentModelIndex
 SCAN_LIMIT = 4096  # above this many new lines, filter by merging per-step index arrays
+FILTER_SLICE = 20_000  # lines a filter examines per event-loop turn
 
 
 class _Shared:
@@ -87,8 +88,12 @@ class LogModel(QAbstractListModel):
     def add_platform_color(self, platform: Platform, color: str) -> None:
         self._colors[platform] = color
 
-    def sync(self) -> int:
-        """Announce the lines added to the store since the last call; returns how many rows."""
+    def sync(self, max_lines: int | None = None) -> int:
+        """Announce the lines added to the store since the last call; returns how many rows.
+
+        Filtered, at most ``max_lines`` new lines are examined per call (the pane calls again
+        until :meth:`pending` is 0, so filtering 100k lines never blocks the event loop).
+        """
         log = self._log
         if log is None:
             return 0
@@ -101,8 +106,9 @@ class LogModel(QAbstractListModel):
             self._seen = total
             self.endInsertRows()
             return total - first
-        matches = self._matching(self._seen, total)
-        self._seen = total
+        end = total if max_lines is None else min(total, self._seen + max_lines)
+        matches = self._matching(self._seen, end)
+        self._seen = end
         if not matches:
             return 0
         first = len(self._rows)
@@ -113,16 +119,27 @@ class LogModel(QAbstractListModel):
 
     # --- filter -------------------------------------------------------------------------------
     def set_filter(
-        self, platform: PlatformFilter = None, step: Step | None = None, text: str = ""
+        self,
+        platform: PlatformFilter = None,
+        step: Step | None = None,
+        text: str = "",
+        *,
+        incremental: bool = False,
     ) -> None:
+        """Filter the rows; ``incremental``: scan nothing now, let :meth:`sync` catch up."""
         self.beginResetModel()
         self._platform = platform
         self._step = step
         self._text = text.strip().lower()
         self._seen = 0
         self._rows = None if self._unfiltered() else array("I")
-        self._scan_to_end()
+        if self._rows is None or not incremental:
+            self._scan_to_end()
         self.endResetModel()
+
+    def pending(self) -> int:
+        """Lines of the store not examined by the filter yet."""
+        return len(self._log) - self._seen if self._log is not None else 0
 
     @property
     def filter(self) -> tuple[PlatformFilter, Step | None, str]:
@@ -281,6 +298,10 @@ class LogPane(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.view, 1)
 
+        self._catch_up_timer = QTimer(self)
+        self._catch_up_timer.setSingleShot(True)
+        self._catch_up_timer.setInterval(0)
+        self._catch_up_timer.timeout.connect(self._catch_up)
         self._text_timer = QTimer(self)
         self._text_timer.setSingleShot(True)
         self._text_timer.setInterval(250)
@@ -303,10 +324,17 @@ class LogPane(QWidget):
         """Called once per frame: show new lines (and new platforms/steps in the filters)."""
         if steps_added:
             self._fill_platforms()
-        if self.model.sync():
+        self._catch_up()
+
+    def _catch_up(self) -> None:
+        """Examine the next slice of lines (filtered); reschedule while some are left."""
+        pending = self.model.pending()
+        if self.model.sync(max_lines=FILTER_SLICE) or pending:
             self._update_count()
             if self.follow.isChecked():
                 self.view.scrollToBottom()
+        if self.model.pending() and not self._catch_up_timer.isActive():
+            self._catch_up_timer.start()
 
     def show_step(self, step: Step) -> None:
         """Filter the log to one step (a click on a step in a lane)."""
@@ -401,15 +429,16 @@ class LogPane(QWidget):
         text = self.text_filter.text()
         if (platform, step, text.strip().lower()) == self.model.filter:
             return
-        self.model.set_filter(platform, step, text)
+        self.model.set_filter(platform, step, text, incremental=True)
         self._update_count()
-        if self.follow.isChecked():
-            self.view.scrollToBottom()
+        self._catch_up()
 
     def _update_count(self) -> None:
         shown = self.model.rowCount()
         total = len(self._progress.log) if self._progress is not None else 0
-        if shown == total:
+        if self.model.pending():
+            self.count.setText(f"{shown:,} of {total:,} lines (filtering…)")
+        elif shown == total:
             self.count.setText(f"{total:,} lines")
         else:
             self.count.setText(f"{shown:,} of {total:,} lines")

@@ -103,7 +103,8 @@ class BuildsView(QWidget):
         self.progress: BuildProgress | None = None
         self.live = False
         self.result_ref = ""
-        self._pending: list[ProgressEvent] = []
+        self._pending: list[ProgressEvent] = []  # structural events, in order
+        self._dirty: dict[Step, None] = {}  # steps whose logs/status/state changed
         self._lanes: dict[Platform | None, LaneWidget] = {}
         self._pool: list[LaneWidget] = []  # platform lane widgets, reused between builds
         self._free: list[LaneWidget] = []
@@ -339,6 +340,7 @@ class BuildsView(QWidget):
         """Show ``progress`` (empty or complete) and follow the events that will fold into it."""
         self._frame_timer.stop()
         self._pending = []
+        self._dirty = {}
         self.progress = progress
         self.live = live
         self.result_ref = ""
@@ -375,10 +377,21 @@ class BuildsView(QWidget):
         self.cancel_button.setEnabled(live)
 
     def on_events(self, events: Sequence[ProgressEvent]) -> None:
-        """Queue core events; the view renders them at the next frame."""
+        """Queue core events; the view renders them at the next frame.
+
+        The frequent ones (log lines, status, state changes) only mark their step dirty here,
+        so a frame's worth of events is not kept alive (and promoted by the GC) until then.
+        """
         if not events:
             return
-        self._pending.extend(events)
+        dirty = self._dirty
+        pending = self._pending
+        for event in events:
+            kind = type(event)
+            if kind is StepLogs or kind is StepStatus or kind is StepChanged:
+                dirty[event.step] = None  # type: ignore[union-attr]
+            else:
+                pending.append(event)
         if not self._frame_timer.isActive():
             self._frame_timer.start()
 
@@ -447,19 +460,18 @@ class BuildsView(QWidget):
         """Render every queued event (once per frame)."""
         self._frame_timer.stop()
         events = self._pending
+        changed = self._dirty
         self._pending = []
+        self._dirty = {}
         progress = self.progress
-        if progress is None or not events:
+        if progress is None or not (events or changed):
             return
         self._frames += 1
-        changed: dict[Step, None] = {}
         steps_added = False
         result: BuildResult | None = None
         for event in events:
             kind = type(event)
-            if kind is StepLogs or kind is StepChanged or kind is StepStatus:
-                changed[event.step] = None  # type: ignore[union-attr]
-            elif kind is StepAdded:
+            if kind is StepAdded:
                 assert isinstance(event, StepAdded)
                 widget = self._lane_widget(event.lane)
                 if widget.model.row_of(event.step) < 0:
