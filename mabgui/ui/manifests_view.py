@@ -117,6 +117,7 @@ class ManifestsView(QWidget):
         for col in (COL_DIGEST, COL_TYPE, COL_SIZE):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.view.selectionModel().currentChanged.connect(self._current_changed)
+        self.view.doubleClicked.connect(self._double_clicked)
 
         self.details = ManifestDetails()
         self.details.copied.connect(lambda text: self._info(f"Copied: {text}"))
@@ -293,6 +294,12 @@ class ManifestsView(QWidget):
             return
         if self.details.digest == digest:  # still the selected entry
             self.details.show_raw(blob.data)
+
+    def _double_clicked(self, index: QModelIndex) -> None:
+        """A referrer (an artifact naming this image as its subject) opens as its own tree."""
+        index = index.siblingAtColumn(COL_NAME)
+        if self.tree is not None and index.data(KindRole) == "referrer":
+            self.open_reference(str(self.tree.reference.with_digest(str(index.data(DigestRole)))))
 
     def _tag_activated(self, item: QListWidgetItem) -> None:
         if self.tree is None or not item.flags() & Qt.ItemFlag.ItemIsEnabled:

@@ -231,3 +231,49 @@ def test_json_highlighter_leaves_numbers_inside_strings_alone(qapp) -> None:  # 
     assert spans[(text.index(": 12") + 2, 2)] == "#b7791f"
     assert spans[(text.index("true"), 4)] == "#9b2c2c"
     assert len(spans) == 6  # three keys, one string, one number, one literal: nothing inside
+
+
+def test_referrer_opens_on_double_click(view: ManifestsView, qloop, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    from tests.e2e.registry_servers import Pusher, small_image
+
+    pusher = Pusher(f"http://{engine.registry}", f"mabgui-manifest-test-{uuid.uuid4().hex[:12]}")
+    try:
+        image = small_image(pusher, "riscv64")
+        pusher.tag(image, "img")
+        empty = pusher.blob(b"{}")
+        artifact = pusher.manifest(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "artifactType": "application/vnd.example.signature",
+                "config": {"mediaType": "application/vnd.oci.empty.v1+json", **empty},
+                "layers": [{"mediaType": "application/vnd.oci.empty.v1+json", **empty}],
+                "subject": {k: image[k] for k in ("mediaType", "digest", "size")},
+            }
+        )
+        pusher.manifest(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "manifests": [artifact | {"artifactType": "application/vnd.example.signature"}],
+            },
+            image["digest"].replace(":", "-"),
+        )
+        name = pusher.base.split("/v2/")[1]
+        view.open_reference(f"{engine.registry}/{name}:img")
+        run_until(qloop, lambda: view.tree is not None and _settled(view))
+        root = view.model.index(0, 0)
+        kinds = [
+            view.model.index(r, 0, root).data(KindRole) for r in range(view.model.rowCount(root))
+        ]
+        assert kinds[-1] == "referrer"
+        referrer = view.model.index(len(kinds) - 1, 0, root)
+        assert "signature" in referrer.data()
+        view.view.doubleClicked.emit(referrer)
+        run_until(qloop, lambda: view.tree is not None and view.tree.digest == artifact["digest"])
+        run_until(qloop, lambda: _settled(view))
+        assert view.tree.root.subject == image["digest"]  # type: ignore[union-attr]
+    finally:
+        pusher.delete_all()
