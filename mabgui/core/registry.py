@@ -288,10 +288,10 @@ class RegistryClient:
             verify(data, target, what)
             digest = target
         else:
-            announced = response.headers.get("docker-content-digest", "")
-            digest = digest_of(data, announced.partition(":")[0] if announced else "sha256")
-            if announced and announced != digest:
-                raise DigestMismatch(what, announced, digest)
+            announced = response.headers.get("docker-content-digest", "").strip()
+            if announced:
+                verify(data, announced, what)  # the registry's own word for these bytes
+            digest = announced or digest_of(data)
         if expected_size is not None and expected_size != len(data):
             raise DigestMismatch(what, f"{expected_size} bytes", f"{len(data)} bytes")
         if media_type not in INDEX_TYPES | MANIFEST_TYPES:
