@@ -18,7 +18,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -166,6 +166,12 @@ class StepsModel(QAbstractTableModel):
         return None
 
 
+def _set_text_color(label: QLabel, color: str) -> None:
+    palette = label.palette()
+    palette.setColor(QPalette.ColorRole.WindowText, QColor(color))
+    label.setPalette(palette)
+
+
 class LaneBar(QWidget):
     """A thin progress bar that repaints lazily (QProgressBar repaints synchronously)."""
 
@@ -225,15 +231,18 @@ class LaneWidget(QFrame):
         self.lane = lane
         self.color = color
         self.setObjectName("buildLane")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setFrameShape(QFrame.Shape.NoFrame)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumWidth(200)
+        self.setMinimumWidth(150)
         self.model = StepsModel(clock, self)
 
         self.title = QLabel()
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.badge = QLabel()
         self.state_label = QLabel()
+        bold = self.state_label.font()
+        bold.setBold(True)
+        self.state_label.setFont(bold)
         header = QHBoxLayout()
         header.setContentsMargins(0, 0, 0, 0)
         header.addWidget(self.title, 1)
@@ -262,7 +271,7 @@ class LaneWidget(QFrame):
         self.error = QLabel()
         self.error.setWordWrap(True)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error.setStyleSheet("color: #9b2c2c;")
+        _set_text_color(self.error, "#9b2c2c")
         self.error.hide()
 
         layout = QVBoxLayout(self)
@@ -287,6 +296,7 @@ class LaneWidget(QFrame):
         self.model.reset(lane.steps if lane is not None else [])
         self.bar.setVisible(lane is not None)
         self.setMaximumWidth(300 if lane is None else 16777215)  # QWIDGETSIZE_MAX
+        self.setMinimumWidth(130 if lane is None else 150)
         self.refresh()
 
     def _clicked(self, index: QModelIndex) -> None:
@@ -336,7 +346,7 @@ class LaneWidget(QFrame):
         took = f" in {format_duration(duration)}" if duration is not None else ""
         if state is not self._label_state:
             self._label_state = state
-            self.state_label.setStyleSheet(f"color:{STATE_COLORS[state]}; font-weight:bold;")
+            _set_text_color(self.state_label, STATE_COLORS[state])
         self.bar.set_value(lane.progress)
         if failed_step is not None:
             self.current.setText(f"failed at {failed_step.label}")
@@ -374,10 +384,19 @@ class LaneWidget(QFrame):
         if failed == self._failed:
             return
         self._failed = failed
-        if failed:
-            self.setStyleSheet(
-                f"#buildLane {{ background:{ERROR_BG}; border:2px solid {ERROR_BORDER};"
-                " border-radius:6px; }"
-            )
+        self.update()  # the frame is painted by paintEvent (no style sheet: they slow children)
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if self._failed:
+            pen = QPen(QColor(ERROR_BORDER), 2)
+            painter.setBrush(QColor(ERROR_BG))
+            rect = QRectF(self.rect()).adjusted(1, 1, -1, -1)
         else:
-            self.setStyleSheet("#buildLane { border:1px solid #cbd5e0; border-radius:6px; }")
+            pen = QPen(QColor("#cbd5e0"), 1)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            rect = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
+        painter.setPen(pen)
+        painter.drawRoundedRect(rect, 6, 6)
+        painter.end()

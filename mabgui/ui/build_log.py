@@ -250,15 +250,19 @@ class LogPane(QWidget):
         self._step_items: list[Step] = []
 
         self.platform_filter = QComboBox()
-        self.platform_filter.setMinimumContentsLength(12)
+        self.platform_filter.setMinimumContentsLength(8)
+        self.platform_filter.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.step_filter = QComboBox()
-        self.step_filter.setMinimumContentsLength(28)
+        self.step_filter.setMinimumContentsLength(14)
         self.step_filter.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
         self.text_filter = QLineEdit()
         self.text_filter.setPlaceholderText("Find in log…")
         self.text_filter.setClearButtonEnabled(True)
+        self.text_filter.setMinimumWidth(90)
         self.follow = QCheckBox("Follow")
         self.follow.setChecked(True)
         self.count = QLabel("0 lines")

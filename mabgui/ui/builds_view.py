@@ -19,6 +19,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -72,7 +73,7 @@ from mabgui.ui.tasks import TaskRunner
 FRAME_MS = 75  # view updates are coalesced to one per frame
 TIMELINE_MS = 300  # the timeline redraws at most this often while events pour in
 INSIGHT_MS = 1000
-REPLAY_CHUNK = 64 * 1024  # bytes fed to the parser between two yields to the event loop
+REPLAY_CHUNK = 32 * 1024  # bytes fed to the parser between two yields to the event loop
 SESSION = "session"
 
 
@@ -120,6 +121,9 @@ class BuildsView(QWidget):
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.state = QLabel()
         self.state.setTextFormat(Qt.TextFormat.RichText)
+        for label in (self.title, self.state):
+            label.setWordWrap(True)
+            label.setMinimumWidth(120)
         self.open_button = QPushButton("Open recorded rawjson…")
         self.open_button.setToolTip(
             "Show a stream recorded with docker buildx build --progress=rawjson 2> file "
@@ -187,7 +191,13 @@ class BuildsView(QWidget):
 
         results = QSplitter(Qt.Orientation.Vertical)
         results.setChildrenCollapsible(False)
-        results.addWidget(self.lanes_splitter)
+        # Many platforms scroll sideways instead of widening the window.
+        lanes_scroll = QScrollArea()
+        lanes_scroll.setWidgetResizable(True)
+        lanes_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        lanes_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        lanes_scroll.setWidget(self.lanes_splitter)
+        results.addWidget(lanes_scroll)
         results.addWidget(self.bottom)
         results.setStretchFactor(0, 3)
         results.setStretchFactor(1, 2)
@@ -202,8 +212,9 @@ class BuildsView(QWidget):
 
         # --- left: spec form and history ------------------------------------------------
         self.side = QTabWidget()
-        self.side.setMinimumWidth(280)
         self._build_side()
+        # the whole form fits without a horizontal scroll bar
+        self.side.setMinimumWidth(self.form.minimumSizeHint().width() + 30)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setChildrenCollapsible(False)
@@ -211,7 +222,7 @@ class BuildsView(QWidget):
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([340, 900])
+        splitter.setSizes([360, 900])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
