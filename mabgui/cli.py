@@ -981,21 +981,56 @@ async def _build(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _replay(args: argparse.Namespace) -> int:
-    import asyncio as _asyncio
+def _open_replay(target: str) -> Any:
+    """A recorded file, else a saved build's id (``mabgui history`` lists them)."""
+    import os
 
     from mabgui.core import history
 
+    if not os.path.exists(target) and os.sep not in target and "/" not in target:
+        try:
+            return history.load(target)
+        except history.HistoryError:
+            pass  # not a saved build either: report the missing file below
+    return history.open_recording(target)
+
+
+async def _replay(args: argparse.Namespace) -> int:
+    from mabgui.core import history
+
     try:
-        progress = await _asyncio.to_thread(history.open_recording, args.file)
+        progress = await asyncio.to_thread(_open_replay, args.file)
     except history.HistoryError as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(
+            str(exc), "give a rawjson file or a build id from `mabgui history`"
+        ) from None
     if args.json:
         print_json(progress.summary())
     else:
         _print_build_summary(progress)
     if progress.result is None or not progress.result.ok:
         raise _build_failure(progress)
+    return 0
+
+
+async def _history(args: argparse.Namespace) -> int:
+    import time as _time
+
+    from mabgui.core import history
+
+    entries = await asyncio.to_thread(history.list_entries, args.limit)
+    if args.json:
+        print_json([e.to_json() for e in entries])
+        return 0
+    if not entries:
+        print(f"no saved builds in {history.history_dir()}")
+        return 0
+    for e in entries:
+        when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(e.started))
+        state = "ok" if e.ok else "canceled" if e.canceled else "FAILED"
+        lanes = " ".join(f"{p}:{s}" for p, s in e.platforms.items())
+        took = _fmt_s(e.duration_s)
+        print(f"{e.id}  {when}  {state:<8} {took:>7}  {e.spec.get('context', '')}  {lanes}")
     return 0
 
 
@@ -1051,11 +1086,17 @@ def _add_build_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         "replay",
         help="summarise a recorded --progress=rawjson stream (plain or .gz)",
         description="Read a stream recorded with `docker buildx build --progress=rawjson … "
-        "2> FILE` and print its per-platform summary; exit 1 if that build failed.",
+        "2> FILE` (or a saved build, by id) and print its per-platform summary; exit 1 if that "
+        "build failed.",
     )
-    r.add_argument("file", metavar="FILE")
+    r.add_argument("file", metavar="FILE", help="a rawjson file (plain or .gz) or a build id")
     _json_flag(r)
     _command(r, _replay)
+
+    h = sub.add_parser("history", help="list saved builds (newest first)")
+    h.add_argument("--limit", type=int, default=None, metavar="N")
+    _json_flag(h)
+    _command(h, _history)
 
 
 # --- manifests (issue: Manifests) ---------------------------------------------------------------

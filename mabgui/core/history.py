@@ -98,10 +98,15 @@ def save(
     folder = base / build_id
     folder.mkdir(parents=True, exist_ok=False)
     result = progress.result
+    saved_spec = spec.to_json(redact=True)
+    for key in ("context", "dockerfile", "output_dest"):
+        value = saved_spec.get(key)
+        if value and "://" not in value and not value.startswith("git@"):
+            saved_spec[key] = os.path.abspath(value)  # so the build can be re-run from anywhere
     meta = {
         "version": 1,
         "id": build_id,
-        "spec": spec.to_json(redact=True),
+        "spec": saved_spec,
         "started": started,
         "duration_s": progress.duration_s,
         "ok": bool(result and result.ok),

@@ -290,3 +290,23 @@ def test_cli_replay_shows_the_emulation_cost(capsys: pytest.CaptureFixture[str])
     assert len(slow) == 3
     assert all(float(line.split("×")[0].split()[-1]) > 2 for line in slow)
     assert "FROM --platform=$BUILDPLATFORM" in out
+
+
+def test_cli_history_and_replay_by_id(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["history"]) == 0
+    assert "no saved builds in" in capsys.readouterr().out
+    saved = _saved("fail-arm64.rawjson", 1)
+    assert cli.main(["history", "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["id"] == saved.id
+    assert listed["spec"]["context"] == str(CTX.resolve())
+    assert listed["spec"]["build_args"] == {"API_TOKEN": "***"}
+    assert cli.main(["history"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(saved.id)
+    assert "FAILED" in line
+    assert "linux/arm64:error" in line
+    assert cli.main(["replay", saved.id, "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)["platforms"]["linux/arm64"]["ok"] is False
+    assert "build failed on linux/arm64" in err
