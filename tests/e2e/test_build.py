@@ -281,3 +281,33 @@ def test_missing_dockerfile_in_context_is_refused(engine: Engine, tmp_path: Path
                 pass
 
     asyncio.run(go())
+
+
+def test_validation_warns_for_platforms_without_emulator_and_accepts_load(
+    engine: Engine, tmp_path: Path
+) -> None:
+    ctx = _context(tmp_path, engine, "RUN true")
+    mips = Platform.parse("linux/mips64le")  # parses, but no builder or emulator offers it
+    v = asyncio.run(B.validate(B.BuildSpec(context=str(ctx), platforms=[AMD64, mips])))
+    assert v.ok, v.errors
+    (warning,) = [w for w in v.warnings if "linux/mips64le" in w]
+    assert "no emulator for it is registered" in warning
+    assert "mabgui emulators install mips64le" in warning
+    # The engine runs the containerd image store: --load of several platforms is allowed.
+    load = B.BuildSpec(context=str(ctx), platforms=[AMD64, ARM64], output=B.OutputKind.LOAD)
+    assert asyncio.run(B.validate(load)).ok
+
+
+def test_local_output_writes_one_tree_per_platform(
+    engine: Engine, tmp_path: Path, data_dir: Path
+) -> None:
+    ctx = _context(tmp_path, engine, "RUN uname -m > /arch")
+    out = tmp_path / "out"
+    res = _mabgui(
+        "build", "--platform", "linux/amd64,linux/arm64", "--output", f"type=local,dest={out}",
+        "--json", str(ctx), env={"MABGUI_DATA_DIR": str(data_dir)},
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["ok"] is True
+    assert (out / "linux_amd64" / "arch").read_text().strip() == "x86_64"
+    assert (out / "linux_arm64" / "arch").read_text().strip() == "aarch64"
