@@ -283,3 +283,35 @@ def test_cached_rebuild_and_cross_stage(view, qloop) -> None:  # type: ignore[no
         lane.data(lane.index(r, 0), Qt.ItemDataRole.ToolTipRole) for r in range(lane.rowCount())
     ]
     assert any("cross stage" in t for t in tips)
+
+
+def test_big_log_filters_match_a_plain_scan(qloop, qtbot, qtmodeltester) -> None:  # type: ignore[no-untyped-def]
+    """100k+ lines: index-merge and sliced (incremental) filtering give the plain-scan rows."""
+    from mabgui.ui.build_log import LogPane
+
+    bench = Path(__file__).resolve().parents[2] / "bench" / "data"
+    data = gzip.decompress((bench / "progress-3x30x200.rawjson.gz").read_bytes())
+    parser = P.ProgressParser()
+    for _ in range(6):  # the stream folded 6x into one model: 108k lines
+        parser.feed(data)
+    parser.close()
+    progress = parser.progress
+    log = progress.log
+    assert len(log) > 100_000
+    pane = LogPane()
+    qtbot.addWidget(pane)
+    pane.set_progress(progress)
+    model = pane.model
+    assert model.rowCount() == len(log)
+    arm64 = next(p for p in progress.lanes if p.architecture == "arm64")
+    expected = [i for i in range(len(log)) if log.step(i).platform == arm64]
+    model.set_filter(arm64)  # synchronous, merged from the steps' index arrays
+    assert [model.line_index(r) for r in range(model.rowCount())] == expected
+    qtmodeltester.check(model)
+    # through the pane (all platforms): sliced, the event loop keeps turning meanwhile
+    pane.text_filter.setText("line 199:")
+    run_until(qloop, lambda: model.filter[2] == "line 199:" and not model.pending())
+    wanted = [i for i in range(len(log)) if "line 199:" in log.text(i)]
+    assert [model.line_index(r) for r in range(model.rowCount())] == wanted
+    assert pane.count.text() == f"{len(wanted):,} of {len(log):,} lines"
+    pane.close()
