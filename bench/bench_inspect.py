@@ -207,8 +207,9 @@ def report(r: dict[str, float | int | str]) -> str:
             "listen backlog of 128: without them Nagle + delayed ACK add ~40 ms to every reused",
             "connection and a burst of connects waits 1 s for SYN retries, which penalises both",
             "tools. Wall times depend on the machine's load (other work shared the 2 cores);",
-            "imagetools is latency-bound (little CPU), `mabgui inspect` needs the CPU time shown —",
-            "Python start-up and imports are about two thirds of it (see the report).",
+            "imagetools is latency-bound (little CPU), `mabgui inspect` needs the CPU time shown,"
+            f" {float(r['cpu_imports']) / float(r['cpu_process']):.0%} of which is Python start-up"
+            " and imports (httpx with httpcore/anyio/ssl, the mabgui package version look-up).",
             "",
         ]
     )
