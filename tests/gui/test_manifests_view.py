@@ -157,6 +157,10 @@ def test_errors_are_shown_and_the_view_stays_usable(
         run_until(qloop, lambda: "500" in view.last_error and _settled(view))
         assert "✘" in view.status.text()
         view.grab().save("/tmp/manifests-error.png")
+        proxy.faults = {"/manifests/": 401}
+        view.open_reference(f"{proxy.host}/busybox:latest")
+        run_until(qloop, lambda: "user name and password" in view.last_error and _settled(view))
+        assert "docker login" in view.status.text()
     finally:
         proxy.stop()
 
