@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QBrush, QColor, QCursor, QPen
+from PySide6.QtGui import QBrush, QColor, QCursor, QGuiApplication, QPen
 from PySide6.QtWidgets import QLabel, QToolTip, QVBoxLayout, QWidget
 
 from mabgui.core.progress import BuildProgress, Step, StepState
@@ -197,6 +197,7 @@ class TimelineWidget(QWidget):
         view = self.plot.getPlotItem().getViewBox()
         if not view.sceneBoundingRect().contains(pos):
             QToolTip.hideText()
+            self.plot.setToolTip("")
             return
         point = view.mapSceneToView(pos)
         bar = self.bar_at(point.x(), point.y())
@@ -206,4 +207,5 @@ class TimelineWidget(QWidget):
             return
         text = self.describe(bar)
         self.plot.setToolTip(text)
-        QToolTip.showText(QCursor.pos(), text, self.plot)
+        if QGuiApplication.platformName() != "offscreen":  # no tool-tip windows offscreen
+            QToolTip.showText(QCursor.pos(), text, self.plot)

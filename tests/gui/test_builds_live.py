@@ -56,6 +56,21 @@ def _context(tmp_path: Path, engine, *runs: str) -> Path:  # type: ignore[no-unt
     return ctx
 
 
+def _wait_finished(qloop, view: BuildsView, results: list, timeout: float = 240) -> None:  # type: ignore[no-untyped-def,type-arg]
+    """Wait for the build to end; on timeout say where it was (lanes, last messages)."""
+    try:
+        run_until(qloop, lambda: bool(results), timeout=timeout)
+    except pytest.fail.Exception:
+        messages = [view.messages.item(i).text() for i in range(view.messages.count())]
+        lanes = [
+            f"{w.lane.platform}: {w.state_label.text()}" for w in view.lane_widgets() if w.lane
+        ]
+        pytest.fail(
+            f"the build did not finish within {timeout} s: {view.state.text()!r}, lanes {lanes}, "
+            f"messages {messages[-5:]}, error {view.error.text()!r}"
+        )
+
+
 def _group_alive(pid: int) -> bool:
     try:
         os.killpg(pid, 0)
@@ -92,7 +107,7 @@ def test_three_platform_push_then_inspect(view, qloop, qtbot, engine, tmp_path: 
     results = []
     view.finished.connect(results.append)
     view.form.start_button.click()
-    run_until(qloop, lambda: bool(results), timeout=240)
+    _wait_finished(qloop, view, results)
     result = results[-1]
     assert result.ok, result.error
     assert [w.lane.platform for w in view.lane_widgets() if w.lane] == PLATFORMS
@@ -121,7 +136,7 @@ def test_failure_only_on_arm64_marks_that_lane(view, qloop, engine, tmp_path: Pa
     results = []
     view.finished.connect(results.append)
     view.form.start_button.click()
-    run_until(qloop, lambda: bool(results), timeout=240)
+    _wait_finished(qloop, view, results)
     assert not results[-1].ok
     failed = [p for p in PLATFORMS if view._lanes[p].failed]
     assert failed == [ARM64]

@@ -214,6 +214,14 @@ def test_timeline_rows_bars_and_hover(view, qloop) -> None:  # type: ignore[no-u
     assert "failed" in text
     assert failed.name[:10] in text
     assert timeline.bar_at(-50.0, 0.0) is None
+    # the real hover path: a mouse move over the bar in scene coordinates
+    from PySide6.QtCore import QPointF
+
+    box = timeline.plot.getPlotItem().getViewBox()
+    scene_pos = box.mapViewToScene(QPointF((bar.x0 + bar.x1) / 2, bar.row))
+    timeline.plot.scene().sigMouseMoved.emit(scene_pos)
+    assert "linux/arm64" in timeline.plot.toolTip()
+    assert "failed" in timeline.plot.toolTip()
 
 
 def test_emulation_insight_lists_slowdowns(view, qloop, qtmodeltester) -> None:  # type: ignore[no-untyped-def]
