@@ -117,10 +117,10 @@ export XDG_CONFIG_HOME="$TMP/config" XDG_CACHE_HOME="$TMP/cache" XDG_DATA_HOME="
 got="$(/usr/bin/mabgui --version)"
 [ "$got" = "mabgui $VERSION" ] || fail "/usr/bin/mabgui --version printed '$got', expected 'mabgui $VERSION'"
 log "$got"
-QT_QPA_PLATFORM=offscreen timeout 120 /usr/bin/mabgui --self-test 2>"$TMP/self-test.err" \
+QT_QPA_PLATFORM=offscreen timeout 60 /usr/bin/mabgui --self-test 2>"$TMP/self-test.err" \
   || { cat "$TMP/self-test.err" >&2; fail "/usr/bin/mabgui --self-test (offscreen)"; }
 rc=0
-timeout 120 /usr/bin/mabgui doctor --json >"$TMP/doctor.json" 2>"$TMP/doctor.err" || rc=$?
+timeout 60 /usr/bin/mabgui doctor --json >"$TMP/doctor.json" 2>"$TMP/doctor.err" || rc=$?
 [ "$rc" -le 1 ] || { cat "$TMP/doctor.err" >&2; fail "mabgui doctor --json exited $rc"; }
 "$PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); assert isinstance(d, dict), d' \
   "$TMP/doctor.json" || fail "mabgui doctor --json did not print a JSON object"
@@ -134,7 +134,7 @@ for _ in $(seq 100); do [ -s "$TMP/display" ] && break; sleep 0.1; done
 [ -s "$TMP/display" ] || { cat "$TMP/xvfb.log" >&2; fail "Xvfb did not start"; }
 export DISPLAY=":$(head -n1 "$TMP/display")"
 unset QT_QPA_PLATFORM
-QT_QPA_PLATFORM=xcb timeout 120 /usr/bin/mabgui --self-test 2>"$TMP/self-test-x11.err" \
+QT_QPA_PLATFORM=xcb timeout 60 /usr/bin/mabgui --self-test 2>"$TMP/self-test-x11.err" \
   || { cat "$TMP/self-test-x11.err" >&2; fail "/usr/bin/mabgui --self-test on X11 ($DISPLAY)"; }
 rm -rf "$XDG_CONFIG_HOME"  # the self-test saved its window geometry; start as a new user would
 /usr/bin/mabgui >"$TMP/app.log" 2>&1 &

@@ -24,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 import zipfile
@@ -32,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "installers" / "mabgui.spec"
 PYINSTALLER = "pyinstaller>=6.10"
+SELF_TEST_TIMEOUT = 60  # seconds; the self-test takes about 2 s
 
 
 def project_version() -> str:
@@ -77,16 +79,47 @@ def ensure_pyinstaller() -> None:
 
 def self_test(dist: Path, version: str) -> None:
     exe = frozen_executable(dist)
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    out = subprocess.run(
-        [str(exe), "--version"], env=env, capture_output=True, text=True, timeout=120
-    )
-    if out.returncode != 0 or version not in out.stdout:
-        raise SystemExit(
-            f"freeze: `{exe} --version` printed {out.stdout!r} {out.stderr!r} "
-            f"(exit {out.returncode}), expected version {version}"
+    with tempfile.TemporaryDirectory(prefix="mabgui-freeze-") as home:
+        # On Linux the app keeps its settings under XDG_CONFIG_HOME: leave the user's alone.
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=home)
+        out = subprocess.run(
+            [str(exe), "--version"], env=env, capture_output=True, text=True, timeout=120
         )
-    run([str(exe), "--self-test"], env=env, timeout=180)
+        if out.returncode != 0 or version not in out.stdout:
+            raise SystemExit(
+                f"freeze: `{exe} --version` printed {out.stdout!r} {out.stderr!r} "
+                f"(exit {out.returncode}), expected version {version}"
+            )
+        print(f"+ {exe} --self-test", flush=True)
+        proc = subprocess.Popen([str(exe), "--self-test"], env=env)
+        try:
+            code = proc.wait(timeout=SELF_TEST_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            threads = _threads(proc.pid)
+            proc.kill()
+            proc.wait()
+            raise SystemExit(
+                f"freeze: `{exe} --self-test` still running after {SELF_TEST_TIMEOUT} s "
+                f"(it takes about 2 s); its threads were: {threads}"
+            ) from None
+        if code != 0:
+            raise SystemExit(f"freeze: `{exe} --self-test` failed (exit {code})")
+
+
+def _threads(pid: int) -> str:
+    """Thread names and kernel wait channels of a hung process (Linux), for the error message."""
+    tasks = Path(f"/proc/{pid}/task")
+    if not tasks.is_dir():
+        return "(unknown on this OS)"
+    found = []
+    for task in sorted(tasks.iterdir()):
+        try:
+            comm = (task / "comm").read_text().strip()
+            wchan = (task / "wchan").read_text().strip()
+        except OSError:
+            continue
+        found.append(f"{comm}@{wchan or '-'}")
+    return ", ".join(found)
 
 
 def main() -> int:

@@ -39,20 +39,36 @@ log() { printf 'build-deb: %s\n' "$*"; }
 die() { echo "build-deb: error: $*" >&2; exit 1; }
 
 APT_UPDATED=0
-need_tool() {  # need_tool COMMAND DEBIAN-PACKAGE
-  command -v "$1" >/dev/null 2>&1 && return 0
-  [ "$(id -u)" = 0 ] || die "$1 is missing: sudo apt-get install $2"
-  log "installing $2 (for $1)"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$2" >/dev/null; then
+apt_install() {  # apt_install PACKAGE…: install the missing ones (as root), or say how
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
+  done
+  [ "${#missing[@]}" -gt 0 ] || return 0
+  [ "$(id -u)" = 0 ] || die "missing packages: sudo apt-get install ${missing[*]}"
+  log "apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; then
     [ "$APT_UPDATED" = 1 ] || { apt-get update -q >/dev/null; APT_UPDATED=1; }
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$2" >/dev/null
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
   fi
+}
+need_tool() {  # need_tool COMMAND DEBIAN-PACKAGE
+  command -v "$1" >/dev/null 2>&1 || apt_install "$2"
   command -v "$1" >/dev/null 2>&1 || die "$1 still missing after installing $2"
 }
 need_tool dpkg-deb dpkg
 need_tool readelf binutils
 need_tool desktop-file-validate desktop-file-utils
 need_tool appstreamcli appstream
+# The system libraries Qt's xcb and wayland platform plugins link to. PyInstaller bundles what it
+# finds and debdeps.py turns the rest into Depends; a library missing here would be missing from
+# both, so the build machine must have them all.
+apt_install libdbus-1-3 libegl1 libgl1 libfontconfig1 libfreetype6 libglib2.0-0 libx11-6 \
+  libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-glx0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
+  libxcb-randr0 libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 \
+  libxcb-util1 libxcb-xfixes0 libxcb-xkb1 libxkbcommon0 libxkbcommon-x11-0 libwayland-client0 \
+  libwayland-cursor0 libwayland-egl1
 
 VERSION="$("$PYTHON" -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')"
 # PEP 440 → Debian: pre-releases sort before the release (1.0rc1 → 1.0~rc1, 1.0.dev3 → 1.0~dev3).
