@@ -70,7 +70,7 @@ class BuildersView(QWidget):
         self.dialog: NewBuilderDialog | None = None
         self.confirm: QMessageBox | None = None
         self._loaded = False
-        self._refresh_started = 0.0
+        self._refresh_gen = 0
         self._action_name = ""
 
         layout = QVBoxLayout(self)
@@ -183,16 +183,17 @@ class BuildersView(QWidget):
     def refresh(self) -> None:
         """List the builders; a refresh still in flight is cancelled (latest wins)."""
         self._loaded = True
-        self._refresh_started = time.monotonic()
+        self._refresh_gen += 1
+        gen = self._refresh_gen
         self._set_status("Loading builders…")
         self.tasks.start("refresh", self._refresh())
-        QTimer.singleShot(SLOW_NOTICE_MS, self._slow_notice)
+        QTimer.singleShot(SLOW_NOTICE_MS, self, lambda: self._slow_notice(gen))
 
     def refreshing(self) -> bool:
         return self.tasks.running("refresh")
 
-    def _slow_notice(self) -> None:
-        if self.refreshing() and time.monotonic() - self._refresh_started >= SLOW_NOTICE_MS / 1000:
+    def _slow_notice(self, gen: int) -> None:
+        if self.refreshing() and gen == self._refresh_gen:
             self._set_status(
                 "Still loading builders: a node is slow to answer (buildx gives up on it after "
                 f"{buildx.NODE_TIMEOUT_S} s). The window stays usable."

@@ -347,8 +347,15 @@ def test_a_hanging_node_never_freezes_the_view(
         dialog = view.new_builder()  # …and the window keeps working meanwhile
         assert dialog.isVisible()
         dialog.close()
-        view.refresh()  # a new refresh replaces the hanging one
+        hanging = view.tasks._named["refresh"]
+        view.refresh()  # a new refresh replaces the hanging one: buildx is stopped
+        run_until(qloop, hanging.done, timeout=10)
+        assert hanging.cancelled()
         assert view.refreshing()
+        # Stop the second one inside the loop too: pytest-qt processes Qt events between the
+        # test and its teardown, where a cancel still in progress would run without a loop.
+        view.tasks.cancel_all()
+        run(qloop, view.tasks.wait_all())
         view.close()
     finally:
         subprocess.run(["docker", "context", "rm", "--force", context], capture_output=True)
