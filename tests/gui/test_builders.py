@@ -351,7 +351,6 @@ def test_a_hanging_node_never_freezes_the_view(
         view.refresh()  # a new refresh replaces the hanging one: buildx is stopped
         run_until(qloop, hanging.done, timeout=10)
         assert hanging.cancelled()
-        assert view.refreshing()
         # Stop the second one inside the loop too: pytest-qt processes Qt events between the
         # test and its teardown, where a cancel still in progress would run without a loop.
         view.tasks.cancel_all()
