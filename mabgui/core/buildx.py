@@ -16,7 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
+import signal
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -684,6 +687,35 @@ async def _buildx(args: Sequence[str], timeout_s: float) -> process.CommandResul
     return res
 
 
+def _signal_group(proc: asyncio.subprocess.Process, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if sys.platform == "win32":  # pragma: no cover - no process groups there
+            if proc.returncode is None:
+                proc.kill()
+        else:
+            os.killpg(proc.pid, sig)
+
+
+async def _stop_despite_cancels(proc: asyncio.subprocess.Process, grace_s: float = 1.0) -> None:
+    """SIGINT the process group, SIGKILL it after ``grace_s``, and wait for it to end.
+
+    Like :func:`process.stop`, but a second cancel arriving during the clean-up (a window
+    closing, a test's loop teardown) cannot interrupt it half-way and leave buildx running
+    with its pipes open: every wait here survives a cancel, and no helper task is created.
+    """
+    loop = asyncio.get_running_loop()
+    if proc.returncode is None:
+        _signal_group(proc, signal.SIGINT)
+    deadline = loop.time() + grace_s
+    while proc.returncode is None and loop.time() < deadline:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(0.05)
+    _signal_group(proc, signal.SIGKILL if sys.platform != "win32" else signal.SIGTERM)
+    while proc.returncode is None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await proc.wait()
+
+
 async def _run(argv: Sequence[str], timeout_s: float) -> process.CommandResult:
     """Like :func:`process.run`, with ``communicate()`` awaited in the caller's own task.
 
@@ -696,10 +728,10 @@ async def _run(argv: Sequence[str], timeout_s: float) -> process.CommandResult:
         async with asyncio.timeout(timeout_s):
             out, err = await proc.communicate()
     except TimeoutError:
-        await process.stop(proc, grace=1.0)
+        await _stop_despite_cancels(proc)
         raise process.CommandTimeout(argv, timeout_s) from None
     except asyncio.CancelledError:
-        await process.stop(proc, grace=1.0)
+        await _stop_despite_cancels(proc)
         raise
     code = proc.returncode if proc.returncode is not None else -1
     return process.CommandResult(
@@ -839,14 +871,14 @@ async def _stream(
             out = await proc.stdout.read()
             await proc.wait()
     except TimeoutError:
-        await process.stop(proc, grace=1.0)
+        await _stop_despite_cancels(proc)
         raise BuildxTimeout(
             f"`docker buildx {' '.join(args[:2])}` did not finish within {timeout_s:g} s "
             "and was stopped",
             "A node did not start in time: check its endpoint, or remove it.",
         ) from None
     except asyncio.CancelledError:
-        await process.stop(proc, grace=1.0)
+        await _stop_despite_cancels(proc)
         raise
     return process.CommandResult(
         argv, proc.returncode if proc.returncode is not None else -1,
@@ -1312,8 +1344,6 @@ async def overview(timeout_s: float = LS_TIMEOUT_S) -> Overview:
     Only the builder list is required: a daemon or binfmt_misc that cannot be read leaves the
     explanations that depend on it out.
     """
-    import sys
-
     from mabgui.core import binfmt
 
     def emulators() -> frozenset[Platform]:
