@@ -274,7 +274,7 @@ class BuildsView(QWidget):
     # --- live builds --------------------------------------------------------------------------
     def start_build(self, spec: BuildSpec) -> None:
         """Validate and run ``spec`` with buildx; lanes follow it live."""
-        if self._run is not None and not self._run_done:
+        if self.building():
             self.form.show_problems(["a build is already running: cancel it first"])
             return
         self.tasks.start(SESSION, self._build(spec))
@@ -331,6 +331,8 @@ class BuildsView(QWidget):
     # --- history ------------------------------------------------------------------------------
     def reopen(self, entry: history.HistoryEntry) -> None:
         """Show a saved build as it ran (its stream is re-parsed in a worker thread)."""
+        if self._refuse_while_building():
+            return
         self.tasks.start(SESSION, self._reopen(entry))
 
     async def _reopen(self, entry: history.HistoryEntry) -> None:
@@ -429,8 +431,23 @@ class BuildsView(QWidget):
         self.flush()
         return parser.progress
 
+    def building(self) -> bool:
+        """A live build is running (replays and reopened builds do not count)."""
+        return self._run is not None and not self._run_done
+
+    def _refuse_while_building(self) -> bool:
+        if self.building():
+            self.show_error(
+                "<b>A build is running.</b> Cancel it (or wait for it to end) before opening "
+                "another build."
+            )
+            return True
+        return False
+
     def open_recording(self, path: str | Path) -> None:
         """Read a rawjson recording (plain or .gz) in a worker thread and replay it."""
+        if self._refuse_while_building():
+            return
         self.tasks.start(SESSION, self._open_recording(Path(path)))
 
     async def _open_recording(self, path: Path) -> None:

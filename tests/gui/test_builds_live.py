@@ -20,6 +20,7 @@ import pytest
 from mabgui.core.build import BuildSpec, OutputKind
 from mabgui.core.platform import Platform
 from mabgui.ui.builds_view import BuildsView
+from tests.conftest import FIXTURES
 from tests.gui.conftest import run_until
 
 AMD64 = Platform.parse("linux/amd64")
@@ -173,6 +174,10 @@ def test_cancel_during_sleep_stops_buildx(view, qloop, engine, tmp_path: Path) -
     pid = run.pid
     assert pid is not None
     assert view.cancel_button.isEnabled()
+    # opening a recording must not silently end the running build
+    view.open_recording(FIXTURES / "progress" / "fail-arm64.rawjson")
+    assert "A build is running" in view.error.text()
+    assert run.running
     t0 = time.monotonic()
     view.cancel_button.click()
     run_until(qloop, lambda: bool(results), timeout=10)
