@@ -628,15 +628,17 @@ def _safe(exc: BaseException) -> str:
 def _connect_error(url: str, exc: httpx.ConnectError) -> RegistryError:
     host = httpx.URL(url).netloc.decode()
     text = _safe(exc)
-    if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text or "certificate" in text:
+    lowered = text.lower()
+    if "wrong version number" in lowered or "record layer failure" in lowered:
+        return Unreachable(
+            f"{host} does not speak HTTPS (it answered the TLS handshake with plain data)",
+            hint="if it is a plain-HTTP registry you trust, mark it insecure"
+            " (`--insecure HOST` / the Plain HTTP box)",
+        )
+    if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
         return Unreachable(
             f"TLS verification failed for {host}: {text}",
             hint="fix the registry's certificate, or mark the registry insecure if you trust it",
-        )
-    if "wrong version number" in text.lower():
-        return Unreachable(
-            f"{host} does not speak HTTPS",
-            hint="mark the registry insecure to use plain HTTP",
         )
     hint = "check the host name and port, and that the registry is running"
     if _env_proxies():

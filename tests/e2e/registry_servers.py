@@ -36,7 +36,7 @@ from typing import Any
 
 import httpx
 
-REGISTRY_BIN = "/usr/bin/docker-registry"
+REGISTRY_BIN = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
     "transfer-encoding", "upgrade", "content-length",
@@ -103,10 +103,11 @@ class RegistryServer:
     process: subprocess.Popen[bytes]
     root: Path
     log: Path
+    ip: str = "127.0.0.1"
 
     @property
     def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.ip}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -122,8 +123,21 @@ class RegistryServer:
                 self.process.wait(5)
 
 
-def start_registry(workdir: Path, auth: dict[str, Any] | None = None) -> RegistryServer:
-    """Start ``docker-registry serve`` on a free loopback port; wait until ``/v2/`` answers."""
+def non_loopback_ip() -> str:
+    """An IPv4 address of this machine that is not loopback (the route's source address, else
+    docker0's), to test what mabgui does with a plain-HTTP registry that is not loopback."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("192.0.2.1", 9))  # UDP connect sends nothing; it only picks the route
+        address = str(s.getsockname()[0])
+        if not address.startswith("127."):
+            return address
+    return "172.17.0.1"  # docker0, present wherever dockerd runs
+
+
+def start_registry(
+    workdir: Path, auth: dict[str, Any] | None = None, host: str = "127.0.0.1"
+) -> RegistryServer:
+    """Start ``docker-registry serve`` on a free port of ``host``; wait until ``/v2/`` answers."""
     port = free_port()
     storage = workdir / "storage"
     storage.mkdir(parents=True, exist_ok=True)
@@ -137,7 +151,7 @@ def start_registry(workdir: Path, auth: dict[str, Any] | None = None) -> Registr
         "  delete:",
         "    enabled: true",
         "http:",
-        f"  addr: 127.0.0.1:{port}",
+        f"  addr: {host}:{port}",
         f"  secret: {uuid.uuid4().hex}",
     ]
     if auth:
@@ -152,7 +166,7 @@ def start_registry(workdir: Path, auth: dict[str, Any] | None = None) -> Registr
         process = subprocess.Popen(
             [REGISTRY_BIN, "serve", str(config)], stdout=fh, stderr=subprocess.STDOUT
         )
-    server = RegistryServer(port, process, workdir, log)
+    server = RegistryServer(port, process, workdir, log, host)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -167,8 +181,10 @@ def start_registry(workdir: Path, auth: dict[str, Any] | None = None) -> Registr
 
 
 @contextlib.contextmanager
-def registry(workdir: Path, auth: dict[str, Any] | None = None) -> Iterator[RegistryServer]:
-    server = start_registry(workdir, auth)
+def registry(
+    workdir: Path, auth: dict[str, Any] | None = None, host: str = "127.0.0.1"
+) -> Iterator[RegistryServer]:
+    server = start_registry(workdir, auth, host)
     try:
         yield server
     finally:

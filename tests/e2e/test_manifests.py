@@ -25,6 +25,7 @@ from mabgui.core.registry import (
     RegistryTimeout,
     ServerError,
     Unauthorized,
+    Unreachable,
 )
 from mabgui.core.registry_auth import Credentials
 from mabgui.core.registry_cache import DigestCache
@@ -34,6 +35,7 @@ from tests.e2e.registry_servers import (
     Pusher,
     TokenServer,
     bcrypt_htpasswd_line,
+    non_loopback_ip,
     push_attested_image,
     registry,
     sha256,
@@ -345,3 +347,23 @@ def test_slow_registry_times_out(engine: Engine) -> None:
             fetch(f"{proxy.host}/busybox:latest", timeout=0.5)
     finally:
         proxy.stop()
+
+
+def test_plain_http_only_for_loopback_or_insecure(engine: Engine, tmp_path: Path) -> None:
+    """A plain-HTTP registry on a non-loopback address is refused unless marked insecure."""
+    with registry(tmp_path, host=non_loopback_ip()) as server:
+        pusher = Pusher(server.url, "lan/app")
+        desc = small_image(pusher, "ppc64le")
+        pusher.tag(desc, "v1")
+        ref = f"{server.host}/lan/app:v1"
+        with pytest.raises(Unreachable, match="does not speak HTTPS") as info:
+            fetch(ref)
+        assert "insecure" in info.value.hint
+        tree = fetch(ref, insecure=[server.host])
+        assert [str(m.platform) for m in tree.platform_manifests()] == ["linux/ppc64le"]
+        refused = cli("inspect", ref, "--no-cache")
+        assert refused.returncode == 1
+        assert "does not speak HTTPS" in refused.stderr
+        allowed = cli("inspect", ref, "--no-cache", "--json", "--insecure", server.host)
+        assert allowed.returncode == 0, allowed.stderr
+        assert json.loads(allowed.stdout)["manifests"][0]["platform"] == "linux/ppc64le"
