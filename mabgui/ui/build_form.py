@@ -41,6 +41,7 @@ OUTPUT_LABELS = {
     OutputKind.LOAD: "Load into the image store (--load)",
     OutputKind.LOCAL: "Local directory (type=local)",
     OutputKind.OCI: "OCI layout tarball (type=oci)",
+    OutputKind.DEFAULT: "buildx default (no output flag)",
 }
 # Item data is a string: PySide6 mishandles the refcount of bools stored in item data.
 TRISTATE = (("buildx default", "default"), ("on", "on"), ("off", "off"))

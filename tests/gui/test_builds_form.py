@@ -78,6 +78,11 @@ def test_spec_from_the_form(form, tmp_path: Path) -> None:  # type: ignore[no-un
     assert not form.output_dest.isEnabled()
     form.output.setCurrentIndex(form.output.findData(OutputKind.LOCAL))
     assert form.output_dest.isEnabled()
+    # every output kind the core knows is offered, and round-trips through set_spec
+    offered = {form.output.itemData(i) for i in range(form.output.count())}
+    assert offered == set(OutputKind)
+    form.set_spec(BuildSpec(context=str(tmp_path), output=OutputKind.DEFAULT))
+    assert form.spec().output is OutputKind.DEFAULT
 
 
 def test_form_refuses_what_does_not_parse(form, qtbot) -> None:  # type: ignore[no-untyped-def]
