@@ -32,6 +32,7 @@ from mabgui.core.registry_errors import (
     DigestMismatch,
     InsecureRegistry,
     NotFound,
+    NotHttps,
     RateLimited,
     RegistryError,
     RegistryTimeout,
@@ -104,6 +105,15 @@ class _Token:
     expires: float
 
 
+def _verify_arg(verify: bool | str) -> Any:
+    """httpx's ``verify``: ``True``/``False``, or an SSL context trusting a CA bundle file."""
+    if isinstance(verify, str):
+        import ssl
+
+        return ssl.create_default_context(cafile=verify)
+    return verify
+
+
 def _env_proxies() -> bool:
     names = ("https_proxy", "http_proxy", "all_proxy")
     return any(os.environ.get(n) or os.environ.get(n.upper()) for n in names)
@@ -119,11 +129,7 @@ class _LazyTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._inner is None:
-            verify: Any = self._verify
-            if isinstance(verify, str):  # a CA bundle path
-                import ssl
-
-                verify = ssl.create_default_context(cafile=verify)
+            verify = _verify_arg(self._verify)
             self._inner = httpx.AsyncHTTPTransport(verify=verify, limits=self._limits)
         return await self._inner.handle_async_request(request)
 
@@ -210,6 +216,7 @@ class RegistryClient:
             credential_lookup = docker_config_credentials
         self._lookup = credential_lookup
         self._insecure = {h.strip().lower() for h in insecure if h.strip()}
+        self._plain: set[str] = set()  # insecure registries found to speak plain HTTP only
         self.cache = cache
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         common: dict[str, Any] = {
@@ -220,14 +227,23 @@ class RegistryClient:
         if _env_proxies():
             # HTTPS_PROXY & co. (as docker honours them): httpx's own transports apply them,
             # with NO_PROXY; TLS is verified as always.
-            self._http = httpx.AsyncClient(verify=verify_tls, limits=limits, **common)
+            self._http = httpx.AsyncClient(verify=_verify_arg(verify_tls), limits=limits, **common)
         else:
             self._http = httpx.AsyncClient(
                 # https (the default) verifies TLS; its context is built on first use, so a
                 # look-up on a loopback registry does not pay for loading the CA bundle.
                 transport=_LazyTransport(verify_tls, limits),
-                # plain http:// URLs never do TLS (redirects to https:// use the verified one).
-                mounts={"http://": httpx.AsyncHTTPTransport(verify=False, limits=limits)},
+                mounts={
+                    # plain http:// URLs never do TLS (redirects to https:// are verified).
+                    "http://": httpx.AsyncHTTPTransport(verify=False, limits=limits),
+                    # registries marked insecure: HTTPS without certificate checks, as docker
+                    # does (and plain HTTP when they do not speak TLS at all).
+                    **{
+                        f"https://{host}": _LazyTransport(False, limits)
+                        for host in self._insecure
+                        if not is_loopback(host)
+                    },
+                },
                 **common,
             )
         self._sem = asyncio.Semaphore(concurrency)
@@ -253,8 +269,10 @@ class RegistryClient:
         return is_loopback(registry) or registry.lower() in self._insecure
 
     def base_url(self, ref: Reference) -> str:
-        scheme = "http" if self.is_insecure(ref.registry) else "https"
-        return f"{scheme}://{ref.api_host}/v2/{ref.repository}"
+        """``http`` for loopback (and insecure registries without TLS), else ``https``."""
+        registry = ref.registry.lower()
+        plain = is_loopback(registry) or registry in self._plain
+        return f"{'http' if plain else 'https'}://{ref.api_host}/v2/{ref.repository}"
 
     # --- public operations ----------------------------------------------------------------------
 
@@ -400,7 +418,6 @@ class RegistryClient:
         headers: Mapping[str, str] | None = None,
         max_bytes: int = MAX_MANIFEST_BYTES,
     ) -> tuple[httpx.Response, bytes]:
-        url = self.base_url(ref) + path
         scope = f"repository:{ref.repository}:pull"
         host = ref.api_host
         for attempt in range(2):
@@ -408,7 +425,16 @@ class RegistryClient:
             auth = await self._authorization(ref.registry, host, scope)
             if auth:
                 request_headers["Authorization"] = auth
-            response, data = await self._send(method, url, request_headers, what, max_bytes)
+            try:
+                url = self.base_url(ref) + path
+                response, data = await self._send(method, url, request_headers, what, max_bytes)
+            except NotHttps:
+                registry = ref.registry.lower()
+                if registry not in self._insecure or registry in self._plain:
+                    raise
+                self._plain.add(registry)  # an insecure registry without TLS: plain HTTP
+                url = self.base_url(ref) + path
+                response, data = await self._send(method, url, request_headers, what, max_bytes)
             if response.status_code != 401:
                 self._raise_for_status(response, data, what, ref)
                 return response, data
@@ -630,7 +656,7 @@ def _connect_error(url: str, exc: httpx.ConnectError) -> RegistryError:
     text = _safe(exc)
     lowered = text.lower()
     if "wrong version number" in lowered or "record layer failure" in lowered:
-        return Unreachable(
+        return NotHttps(
             f"{host} does not speak HTTPS (it answered the TLS handshake with plain data)",
             hint="if it is a plain-HTTP registry you trust, mark it insecure"
             " (`--insecure HOST` / the Plain HTTP box)",

@@ -56,6 +56,10 @@ class Unreachable(RegistryError):
     kind = "unreachable"
 
 
+class NotHttps(Unreachable):
+    """The registry answered the TLS handshake with plain HTTP."""
+
+
 class DigestMismatch(RegistryError):
     """Content whose hash is not the digest it was fetched by (or announced with)."""
 

@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -104,6 +105,7 @@ class RegistryServer:
     root: Path
     log: Path
     ip: str = "127.0.0.1"
+    cert: Path | None = None  # the self-signed certificate when it serves HTTPS
 
     @property
     def host(self) -> str:
@@ -111,7 +113,7 @@ class RegistryServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{'https' if self.cert else 'http'}://{self.host}"
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -134,8 +136,28 @@ def non_loopback_ip() -> str:
     return "172.17.0.1"  # docker0, present wherever dockerd runs
 
 
+def trust(cert: Path | str | None) -> ssl.SSLContext | bool:
+    """What to pass as httpx's ``verify``: a context trusting ``cert``, else the defaults."""
+    return ssl.create_default_context(cafile=str(cert)) if cert else True
+
+
+def self_signed_cert(workdir: Path, ip: str) -> tuple[Path, Path]:
+    """A certificate (and key) for ``ip``, made with the openssl CLI."""
+    cert, key = workdir / "registry.crt", workdir / "registry.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "1",
+         "-subj", "/CN=mabgui test registry", "-addext", f"subjectAltName=IP:{ip}",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
 def start_registry(
-    workdir: Path, auth: dict[str, Any] | None = None, host: str = "127.0.0.1"
+    workdir: Path,
+    auth: dict[str, Any] | None = None,
+    host: str = "127.0.0.1",
+    tls: tuple[Path, Path] | None = None,
 ) -> RegistryServer:
     """Start ``docker-registry serve`` on a free port of ``host``; wait until ``/v2/`` answers."""
     port = free_port()
@@ -154,6 +176,8 @@ def start_registry(
         f"  addr: {host}:{port}",
         f"  secret: {uuid.uuid4().hex}",
     ]
+    if tls:
+        lines += ["  tls:", f"    certificate: {tls[0]}", f"    key: {tls[1]}"]
     if auth:
         lines.append("auth:")
         for kind, options in auth.items():
@@ -166,25 +190,31 @@ def start_registry(
         process = subprocess.Popen(
             [REGISTRY_BIN, "serve", str(config)], stdout=fh, stderr=subprocess.STDOUT
         )
-    server = RegistryServer(port, process, workdir, log, host)
+    server = RegistryServer(port, process, workdir, log, host, tls[0] if tls else None)
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"docker-registry exited: {log.read_text()[-2000:]}")
-        try:
-            httpx.get(f"{server.url}/v2/", timeout=1)
-            return server
-        except httpx.TransportError:
-            time.sleep(0.05)
-    server.stop()
-    raise RuntimeError(f"docker-registry did not start: {log.read_text()[-2000:]}")
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"docker-registry exited: {log.read_text()[-2000:]}")
+            try:
+                httpx.get(f"{server.url}/v2/", timeout=1, verify=trust(server.cert))
+                return server
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError(f"docker-registry did not start: {log.read_text()[-2000:]}")
+    except BaseException:
+        server.stop()
+        raise
 
 
 @contextlib.contextmanager
 def registry(
-    workdir: Path, auth: dict[str, Any] | None = None, host: str = "127.0.0.1"
+    workdir: Path,
+    auth: dict[str, Any] | None = None,
+    host: str = "127.0.0.1",
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[RegistryServer]:
-    server = start_registry(workdir, auth, host)
+    server = start_registry(workdir, auth, host, tls)
     try:
         yield server
     finally:
@@ -450,14 +480,17 @@ def sha256(data: bytes) -> str:
 class Pusher:
     """Upload blobs and manifests with plain distribution API calls (no docker involved)."""
 
-    def __init__(self, base_url: str, repo: str, auth: str = "") -> None:
+    def __init__(self, base_url: str, repo: str, auth: str = "", verify: str = "") -> None:
         self.base = f"{base_url}/v2/{repo}"
         self.headers = {"Authorization": auth} if auth else {}
         self.pushed: list[str] = []
+        self.verify = trust(verify)
 
     def blob(self, data: bytes) -> dict[str, Any]:
         digest = sha256(data)
-        r = httpx.post(f"{self.base}/blobs/uploads/", headers=self.headers, timeout=30)
+        r = httpx.post(
+            f"{self.base}/blobs/uploads/", headers=self.headers, timeout=30, verify=self.verify
+        )
         r.raise_for_status()
         location = r.headers["Location"]
         if location.startswith("/"):
@@ -468,6 +501,7 @@ class Pusher:
             content=data,
             headers={**self.headers, "Content-Type": "application/octet-stream"},
             timeout=30,
+            verify=self.verify,
         )
         r.raise_for_status()
         return {"digest": digest, "size": len(data)}
@@ -480,6 +514,7 @@ class Pusher:
             content=data,
             headers={**self.headers, "Content-Type": doc["mediaType"]},
             timeout=30,
+            verify=self.verify,
         )
         if r.status_code >= 400:
             raise RuntimeError(f"push of {ref or digest} failed: {r.status_code} {r.text}")
@@ -490,19 +525,26 @@ class Pusher:
     def tag(self, descriptor: dict[str, Any], tag: str) -> None:
         """Put the manifest ``descriptor`` names under ``tag`` too (the same bytes)."""
         url = f"{self.base}/manifests/{descriptor['digest']}"
-        data = httpx.get(url, headers={**self.headers, "Accept": descriptor["mediaType"]}).content
+        accept = {**self.headers, "Accept": descriptor["mediaType"]}
+        data = httpx.get(url, headers=accept, verify=self.verify).content
         r = httpx.put(
             f"{self.base}/manifests/{tag}",
             content=data,
             headers={**self.headers, "Content-Type": descriptor["mediaType"]},
             timeout=30,
+            verify=self.verify,
         )
         r.raise_for_status()
 
     def delete_all(self) -> None:
         for digest in reversed(self.pushed):
             with contextlib.suppress(httpx.HTTPError):
-                httpx.delete(f"{self.base}/manifests/{digest}", headers=self.headers, timeout=30)
+                httpx.delete(
+                    f"{self.base}/manifests/{digest}",
+                    headers=self.headers,
+                    timeout=30,
+                    verify=self.verify,
+                )
 
 
 def small_image(

@@ -38,6 +38,7 @@ from tests.e2e.registry_servers import (
     non_loopback_ip,
     push_attested_image,
     registry,
+    self_signed_cert,
     sha256,
     small_image,
 )
@@ -367,3 +368,25 @@ def test_plain_http_only_for_loopback_or_insecure(engine: Engine, tmp_path: Path
         allowed = cli("inspect", ref, "--no-cache", "--json", "--insecure", server.host)
         assert allowed.returncode == 0, allowed.stderr
         assert json.loads(allowed.stdout)["manifests"][0]["platform"] == "linux/ppc64le"
+
+
+def test_tls_is_verified_unless_marked_insecure(engine: Engine, tmp_path: Path) -> None:
+    """A registry with a self-signed certificate: refused, accepted with its CA, or insecure."""
+    ip = non_loopback_ip()
+    cert, key = self_signed_cert(tmp_path, ip)
+    with registry(tmp_path / "reg", host=ip, tls=(cert, key)) as server:
+        pusher = Pusher(server.url, "tls/app", verify=str(cert))
+        pusher.tag(small_image(pusher, "s390x"), "v1")
+        ref = f"{server.host}/tls/app:v1"
+        with pytest.raises(Unreachable, match="TLS verification failed") as info:
+            fetch(ref)
+        assert "insecure" in info.value.hint
+        with_ca = fetch(ref, verify_tls=str(cert))
+        assert [str(m.platform) for m in with_ca.platform_manifests()] == ["linux/s390x"]
+        insecure = fetch(ref, insecure=[server.host])  # HTTPS without checks, as docker does
+        assert insecure.digest == with_ca.digest
+        refused = cli("inspect", ref, "--no-cache")
+        assert refused.returncode == 1
+        assert "TLS verification failed" in refused.stderr
+        allowed = cli("inspect", ref, "--no-cache", "--json", "--insecure", server.host)
+        assert allowed.returncode == 0, allowed.stderr

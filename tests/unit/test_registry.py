@@ -89,7 +89,7 @@ def test_cache_round_trip_and_refuses_damaged_entries(tmp_path: Path) -> None:
     assert cache.get("../../etc:passwd") is None
 
 
-def test_scheme_is_http_only_for_loopback_or_insecure() -> None:
+def test_scheme_is_http_only_for_loopback() -> None:
     from mabgui.core.reference import parse_reference
 
     async def bases() -> list[str]:
@@ -108,7 +108,7 @@ def test_scheme_is_http_only_for_loopback_or_insecure() -> None:
     assert asyncio.run(bases()) == [
         "http://127.0.0.1:5000/v2/a",
         "http://localhost:5000/v2/a",
-        "http://reg.lan:5000/v2/a",
+        "https://reg.lan:5000/v2/a",  # insecure: TLS without checks first, as docker does
         "https://ghcr.io/v2/a/b",
         "https://registry-1.docker.io/v2/library/busybox",
     ]
