@@ -287,12 +287,14 @@ class LaneWidget(QFrame):
         self._bar_state: StepState | None = None
         self._badge_emulated: bool | None = None
         self._label_state: StepState | None = None
+        self._followed: Step | None = None
         self.set_lane(lane, color)
 
     def set_lane(self, lane: Lane | None, color: str) -> None:
         """Show another lane in this widget (widgets are reused between builds)."""
         self.lane = lane
         self.color = color
+        self._followed = None
         self.model.reset(lane.steps if lane is not None else [])
         self.bar.setVisible(lane is not None)
         self.setMaximumWidth(300 if lane is None else 16777215)  # QWIDGETSIZE_MAX
@@ -354,6 +356,7 @@ class LaneWidget(QFrame):
             step = lane.current_step
             if step is not None and state is StepState.RUNNING:
                 self.current.setText(f"▶ {step.label}")
+                self._follow(step)
             elif step is not None and state in (StepState.DONE, StepState.CACHED):
                 self.current.setText(f"finished {len(lane.steps)} steps{took}")
             elif state is StepState.CANCELED:
@@ -363,6 +366,15 @@ class LaneWidget(QFrame):
         self.current.setToolTip(self.current.text())
         self._set_failed(failed_step is not None, failed_step.error if failed_step else "")
         self._set_bar_color(state)
+
+    def _follow(self, step: Step) -> None:
+        """Keep the running step in sight (once per step, so the user can still scroll)."""
+        if step is self._followed:
+            return
+        self._followed = step
+        row = self.model.row_of(step)
+        if row >= 0:
+            self.view.scrollTo(self.model.index(row, 0), QAbstractItemView.ScrollHint.EnsureVisible)
 
     def _set_bar_color(self, state: StepState) -> None:
         if state is StepState.QUEUED:

@@ -18,6 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -75,6 +76,10 @@ TIMELINE_MS = 300  # the timeline redraws at most this often while events pour i
 INSIGHT_MS = 1000
 REPLAY_CHUNK = 32 * 1024  # bytes fed to the parser between two yields to the event loop
 SESSION = "session"
+# (label, speed): 0 = all at once; else stream seconds per wall second
+REPLAY_SPEEDS = (("at once", 0.0), ("real time", 1.0), ("4× speed", 4.0), ("16× speed", 16.0))
+PACED_CHUNK = 4 * 1024  # a paced replay feeds smaller slices so the lanes move smoothly
+MAX_IDLE_S = 2.0  # a paced replay skips quiet stretches longer than this
 
 
 def read_recording(path: str | Path) -> bytes:
@@ -115,6 +120,7 @@ class BuildsView(QWidget):
         self._run: BuildRun | None = None
         self._run_done = True
         self._spec: BuildSpec | None = None
+        self._paced: tuple[float, float, float] | None = None  # stream t0, wall t0, speed
 
         # --- header ---------------------------------------------------------------------
         self.title = QLabel("No build yet")
@@ -130,6 +136,12 @@ class BuildsView(QWidget):
             "(plain or .gz), e.g. from CI, exactly like a live build"
         )
         self.open_button.clicked.connect(self._choose_recording)
+        self.replay_speed = QComboBox()
+        self.replay_speed.setToolTip(
+            "How fast a recording plays: at once, or paced by its own timestamps"
+        )
+        for speed_text, speed in REPLAY_SPEEDS:
+            self.replay_speed.addItem(speed_text, speed)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
@@ -144,6 +156,7 @@ class BuildsView(QWidget):
         titles.addWidget(self.title)
         titles.addWidget(self.state)
         header.addLayout(titles, 1)
+        header.addWidget(self.replay_speed)
         header.addWidget(self.open_button)
         header.addWidget(self.cancel_button)
         header.addWidget(self.inspect_button)
@@ -415,34 +428,56 @@ class BuildsView(QWidget):
         platforms: Sequence[Platform] = (),
         native: Platform | None = None,
         chunk: int = REPLAY_CHUNK,
+        speed: float = 0.0,
     ) -> BuildProgress:
-        """Feed a recorded stream through the parser like a live build (yielding between chunks)."""
+        """Feed a recorded stream through the parser like a live build.
+
+        ``speed`` 0 plays it at once (yielding to the event loop between slices); otherwise the
+        stream's own timestamps pace it (1.0 = real time), running steps' clocks tick, and
+        quiet stretches longer than :data:`MAX_IDLE_S` are skipped.
+        """
         parser = ProgressParser(platforms, native)
         self._spec = None
         self.attach(parser.progress, title, live=False)
         self.cancel_button.setEnabled(True)
+        if speed > 0:
+            chunk = min(chunk, PACED_CHUNK)
+            self._tick_timer.start()
         try:
             for start in range(0, len(data), chunk):
-                self.on_events(parser.feed(data[start : start + chunk]))
+                events = parser.feed(data[start : start + chunk])
+                self.on_events(events)
+                if speed > 0:
+                    await self._pace(events, speed)
                 await asyncio.sleep(0)
             self.on_events(parser.close())
         finally:
+            self._paced = None
             self.cancel_button.setEnabled(False)
         self.flush()
         return parser.progress
 
-    def building(self) -> bool:
-        """A live build is running (replays and reopened builds do not count)."""
-        return self._run is not None and not self._run_done
-
-    def _refuse_while_building(self) -> bool:
-        if self.building():
-            self.show_error(
-                "<b>A build is running.</b> Cancel it (or wait for it to end) before opening "
-                "another build."
-            )
-            return True
-        return False
+    async def _pace(self, events: Sequence[ProgressEvent], speed: float) -> None:
+        """Sleep until the wall clock catches up with the stream's latest timestamp."""
+        latest = 0.0
+        for event in events:
+            if type(event) is StepChanged:
+                assert isinstance(event, StepChanged)
+                for start, end in event.step.intervals[-1:]:
+                    latest = max(latest, end if end is not None else start)
+        if not latest:
+            return
+        now = time.monotonic()
+        if self._paced is None:
+            self._paced = (latest, now, speed)
+            return
+        stream_t0, wall_t0, _speed = self._paced
+        delay = (latest - stream_t0) / speed - (now - wall_t0)
+        if delay > MAX_IDLE_S:  # skip the quiet part: shift the origin
+            self._paced = (stream_t0, wall_t0 - (delay - MAX_IDLE_S), speed)
+            delay = MAX_IDLE_S
+        if delay > 0:
+            await asyncio.sleep(delay)
 
     def open_recording(self, path: str | Path) -> None:
         """Read a rawjson recording (plain or .gz) in a worker thread and replay it."""
@@ -459,12 +494,26 @@ class BuildsView(QWidget):
         if not data.strip():
             self.show_error(f"The recording {path} is empty.")
             return
-        await self.replay_bytes(data, title=f"Recording <b>{escape(path.name)}</b>")
+        speed = float(self.replay_speed.currentData() or 0.0)
+        await self.replay_bytes(data, title=f"Recording <b>{escape(path.name)}</b>", speed=speed)
         if self.progress is not None and not self.progress.steps:
             self.show_error(
                 f"{path.name} holds no BuildKit progress: record it with "
                 "<code>docker buildx build --progress=rawjson … 2&gt; file</code>."
             )
+
+    def building(self) -> bool:
+        """A live build is running (replays and reopened builds do not count)."""
+        return self._run is not None and not self._run_done
+
+    def _refuse_while_building(self) -> bool:
+        if self.building():
+            self.show_error(
+                "<b>A build is running.</b> Cancel it (or wait for it to end) before opening "
+                "another build."
+            )
+            return True
+        return False
 
     def show_progress(self, progress: BuildProgress, title: str) -> None:
         """Show a finished build (history) as it ended."""
@@ -690,6 +739,9 @@ class BuildsView(QWidget):
     def _clock(self) -> float:
         if self.live:
             return time.time()
+        if self._paced is not None:  # a paced replay: the stream's own time
+            stream_t0, wall_t0, speed = self._paced
+            return stream_t0 + (time.monotonic() - wall_t0) * speed
         progress = self.progress
         if progress is None:
             return 0.0

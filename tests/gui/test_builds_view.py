@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import time
 from pathlib import Path
 
 import pytest
@@ -323,3 +324,25 @@ def test_big_log_filters_match_a_plain_scan(qloop, qtbot, qtmodeltester) -> None
     assert [model.line_index(r) for r in range(model.rowCount())] == wanted
     assert pane.count.text() == f"{len(wanted):,} of {len(log):,} lines"
     pane.close()
+
+
+def test_paced_replay_moves_like_a_live_build(view, qloop) -> None:  # type: ignore[no-untyped-def]
+    """At 16× a recording plays over its own timeline: lanes are seen running, then done."""
+    data = _data("multi-platform.rawjson")
+    reference = P.parse_bytes(data)
+    assert reference.duration_s is not None
+    seen_running = []
+    view.replay_speed.setCurrentIndex(view.replay_speed.findData(16.0))
+    view.open_recording(STREAMS / "multi-platform.rawjson")
+
+    def done() -> bool:
+        if view.progress is not None and view.progress.steps and not view.progress.finished:
+            seen_running.append("running" in view.state.text())
+        return view.progress is not None and view.progress.finished
+
+    t0 = time.monotonic()
+    run_until(qloop, done, timeout=60)
+    elapsed = time.monotonic() - t0
+    assert any(seen_running)
+    assert elapsed >= min(reference.duration_s / 16 * 0.5, 2.0) * 0.5
+    assert "succeeded" in view.state.text()
