@@ -1193,14 +1193,16 @@ def _add_manifest_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
         "inspect",
         help="show an image's per-platform manifest tree, straight from the registry",
         description="Fetch REF's index, platform manifests, configs, layers and attestations "
-        "(every manifest verified against its digest).",
+        "(every manifest verified against its digest). Credentials come from your docker config "
+        "(docker login).",
     )
     p.add_argument("ref", metavar="REF", help="image reference, e.g. busybox or host:5000/app:1")
     _json_flag(p)
     p.add_argument("--raw", action="store_true", help="print the root manifest as fetched")
     p.add_argument(
         "--insecure", action="append", metavar="REGISTRY",
-        help="allow plain HTTP for this registry (loopback registries always may); repeatable",
+        help="trust this registry without TLS certificate checks, or over plain HTTP, as docker's"
+        " insecure-registries (loopback registries always may use plain HTTP); repeatable",
     )  # fmt: skip
     p.add_argument("--no-cache", action="store_true", help="do not use the on-disk digest cache")
     _command(p, _inspect)

@@ -83,9 +83,10 @@ class ManifestsView(QWidget):
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.ref_box.setCompleter(completer)
-        self.insecure = QCheckBox("Plain HTTP")
+        self.insecure = QCheckBox("Insecure")
         self.insecure.setToolTip(
-            "Allow plain HTTP (no TLS) for this registry. Loopback registries always may."
+            "Trust this registry without checking its TLS certificate, or over plain HTTP "
+            "(as docker's insecure-registries). Loopback registries always may use plain HTTP."
         )
         self.inspect_button = QPushButton("Inspect")
         self.inspect_button.setDefault(True)
