@@ -451,6 +451,12 @@ class BuildsView(QWidget):
                     await self._pace(events, speed)
                 await asyncio.sleep(0)
             self.on_events(parser.close())
+        except asyncio.CancelledError:
+            # Stopped half-way: end the model there, so nothing is left "running".
+            if self.progress is parser.progress:
+                self.on_events(parser.close(canceled=True))
+                self.flush()
+            raise
         finally:
             self._paced = None
             self.cancel_button.setEnabled(False)

@@ -346,3 +346,17 @@ def test_paced_replay_moves_like_a_live_build(view, qloop) -> None:  # type: ign
     assert any(seen_running)
     assert elapsed >= min(reference.duration_s / 16 * 0.5, 2.0) * 0.5
     assert "succeeded" in view.state.text()
+
+
+def test_cancel_a_paced_replay_ends_it_as_canceled(view, qloop) -> None:  # type: ignore[no-untyped-def]
+    view.replay_speed.setCurrentIndex(view.replay_speed.findData(1.0))
+    view.open_recording(STREAMS / "multi-platform.rawjson")
+    run_until(qloop, lambda: view.progress is not None and bool(view.progress.steps))
+    assert view.cancel_button.isEnabled()
+    view.cancel_button.click()
+    run_until(qloop, lambda: view.progress is not None and view.progress.finished)
+    assert view.progress.result is not None
+    assert view.progress.result.canceled
+    assert "canceled" in view.state.text()
+    assert not any(s.state is P.StepState.RUNNING for s in view.progress.steps.values())
+    assert not view.cancel_button.isEnabled()
