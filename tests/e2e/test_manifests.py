@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,11 +65,22 @@ def fetch(ref: str, **client_args: Any) -> ManifestTree:
     return asyncio.run(go())
 
 
+CLI_CACHE = Path(tempfile.gettempdir()) / f"mabgui-test-cache-{os.getpid()}"
+
+
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``mabgui …`` as a user runs it (its digest cache kept out of the user's own)."""
+    full_env = {**os.environ, "MABGUI_CACHE_DIR": str(CLI_CACHE), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "mabgui", *args],
-        capture_output=True, text=True, timeout=60, env=env,
+        capture_output=True, text=True, timeout=60, env=full_env,
     )  # fmt: skip
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _drop_cli_cache() -> Iterator[None]:
+    yield
+    shutil.rmtree(CLI_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
