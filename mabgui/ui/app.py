@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
+import tempfile
 
 from mabgui import APP_ID, APP_NAME, __version__
 
@@ -30,21 +32,28 @@ async def _run_window(self_test: bool) -> int:
     from mabgui.ui.main_window import MainWindow
 
     app = QApplication.instance()
-    assert app is not None
+    assert isinstance(app, QApplication)
+    # The window's close ends the run below, which first stops every task in flight: letting Qt
+    # quit on its own would stop the loop under tasks that still wait for their processes.
+    app.setQuitOnLastWindowClosed(False)
     closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    def _quit() -> None:
+    def _closed() -> None:
         if not closed.done():
             closed.set_result(None)
 
-    app.aboutToQuit.connect(_quit)
+    app.aboutToQuit.connect(_closed)
     window = MainWindow()
+    window.closed.connect(_closed)
     window.show()
     if self_test:
-        return await _self_test(window)
-    window.check_engine()
-    await closed
-    return 0
+        code = await _self_test(window)
+    else:
+        window.check_engine()
+        await closed
+        code = 0
+    await window.shutdown()
+    return code
 
 
 async def _self_test(window: object) -> int:
@@ -64,6 +73,7 @@ async def _self_test(window: object) -> int:
     if window.stack.count() != len(AREAS):
         problems.append("the main window does not have its four areas")
     await asyncio.sleep(0.1)
+    await window.shutdown()
     window.close()
     platform = QGuiApplication.platformName()
     for p in problems:
@@ -78,16 +88,22 @@ async def _self_test(window: object) -> int:
 
 def main(self_test: bool = False) -> int:
     """Open the main window (the ``mabgui-gui`` launcher, and ``mabgui`` with no subcommand)."""
-    if self_test:
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import qasync
+    from PySide6.QtCore import QSettings
 
-    _make_app()
-    with asyncio.Runner(loop_factory=qasync.QEventLoop) as runner:
-        try:
-            return runner.run(_run_window(self_test))
-        except asyncio.CancelledError:
-            return 0
+    with contextlib.ExitStack() as stack:
+        if self_test:
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+            # Throwaway settings: a self-test must not leave its window geometry to the user.
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="mabgui-self-test-"))
+            QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+            QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, scratch)
+        _make_app()
+        with asyncio.Runner(loop_factory=qasync.QEventLoop) as runner:
+            try:
+                return runner.run(_run_window(self_test))
+            except asyncio.CancelledError:
+                return 0
 
 
 if __name__ == "__main__":

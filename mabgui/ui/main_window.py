@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
+import asyncio
+import contextlib
+
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
@@ -83,7 +86,13 @@ def _escape(text: str) -> str:
 
 
 class MainWindow(QMainWindow):
-    """Builders, Emulators, Builds and Manifests behind a navigation list."""
+    """Builders, Emulators, Builds and Manifests behind a navigation list.
+
+    Signals:
+        closed: the window was closed (the app then shuts its work down and quits).
+    """
+
+    closed = Signal()
 
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
@@ -110,6 +119,9 @@ class MainWindow(QMainWindow):
             self.nav.addItem(item)
             self.stack.addWidget(self.views[name])
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        builds = self.views["Builds"]
+        assert isinstance(builds, BuildsView)
+        builds.inspect_requested.connect(self.inspect_image)
 
         self.banner = DiagnosisBanner()
         right = QWidget()
@@ -169,6 +181,13 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         QMessageBox.about(self, f"About {APP_NAME}", self.about_text())
 
+    def inspect_image(self, reference: str) -> None:
+        """Show ``reference`` (e.g. a build's pushed result) in the Manifests area."""
+        manifests = self.views["Manifests"]
+        assert isinstance(manifests, ManifestsView)
+        self.nav.setCurrentRow(AREAS.index("Manifests"))
+        manifests.open_reference(reference)
+
     # --- engine -------------------------------------------------------------------------------
     def check_engine(self) -> None:
         """Diagnose the engine in the background; the window stays usable meanwhile."""
@@ -201,7 +220,30 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/area", self.nav.currentRow())
         self.settings.sync()
 
+    def task_runners(self) -> list[TaskRunner]:
+        """The background work of the window and of every view and panel inside it."""
+        runners = [self.tasks]
+        for child in self.findChildren(QWidget):
+            runner = getattr(child, "tasks", None)
+            if isinstance(runner, TaskRunner):
+                runners.append(runner)
+        return runners
+
+    async def shutdown(self, timeout: float = 5.0) -> None:
+        """Cancel every refresh, action and build in flight and wait (bounded) until they end.
+
+        Builds and buildx calls stop their process groups when cancelled, so nothing outlives
+        the window.
+        """
+        runners = self.task_runners()
+        for runner in runners:
+            runner.cancel_all()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(r.wait_all() for r in runners)), timeout)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
-        self.tasks.cancel_all()
+        for runner in self.task_runners():
+            runner.cancel_all()
         super().closeEvent(event)
+        self.closed.emit()

@@ -41,6 +41,9 @@ class TaskRunner:
         task = self._named.get(name)
         return task is not None and not task.done()
 
+    def running_count(self) -> int:
+        return sum(1 for task in self._all if not task.done())
+
     def cancel(self, name: str) -> None:
         task = self._named.get(name)
         if task is not None and not task.done():

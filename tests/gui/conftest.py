@@ -9,25 +9,56 @@ from typing import Any, TypeVar
 
 import pytest
 import qasync
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QEventLoop, QSettings
 from PySide6.QtWidgets import QApplication
 
 T = TypeVar("T")
 
 
+class RunningQtLoop(qasync.QEventLoop):  # type: ignore[misc]
+    """A qasync loop that counts as running for the whole test, as it does in the app.
+
+    In the app Qt's event loop never stops, so asyncio callbacks always run inside a running loop.
+    A loop that only runs inside ``run_until_complete`` would let Qt event processing elsewhere
+    (``qtbot.wait``, dialogs) step tasks with no running loop ("no running event loop"). Here
+    ``run_until_complete`` spins a nested Qt event loop until the future is done instead.
+    """
+
+    def __init__(self, app: QApplication) -> None:
+        super().__init__(app, already_running=True)
+
+    def run_until_complete(self, future: Any) -> Any:
+        fut = asyncio.ensure_future(future, loop=self)
+        waiter = QEventLoop()
+        fut.add_done_callback(lambda _: waiter.quit())
+        while not fut.done():
+            # exec() also returns when a modal dialog's loop or QApplication.exit() ends the
+            # loops of this thread: enter again until the future is really done.
+            waiter.exec()
+        return fut.result()
+
+    def shutdown(self) -> None:
+        pending = [t for t in asyncio.all_tasks(self) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            self.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        # Not self.stop(): it calls QApplication.exit(), which leaves Qt's "quit now" flag set
+        # and makes every later QEventLoop.exec() of the session return at once.
+        self._QEventLoop__is_running = False
+        asyncio.events._set_running_loop(None)
+        self._after_run_forever()
+        self.close()
+
+
 @pytest.fixture
 def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
-    """A qasync loop on the test's QApplication; drive it with ``run``/``run_until`` below."""
-    loop = qasync.QEventLoop(qapp, already_running=False)
+    """A running qasync loop on the test's QApplication; drive it with ``run``/``run_until``."""
+    loop = RunningQtLoop(qapp)
     asyncio.set_event_loop(loop)
     yield loop
-    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.shutdown()
     asyncio.set_event_loop(None)
-    loop.close()
     # qasync's executor threads (asyncio.to_thread) end up in reference cycles; collect them here,
     # on the GUI thread, before a later collection destroys their Qt timers from another thread.
     gc.collect()

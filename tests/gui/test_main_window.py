@@ -18,6 +18,13 @@ def _window(qtbot: QtBot) -> MainWindow:
     return window
 
 
+def _close(loop: qasync.QEventLoop, window: MainWindow) -> None:
+    """Close as the app does: the window, then every view's work in flight."""
+    window.close()
+    run(loop, window.shutdown())
+    assert not any(r.running_count() for r in window.task_runners())
+
+
 def test_four_areas_and_navigation(qtbot: QtBot, qloop: qasync.QEventLoop) -> None:
     window = _window(qtbot)
     window.show()
@@ -26,7 +33,7 @@ def test_four_areas_and_navigation(qtbot: QtBot, qloop: qasync.QEventLoop) -> No
     window.nav.setCurrentRow(3)
     assert window.stack.currentWidget() is window.views["Manifests"]
     assert "mabgui" in window.about_text()
-    window.close()
+    _close(qloop, window)
 
 
 def test_engine_status_shows_the_real_engine(
@@ -41,7 +48,7 @@ def test_engine_status_shows_the_real_engine(
     assert "buildx 0.13.1" in text
     assert not window.engine_status.retry.isVisible()
     assert window.banner.isHidden()
-    window.close()
+    _close(qloop, window)
 
 
 def test_unreachable_daemon_shows_retry_and_banner(
@@ -61,7 +68,7 @@ def test_unreachable_daemon_shows_retry_and_banner(
     assert "Multi-platform builds cannot run yet" in window.banner.text.text()
     assert window.diagnosis is not None
     assert not window.diagnosis.multiplatform_ready
-    window.close()
+    _close(qloop, window)
 
 
 def test_geometry_is_remembered(qtbot: QtBot, qloop: qasync.QEventLoop) -> None:
@@ -70,7 +77,7 @@ def test_geometry_is_remembered(qtbot: QtBot, qloop: qasync.QEventLoop) -> None:
     # The offscreen screen is 800x600 and restoring clamps the width to it: compare heights.
     window.resize(window.width(), 450)
     window.nav.setCurrentRow(2)
-    window.close()
+    _close(qloop, window)
     again = _window(qtbot)
     assert again.height() == 450
     assert again.nav.currentRow() == 2
