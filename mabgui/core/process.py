@@ -54,11 +54,47 @@ class CommandResult:
         return self.stderr.strip() or self.stdout.strip() or f"exit code {self.returncode}"
 
 
+# Where Docker Desktop and package managers put the docker CLI when an app started from a desktop
+# launcher (Finder, Start menu) does not have the shell's PATH.
+_EXTRA_BIN_DIRS = (
+    "~/.docker/bin",
+    "/usr/local/bin",
+    "/opt/homebrew/bin",
+    "/Applications/Docker.app/Contents/Resources/bin",
+    "~/.rd/bin",
+    r"C:\Program Files\Docker\Docker\resources\bin",
+)
+
+
 def which(program: str) -> str:
+    """The full path of ``program``: PATH first, then the usual Docker install folders."""
     path = shutil.which(program)
+    if path is None:
+        extra = os.pathsep.join(os.path.expanduser(d) for d in _EXTRA_BIN_DIRS)
+        path = shutil.which(program, path=extra)
     if path is None:
         raise CommandNotFound(program)
     return path
+
+
+def child_environment(env: Mapping[str, str] | None = None) -> dict[str, str] | None:
+    """The environment for a child process, or None to inherit ours unchanged.
+
+    A frozen (PyInstaller) app runs with LD_LIBRARY_PATH pointing into its bundle; docker and
+    buildx must not load those libraries, so the value from before the app started is restored.
+    """
+    frozen = bool(getattr(sys, "frozen", False))
+    if env is None and not frozen:
+        return None
+    full = {**os.environ, **(env or {})}
+    if frozen:
+        for var in ("LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH"):
+            original = os.environ.get(f"{var}_ORIG")
+            if original is not None:
+                full[var] = original
+            else:
+                full.pop(var, None)
+    return full
 
 
 def _group_kwargs() -> dict[str, object]:
@@ -78,7 +114,7 @@ async def spawn(
 ) -> asyncio.subprocess.Process:
     """Start ``argv`` in a new process group with piped stdout and stderr."""
     exe = which(argv[0]) if os.sep not in argv[0] else argv[0]
-    full_env = None if env is None else {**os.environ, **env}
+    full_env = child_environment(env)
     return await asyncio.create_subprocess_exec(
         exe,
         *argv[1:],
