@@ -16,9 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
-import signal
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -669,7 +667,7 @@ async def _docker() -> str:
 async def _buildx(args: Sequence[str], timeout_s: float) -> process.CommandResult:
     argv = [await _docker(), "buildx", *args]
     try:
-        res = await _run(argv, timeout_s)
+        res = await process.run(argv, timeout=timeout_s)
     except process.CommandTimeout:
         raise BuildxTimeout(
             f"`docker buildx {' '.join(args[:2])}` did not answer within {timeout_s:g} s "
@@ -687,58 +685,6 @@ async def _buildx(args: Sequence[str], timeout_s: float) -> process.CommandResul
     return res
 
 
-def _signal_group(proc: asyncio.subprocess.Process, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        if sys.platform == "win32":  # pragma: no cover - no process groups there
-            if proc.returncode is None:
-                proc.kill()
-        else:
-            os.killpg(proc.pid, sig)
-
-
-async def _stop_despite_cancels(proc: asyncio.subprocess.Process, grace_s: float = 1.0) -> None:
-    """SIGINT the process group, SIGKILL it after ``grace_s``, and wait for it to end.
-
-    Like :func:`process.stop`, but a second cancel arriving during the clean-up (a window
-    closing, a test's loop teardown) cannot interrupt it half-way and leave buildx running
-    with its pipes open: every wait here survives a cancel, and no helper task is created.
-    """
-    loop = asyncio.get_running_loop()
-    if proc.returncode is None:
-        _signal_group(proc, signal.SIGINT)
-    deadline = loop.time() + grace_s
-    while proc.returncode is None and loop.time() < deadline:
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.sleep(0.05)
-    _signal_group(proc, signal.SIGKILL if sys.platform != "win32" else signal.SIGTERM)
-    while proc.returncode is None:
-        with contextlib.suppress(asyncio.CancelledError):
-            await proc.wait()
-
-
-async def _run(argv: Sequence[str], timeout_s: float) -> process.CommandResult:
-    """Like :func:`process.run`, with ``communicate()`` awaited in the caller's own task.
-
-    No helper task is created, so a cancel landing at any point (a refresh replaced by a newer
-    one, a closing window) leaves no never-started coroutine behind; a cancel or a timeout
-    stops the process group.
-    """
-    proc = await process.spawn(argv)
-    try:
-        async with asyncio.timeout(timeout_s):
-            out, err = await proc.communicate()
-    except TimeoutError:
-        await _stop_despite_cancels(proc)
-        raise process.CommandTimeout(argv, timeout_s) from None
-    except asyncio.CancelledError:
-        await _stop_despite_cancels(proc)
-        raise
-    code = proc.returncode if proc.returncode is not None else -1
-    return process.CommandResult(
-        list(argv), code, out.decode(errors="replace"), err.decode(errors="replace")
-    )
-
-
 def _unknown_flag(res: process.CommandResult, flag: str) -> bool:
     return not res.ok and f"unknown flag: {flag}" in res.stderr
 
@@ -746,7 +692,9 @@ def _unknown_flag(res: process.CommandResult, flag: str) -> bool:
 async def docker_contexts() -> dict[str, str]:
     """Docker context name → docker host (``docker context ls``); empty when unavailable."""
     try:
-        res = await _run([await _docker(), "context", "ls", "--format", "{{json .}}"], 10.0)
+        res = await process.run(
+            [await _docker(), "context", "ls", "--format", "{{json .}}"], timeout=10.0
+        )
     except (process.CommandTimeout, process.CommandNotFound, BuildxError):
         return {}
     return parse_contexts(res.stdout) if res.ok else {}
@@ -871,14 +819,14 @@ async def _stream(
             out = await proc.stdout.read()
             await proc.wait()
     except TimeoutError:
-        await _stop_despite_cancels(proc)
+        await process.stop(proc, grace=1.0)
         raise BuildxTimeout(
             f"`docker buildx {' '.join(args[:2])}` did not finish within {timeout_s:g} s "
             "and was stopped",
             "A node did not start in time: check its endpoint, or remove it.",
         ) from None
     except asyncio.CancelledError:
-        await _stop_despite_cancels(proc)
+        await process.stop(proc, grace=1.0)
         raise
     return process.CommandResult(
         argv, proc.returncode if proc.returncode is not None else -1,
@@ -1329,7 +1277,9 @@ async def daemon_facts() -> tuple[Platform | None, bool | None, str]:
     Never raises: when the daemon cannot be asked, (None, None, the reason).
     """
     try:
-        res = await _run([await _docker(), "info", "--format", DAEMON_FACTS_FORMAT], 15.0)
+        res = await process.run(
+            [await _docker(), "info", "--format", DAEMON_FACTS_FORMAT], timeout=15.0
+        )
     except (process.CommandTimeout, process.CommandNotFound, BuildxError) as exc:
         return None, None, str(exc)
     if not res.ok:

@@ -128,29 +128,33 @@ async def spawn(
 
 
 def _signal_group(proc: asyncio.subprocess.Process, sig: int) -> None:
-    if proc.returncode is not None:
-        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        if sys.platform == "win32":  # pragma: no cover
-            proc.send_signal(signal.CTRL_BREAK_EVENT if sig == signal.SIGINT else signal.SIGTERM)
+        if sys.platform == "win32":  # pragma: no cover - no process groups there
+            if proc.returncode is None:
+                proc.kill()
         else:
+            # The whole group, even when the leader already exited: its children may still run.
             os.killpg(proc.pid, sig)
 
 
 async def stop(proc: asyncio.subprocess.Process, grace: float = DEFAULT_GRACE_S) -> None:
-    """SIGINT the process group, wait ``grace`` seconds, then SIGKILL the whole group."""
+    """SIGINT the process group, SIGKILL it after ``grace`` seconds, and wait for it to end.
+
+    A second cancel arriving during the clean-up (a window closing, a test's loop teardown)
+    cannot interrupt it half-way and leave the process running with its pipes open: every wait
+    here survives a cancel, and no helper task is created.
+    """
+    loop = asyncio.get_running_loop()
     if proc.returncode is None:
         _signal_group(proc, signal.SIGINT)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(proc.wait(), grace)
-    # Kill the group even when the leader already exited: its children may still run.
-    if sys.platform != "win32":
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    elif proc.returncode is None:  # pragma: no cover
-        proc.kill()
-    with contextlib.suppress(ProcessLookupError):
-        await proc.wait()
+    deadline = loop.time() + grace
+    while proc.returncode is None and loop.time() < deadline:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(0.05)
+    _signal_group(proc, signal.SIGKILL if sys.platform != "win32" else signal.SIGTERM)
+    while proc.returncode is None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await proc.wait()
 
 
 async def run(
@@ -160,11 +164,13 @@ async def run(
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
     input_text: str | None = None,
+    grace: float = 1.0,
 ) -> CommandResult:
     """Run ``argv`` to completion and capture its output.
 
-    Raises :class:`CommandNotFound` or :class:`CommandTimeout`. Cancelling the awaiting task
-    stops the process group too.
+    Raises :class:`CommandNotFound` or :class:`CommandTimeout`. ``communicate()`` is awaited in
+    the caller's own task, so a cancel landing at any point leaves no coroutine behind; a cancel
+    or a timeout stops the process group.
     """
     proc = await spawn(
         argv, env=env, cwd=cwd,
@@ -172,12 +178,13 @@ async def run(
     )  # fmt: skip
     data = input_text.encode() if input_text is not None else None
     try:
-        out, err = await asyncio.wait_for(proc.communicate(data), timeout)
+        async with asyncio.timeout(timeout):
+            out, err = await proc.communicate(data)
     except TimeoutError:
-        await stop(proc, grace=1.0)
+        await stop(proc, grace)
         raise CommandTimeout(argv, timeout) from None
     except asyncio.CancelledError:
-        await asyncio.shield(stop(proc, grace=1.0))
+        await stop(proc, grace)
         raise
     return CommandResult(
         list(argv),
