@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import chain
 from typing import Any
 
@@ -227,6 +227,11 @@ class LogModel(QAbstractListModel):
         if role == ObjectRole:
             return log[line]
         return None
+
+    def forget_tags(self, steps: Iterable[Step]) -> None:
+        """Drop cached line prefixes of ``steps`` (a step named late gets its real label)."""
+        for step in steps:
+            self._tags.pop(step, None)
 
     def _tag(self, step: Step) -> str:
         tag = self._tags.get(step)

@@ -580,6 +580,7 @@ class BuildsView(QWidget):
             lane_widget = self._lanes.get(platform)
             if lane_widget is not None:
                 lane_widget.model.changed(steps)
+        self.log_pane.model.forget_tags(changed)
         self.log_pane.sync(steps_added)
         self._refresh_lanes()
         self._refresh_header()
