@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
 
 from mabgui.core.build import BuildSpec, OutputKind, Secret, parse_build_arg
 from mabgui.core.platform import Platform, PlatformError, host_platform, is_emulated
-from mabgui.ui.build_qtfix import emit
 from mabgui.ui.build_style import escape
 from mabgui.ui.tasks import TaskRunner
 
@@ -346,7 +345,7 @@ class BuildForm(QWidget):
             return
         self.show_problems([])
         self.save(spec)
-        emit(self.start_requested, spec)
+        self.start_requested.emit(spec)
 
     def show_problems(self, errors: list[str], warnings: tuple[str, ...] | list[str] = ()) -> None:
         if not errors and not warnings:

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
 
 from mabgui.core import history
 from mabgui.core.progress import StepState
-from mabgui.ui.build_qtfix import emit
 from mabgui.ui.build_style import STATE_COLORS, escape, format_duration, state_icon
 from mabgui.ui.tasks import TaskRunner
 
@@ -202,12 +201,12 @@ class HistoryPanel(QWidget):
     def _reopen(self) -> None:
         entry = self.selected()
         if entry is not None:
-            emit(self.reopen_requested, entry)
+            self.reopen_requested.emit(entry)
 
     def _respec(self) -> None:
         entry = self.selected()
         if entry is not None:
-            emit(self.respec_requested, entry)
+            self.respec_requested.emit(entry)
 
     def _delete(self) -> None:
         entry = self.selected()

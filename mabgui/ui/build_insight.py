@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
 )
 
 from mabgui.core.progress import BuildProgress, EmulationCost, emulation_insight
-from mabgui.ui.build_qtfix import emit
 from mabgui.ui.build_style import escape, format_duration, short_platform
 
 ObjectRole = Qt.ItemDataRole.UserRole + 1
@@ -62,8 +61,7 @@ class InsightModel(QAbstractTableModel):
         if same:
             self._costs = list(costs)
             if costs:
-                emit(
-                    self.dataChanged,
+                self.dataChanged.emit(
                     self.index(0, 0),
                     self.index(len(costs) - 1, len(self.HEADERS) - 1),
                 )

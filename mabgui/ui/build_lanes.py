@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
 )
 
 from mabgui.core.progress import Lane, Step, StepState
-from mabgui.ui.build_qtfix import emit
 from mabgui.ui.build_style import (
     ERROR_BG,
     ERROR_BORDER,
@@ -93,14 +92,14 @@ class StepsModel(QAbstractTableModel):
         for step in steps:
             row = self.row_of(step)
             if row >= 0:
-                emit(self.dataChanged, self.index(row, 0), self.index(row, last))
+                self.dataChanged.emit(self.index(row, 0), self.index(row, last))
 
     def tick(self) -> None:
         """Repaint the time of running steps (their elapsed time grows)."""
         for row, step in enumerate(self._steps):
             if step.state is StepState.RUNNING:
                 cell = self.index(row, self.COL_TIME)
-                emit(self.dataChanged, cell, cell)
+                self.dataChanged.emit(cell, cell)
 
     # --- Qt model API -------------------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
@@ -304,7 +303,7 @@ class LaneWidget(QFrame):
     def _clicked(self, index: QModelIndex) -> None:
         step = self.model.data(index, ObjectRole)
         if step is not None:
-            emit(self.step_activated, step)
+            self.step_activated.emit(step)
 
     @property
     def failed(self) -> bool:

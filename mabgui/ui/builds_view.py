@@ -58,7 +58,6 @@ from mabgui.ui.build_history import HistoryPanel, entry_image
 from mabgui.ui.build_insight import InsightPanel
 from mabgui.ui.build_lanes import LaneWidget
 from mabgui.ui.build_log import LogPane
-from mabgui.ui.build_qtfix import emit
 from mabgui.ui.build_style import (
     ERROR_BG,
     ERROR_BORDER,
@@ -694,7 +693,7 @@ class BuildsView(QWidget):
             if self.result_ref
             else "Only a build pushed to a registry can be inspected"
         )
-        emit(self.finished, result)
+        self.finished.emit(result)
 
     def _result_reference(self, result: BuildResult) -> str:
         """The pushed image (``repo:tag@digest``) of a successful push build, else ''."""
@@ -760,7 +759,7 @@ class BuildsView(QWidget):
 
     def _inspect(self) -> None:
         if self.result_ref:
-            emit(self.inspect_requested, self.result_ref)
+            self.inspect_requested.emit(self.result_ref)
 
     def _task_failed(self, exc: BaseException) -> None:
         self.show_error(f"<b>Error:</b> {escape(f'{type(exc).__name__}: {exc}')}")
