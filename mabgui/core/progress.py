@@ -260,8 +260,7 @@ class Lane:
 
     @property
     def started(self) -> float | None:
-        starts = [s.started for s in self.steps if s.started is not None]
-        return min(starts) if starts else None
+        return first_start(self.steps)
 
     @property
     def completed(self) -> float | None:
@@ -274,6 +273,21 @@ class Lane:
     def duration_s(self) -> float | None:
         start, end = self.started, self.completed
         return None if start is None or end is None else max(0.0, end - start)
+
+
+def first_start(steps: Iterable[Step]) -> float | None:
+    """When a set of steps began in this build.
+
+    Cached vertices keep the timestamps of the build that filled the cache (minutes or days
+    earlier), so they only count when every step was cached.
+    """
+    live: list[float] = []
+    cached: list[float] = []
+    for step in steps:
+        if step.started is not None:
+            (cached if step.cached else live).append(step.started)
+    starts = live or cached
+    return min(starts) if starts else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,8 +499,7 @@ class BuildProgress:
 
     @property
     def started(self) -> float | None:
-        starts = [s.started for s in self.steps.values() if s.started is not None]
-        return min(starts) if starts else None
+        return first_start(self.steps.values())
 
     @property
     def completed(self) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import random
 from datetime import datetime
 
@@ -196,6 +197,21 @@ def test_cached_rebuild() -> None:
     steps = summary["platforms"]["linux/arm64"]["steps"]
     assert [s["cached"] for s in steps] == [False, False, True, True, True]
     assert not P.emulation_insight(progress)  # nothing ran: nothing to compare
+
+
+def test_stale_times_of_cached_steps_do_not_stretch_the_build() -> None:
+    # The cached FROM vertices keep the timestamps of the build that filled the cache, 110 s
+    # before this 61.9 s build (wall time measured by the Builds view).
+    gz = gzip.decompress(load("stale-cached-from.rawjson.gz"))
+    progress = P.parse_bytes(gz, THREE, native=AMD64)
+    from_steps = [s for s in progress.steps.values() if s.cached and "FROM" in s.name]
+    assert from_steps
+    assert min(s.started or 0 for s in from_steps) < (progress.started or 0) - 100
+    assert progress.duration_s is not None
+    assert 55 < progress.duration_s < 62
+    for lane in progress.lanes.values():
+        assert lane.duration_s is not None
+        assert lane.duration_s < 62
 
 
 def test_emulation_insight_pairs_native_and_emulated_steps() -> None:
