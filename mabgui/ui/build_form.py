@@ -73,6 +73,7 @@ class BuildForm(QWidget):
         super().__init__(parent)
         self.tasks = TaskRunner(on_error=self._task_failed)
         self._builder_platforms: dict[str, list[Platform]] = {}
+        self._builder_unlisted: dict[str, list[Platform]] = {}
         self._native: dict[str, Platform] = {}
         self.platform_boxes: dict[Platform, QCheckBox] = {}
         self._wanted: set[Platform] = {host_platform()}
@@ -194,21 +195,37 @@ class BuildForm(QWidget):
         from mabgui.core import buildx
 
         try:
-            builders = await buildx.list_builders()
+            overview = await buildx.overview()
         except buildx.BuildxError as exc:
             self.platforms_note.setText(f"Cannot list the builders: {exc}")
             return
+        unlisted: dict[str, list[Platform]] = {}
+        for b in overview.builders:
+            for node in b.nodes:
+                for chip in overview.chips(node):
+                    if chip.kind == "unlisted" and chip.platform not in unlisted.get(b.name, []):
+                        unlisted.setdefault(b.name, []).append(chip.platform)
         self.set_builders(
-            {b.name: b.platforms for b in builders},
-            current=next((b.name for b in builders if b.current), None),
+            {b.name: b.platforms for b in overview.builders},
+            current=next((b.name for b in overview.builders if b.current), None),
+            unlisted=unlisted,
         )
 
     def set_builders(
-        self, platforms: dict[str, list[Platform]], current: str | None = None
+        self,
+        platforms: dict[str, list[Platform]],
+        current: str | None = None,
+        unlisted: dict[str, list[Platform]] | None = None,
     ) -> None:
-        """Offer these builders (name → platforms they list)."""
+        """Offer these builders (name → platforms they list).
+
+        ``unlisted`` are platforms a builder does not list although an emulator for them is
+        registered (it started before the emulator): buildx still builds them, so they are
+        offered too, marked.
+        """
         selected = self.builder.currentText()
         self._builder_platforms = dict(platforms)
+        self._builder_unlisted = dict(unlisted or {})
         self.builder.blockSignals(True)
         self.builder.clear()
         for name in platforms:
@@ -232,14 +249,24 @@ class BuildForm(QWidget):
             box.deleteLater()
         self.platform_boxes = {}
         name = self.builder.currentText()
-        offered = self._builder_platforms.get(name, [])
+        listed = self._builder_platforms.get(name, [])
+        unlisted = [p for p in self._builder_unlisted.get(name, []) if p not in listed]
+        offered = listed + unlisted
         native = host_platform()
         for i, platform in enumerate(offered):
             emulated = is_emulated(platform, native)
-            box = QCheckBox(str(platform) + (" (QEMU)" if emulated else ""))
-            box.setToolTip(
-                "runs under QEMU emulation on this machine" if emulated else "runs natively"
-            )
+            if platform in unlisted:
+                box = QCheckBox(f"{platform} (QEMU, not listed)")
+                box.setToolTip(
+                    f"An emulator for {platform} is registered in binfmt_misc but builder "
+                    f"{name!r} does not list it (it started before the emulator was "
+                    "registered). buildx still builds it under QEMU."
+                )
+            else:
+                box = QCheckBox(str(platform) + (" (QEMU)" if emulated else ""))
+                box.setToolTip(
+                    "runs under QEMU emulation on this machine" if emulated else "runs natively"
+                )
             box.setChecked(platform in self._wanted)
             self.platform_boxes[platform] = box
             self.platforms_grid.addWidget(box, i // 2, i % 2)

@@ -51,6 +51,19 @@ def test_platform_checkboxes_follow_the_builder(form) -> None:  # type: ignore[n
     assert "multi" in form.platforms_note.text()
 
 
+def test_unlisted_but_emulated_platforms_are_offered_marked(qtbot, qloop, engine) -> None:  # type: ignore[no-untyped-def]
+    # The default builder here does not list linux/arm/v7 although qemu-arm is registered:
+    # buildx still builds it, so the form offers it, marked, instead of hiding it.
+    widget = BuildForm()
+    qtbot.addWidget(widget)
+    widget.load_builders()
+    run_until(qloop, lambda: "default" in widget._builder_platforms, timeout=60)
+    widget.builder.setCurrentText("default")
+    assert ARMV7 in widget.platform_boxes
+    assert "not listed" in widget.platform_boxes[ARMV7].text()
+    assert "not listed" not in widget.platform_boxes[ARM64].text()
+
+
 def test_spec_from_the_form(form, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     form.context.setText(str(tmp_path))
     form.target.setText("final")
