@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -22,9 +23,9 @@ from PySide6.QtWidgets import (
 from mabgui.core import history
 from mabgui.core.progress import StepState
 from mabgui.ui.build_style import STATE_COLORS, escape, format_duration, state_icon
+from mabgui.ui.table_model import ObjectRole, RowsTableModel
 from mabgui.ui.tasks import TaskRunner
 
-ObjectRole = Qt.ItemDataRole.UserRole + 1
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -40,7 +41,7 @@ def entry_image(entry: history.HistoryEntry) -> str:
     return ", ".join(str(t) for t in tags) if tags else context
 
 
-class HistoryModel(QAbstractTableModel):
+class HistoryModel(RowsTableModel):
     """Saved builds, newest first."""
 
     COL_WHEN = 0
@@ -63,22 +64,8 @@ class HistoryModel(QAbstractTableModel):
         self._entries = list(entries)
         self.endResetModel()
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._entries)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(self.HEADERS)
-        ):
-            return self.HEADERS[section]
-        return None
+    def row_objects(self) -> Sequence[Any]:
+        return self._entries
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._entries):

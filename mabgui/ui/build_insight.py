@@ -7,9 +7,10 @@ suggests ``FROM --platform=$BUILDPLATFORM`` for RUN steps that lose real time un
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -25,8 +26,8 @@ from PySide6.QtWidgets import (
 
 from mabgui.core.progress import BuildProgress, EmulationCost, emulation_insight
 from mabgui.ui.build_style import escape, format_duration, short_platform
+from mabgui.ui.table_model import ObjectRole, RowsTableModel
 
-ObjectRole = Qt.ItemDataRole.UserRole + 1
 _Index = QModelIndex | QPersistentModelIndex
 
 # A cross-compile suggestion needs the step to lose at least this much to emulation.
@@ -35,7 +36,7 @@ HINT_MIN_RATIO = 2.0
 TOP_COSTS = 3
 
 
-class InsightModel(QAbstractTableModel):
+class InsightModel(RowsTableModel):
     """Emulated steps and their native twins, most seconds lost first."""
 
     COL_STEP = 0
@@ -70,22 +71,8 @@ class InsightModel(QAbstractTableModel):
         self._costs = list(costs)
         self.endResetModel()
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
-        return 0 if parent.isValid() else len(self._costs)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(self.HEADERS)
-        ):
-            return self.HEADERS[section]
-        return None
+    def row_objects(self) -> Sequence[Any]:
+        return self._costs
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._costs):

@@ -7,11 +7,10 @@ Shared steps (``[internal] …``, exporting, pushing) get a lane of their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
     QRectF,
@@ -42,14 +41,14 @@ from mabgui.ui.build_style import (
     format_duration,
     state_icon,
 )
+from mabgui.ui.table_model import ObjectRole, RowsTableModel
 
-ObjectRole = Qt.ItemDataRole.UserRole + 1
 _Index = QModelIndex | QPersistentModelIndex
 
 Clock = Callable[[], float]
 
 
-class StepsModel(QAbstractTableModel):
+class StepsModel(RowsTableModel):
     """The steps of one lane (or the shared steps) in BuildKit's display order."""
 
     COL_STEP = 0
@@ -102,22 +101,8 @@ class StepsModel(QAbstractTableModel):
                 self.dataChanged.emit(cell, cell)
 
     # --- Qt model API -------------------------------------------------------------------------
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
-        return 0 if parent.isValid() else len(self._steps)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(self.HEADERS)
-        ):
-            return self.HEADERS[section]
-        return None
+    def row_objects(self) -> Sequence[Any]:
+        return self._steps
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._steps):

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
@@ -16,6 +15,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from mabgui.core.binfmt import BinfmtState, Handler
 from mabgui.core.binfmt_builders import BuilderPlatforms, StaleBuilder, listing_builders
+from mabgui.ui.table_model import ObjectRole, RowsTableModel
 
 COL_NAME = 0
 COL_PLATFORMS = 1
@@ -25,18 +25,18 @@ COL_FLAGS = 4
 COL_BUILDERS = 5
 COL_WARNING = 6
 HEADERS = ("Handler", "Platforms", "Enabled", "Interpreter", "Flags", "Builders", "Warnings")
-ObjectRole = Qt.ItemDataRole.UserRole + 1
 
 _Index = QModelIndex | QPersistentModelIndex
 _WARN = QBrush(QColor("#b7791f"))
 _MUTED = QBrush(QColor("#718096"))
 
 
-class EmulatorsModel(QAbstractTableModel):
+class EmulatorsModel(RowsTableModel):
     """Rows are :class:`~mabgui.core.binfmt.Handler`; checking "Enabled" only *asks* for the
     change (``toggle_requested``): the row changes when the kernel says it did."""
 
     toggle_requested = Signal(str, bool)
+    HEADERS = HEADERS
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -112,22 +112,8 @@ class EmulatorsModel(QAbstractTableModel):
         return handler.warnings() + [s.message for s in self._stale.get(handler.name, [])]
 
     # --- Qt model API ---------------------------------------------------------------------
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._handlers)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(HEADERS)
-        ):
-            return HEADERS[section]
-        return None
+    def row_objects(self) -> Sequence[Any]:
+        return self._handlers
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
         if not index.isValid():
