@@ -68,9 +68,9 @@ class HistoryModel(RowsTableModel):
         return self._entries
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._entries):
+        entry = self.row_object(index)
+        if entry is None:
             return None
-        entry = self._entries[index.row()]
         col = index.column()
         if role == ObjectRole:
             return entry

@@ -75,9 +75,9 @@ class InsightModel(RowsTableModel):
         return self._costs
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._costs):
+        cost = self.row_object(index)
+        if cost is None:
             return None
-        cost = self._costs[index.row()]
         col = index.column()
         if role == ObjectRole:
             return cost

@@ -105,9 +105,9 @@ class StepsModel(RowsTableModel):
         return self._steps
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._steps):
+        step = self.row_object(index)
+        if step is None:
             return None
-        step = self._steps[index.row()]
         col = index.column()
         if role == ObjectRole:
             return step

@@ -124,9 +124,9 @@ class EmulatorsModel(RowsTableModel):
         return base
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._handlers):
+        h = self.row_object(index)
+        if h is None:
             return None
-        h = self._handlers[index.row()]
         col = index.column()
         if role == ObjectRole:
             return h
