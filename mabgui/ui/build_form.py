@@ -256,7 +256,7 @@ class BuildForm(QWidget):
         for i, platform in enumerate(offered):
             emulated = is_emulated(platform, native)
             if platform in unlisted:
-                box = QCheckBox(f"{platform} (QEMU, not listed)")
+                box = QCheckBox(f"{platform} (QEMU*)")
                 box.setToolTip(
                     f"An emulator for {platform} is registered in binfmt_misc but builder "
                     f"{name!r} does not list it (it started before the emulator was "
@@ -270,7 +270,12 @@ class BuildForm(QWidget):
             box.setChecked(platform in self._wanted)
             self.platform_boxes[platform] = box
             self.platforms_grid.addWidget(box, i // 2, i % 2)
-        if offered:
+        if unlisted:
+            self.platforms_note.setText(
+                f"Platforms builder {name!r} offers (* not listed by it, but an emulator is "
+                "registered: buildx builds them anyway):"
+            )
+        elif offered:
             self.platforms_note.setText(f"Platforms builder {name!r} lists:")
         elif self._builder_platforms:
             self.platforms_note.setText(f"Builder {name!r} lists no platform (not bootstrapped?)")

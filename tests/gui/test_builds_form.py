@@ -60,8 +60,10 @@ def test_unlisted_but_emulated_platforms_are_offered_marked(qtbot, qloop, engine
     run_until(qloop, lambda: "default" in widget._builder_platforms, timeout=60)
     widget.builder.setCurrentText("default")
     assert ARMV7 in widget.platform_boxes
-    assert "not listed" in widget.platform_boxes[ARMV7].text()
-    assert "not listed" not in widget.platform_boxes[ARM64].text()
+    assert widget.platform_boxes[ARMV7].text() == "linux/arm/v7 (QEMU*)"
+    assert "does not list it" in widget.platform_boxes[ARMV7].toolTip()
+    assert widget.platform_boxes[ARM64].text() == "linux/arm64 (QEMU)"
+    assert "not listed by it" in widget.platforms_note.text()
 
 
 def test_spec_from_the_form(form, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
