@@ -500,7 +500,7 @@ class BuildRun:
             if not finished:
                 # The consumer left early or the task was cancelled: stop buildx, no orphans,
                 # and leave the model in its final (canceled) state for whoever shows it.
-                await asyncio.shield(process.stop(proc, grace=CANCEL_GRACE_S))
+                await process.stop(proc, grace=CANCEL_GRACE_S)  # survives a second cancel
                 stdout_task.cancel()
                 if self.parser.progress.result is None:
                     self.parser.close(

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from mabgui.core import binfmt, engine
-from mabgui.core.platform import Platform, host_platform
+from mabgui.core.platform import host_platform
 
 
 class Status(StrEnum):
@@ -176,7 +176,3 @@ async def diagnose(binfmt_root: str | None = None) -> Diagnosis:
         checks.append(store)
     checks += [bx, check_binfmt(binfmt_root)]
     return Diagnosis(checks)
-
-
-def native_platform() -> Platform:
-    return host_platform()

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -35,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from mabgui.core import buildx
 from mabgui.core.platform import Platform, PlatformError, parse_platform_list
+from mabgui.ui.resources import monospace_font
 from mabgui.ui.tasks import TaskRunner
 
 COMMON_PLATFORMS = (
@@ -166,9 +166,7 @@ class NewBuilderDialog(QDialog):
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setPlaceholderText("buildx's progress appears here")
-        mono = QFont("monospace")
-        mono.setStyleHint(QFont.StyleHint.Monospace)
-        self.log.setFont(mono)
+        self.log.setFont(monospace_font())
         self.log.setMinimumHeight(120)
         layout.addWidget(self.log, 1)
         self.error = QLabel()

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QFont, QShowEvent
+from PySide6.QtGui import QAction, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QHeaderView,
@@ -45,6 +45,7 @@ from mabgui.ui.builder_model import (
     BuildersModel,
     ObjectRole,
 )
+from mabgui.ui.resources import monospace_font
 from mabgui.ui.tasks import TaskRunner
 
 SLOW_NOTICE_MS = 3000
@@ -152,9 +153,7 @@ class BuildersView(QWidget):
         self.activity = QPlainTextEdit()
         self.activity.setReadOnly(True)
         self.activity.setPlaceholderText("buildx output of Use, Bootstrap, Stop and Remove")
-        mono = QFont("monospace")
-        mono.setStyleHint(QFont.StyleHint.Monospace)
-        self.activity.setFont(mono)
+        self.activity.setFont(monospace_font())
         self.activity.setMaximumBlockCount(2000)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.details)

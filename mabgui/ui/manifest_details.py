@@ -39,6 +39,7 @@ from mabgui.core.manifest import (
     predicate_label,
 )
 from mabgui.core.reference import Reference
+from mabgui.ui.resources import monospace_font
 
 
 def _fmt(color: str, bold: bool = False) -> QTextCharFormat:
@@ -187,9 +188,7 @@ class ManifestDetails(QWidget):
         self.summary.setFrameShape(QTextBrowser.Shape.NoFrame)
         self.raw = QPlainTextEdit()
         self.raw.setReadOnly(True)
-        mono = QFont("monospace")
-        mono.setStyleHint(QFont.StyleHint.Monospace)
-        self.raw.setFont(mono)
+        self.raw.setFont(monospace_font())
         self.raw.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.highlighter = JsonHighlighter(self.raw.document())
         self.tabs = QTabWidget()

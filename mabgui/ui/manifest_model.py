@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor
 
 from mabgui.core.manifest import (
     Attestation,
@@ -27,6 +27,7 @@ from mabgui.core.manifest import (
     predicate_label,
     short_digest,
 )
+from mabgui.ui.resources import monospace_font
 
 COL_NAME, COL_DIGEST, COL_TYPE, COL_SIZE = range(4)
 HEADERS = ("Name / platform", "Digest", "Media type", "Size")
@@ -147,8 +148,7 @@ class ManifestTreeModel(QAbstractItemModel):
         super().__init__(parent)
         self._root = Node("root", "", "", "", None, None)
         self.tree: ManifestTree | None = None
-        self._mono = QFont("monospace")
-        self._mono.setStyleHint(QFont.StyleHint.Monospace)
+        self._mono = monospace_font()
 
     def set_tree(self, tree: ManifestTree | None) -> None:
         self.beginResetModel()

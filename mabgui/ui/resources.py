@@ -11,7 +11,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QFont, QIcon
 
 
 @cache
@@ -28,3 +28,10 @@ def resource_path(name: str) -> str:
 
 def app_icon() -> QIcon:
     return QIcon(resource_path("mabgui.svg"))
+
+
+def monospace_font() -> QFont:
+    """The font for digests, raw JSON and command output."""
+    font = QFont("monospace")
+    font.setStyleHint(QFont.StyleHint.Monospace)
+    return font
