@@ -89,7 +89,7 @@ class StallMonitor:
 
 async def bench(data: bytes, repeat: int, tab: str) -> dict[str, object]:
     from mabgui.core import progress as P
-    from mabgui.ui.builds_view import BuildsView
+    from mabgui.ui.views.builds.view import BuildsView
 
     view = BuildsView(autoload=False)
     view.resize(1240, 760)
@@ -208,7 +208,7 @@ def main() -> int:
     if args.gc_freeze:
         import gc
 
-        import mabgui.ui.builds_view  # noqa: F401 - import everything before freezing
+        import mabgui.ui.views.builds.view  # noqa: F401 - import everything before freezing
 
         gc.collect()
         gc.freeze()

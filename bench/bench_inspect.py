@@ -97,8 +97,8 @@ def timed(argv: list[str], env: dict[str, str] | None = None, label: str = "") -
 
 
 async def in_process(ref_text: str) -> tuple[float, int]:
-    from mabgui.core.manifest import fetch_tree
-    from mabgui.core.reference import parse_reference
+    from mabgui.core.registry.manifest import fetch_tree
+    from mabgui.core.registry.reference import parse_reference
     from mabgui.core.registry import RegistryClient
 
     start = time.perf_counter()
@@ -128,7 +128,7 @@ def measure(runs: int) -> dict[str, float | int | str]:
         asyncio.run(in_process(ref))
         imports = (
             "import sys; sys.modules['trio'] = None; sys.modules['httpx._main'] = None; "
-            "import mabgui.cli, mabgui.core.manifest, mabgui.core.registry_cache, httpx; "
+            "import mabgui.cli, mabgui.core.registry.manifest, mabgui.core.registry.cache, httpx; "
             "httpx.AsyncHTTPTransport()"
         )
         startup, imported = [], []

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mabgui.core import process
+from mabgui.core.errors import MabguiError
 
 DOCKER_TIMEOUT_S = 10.0
 
 
-class EngineError(RuntimeError):
+class EngineError(MabguiError):
     """The Docker engine (CLI, daemon or buildx) cannot be used; ``hint`` says how to fix it."""
 
     def __init__(self, message: str, hint: str = "") -> None:

@@ -11,6 +11,8 @@ import platform as _host_platform
 import re
 from dataclasses import dataclass
 
+from mabgui.core.errors import MabguiError
+
 # Alias -> (arch, variant). A variant of None keeps whatever variant the string carried.
 _ARCH_ALIASES: dict[str, tuple[str, str | None]] = {
     "x86_64": ("amd64", None),
@@ -53,7 +55,7 @@ KNOWN_OSES = frozenset(
 _VARIANT = re.compile(r"^v\d+$")
 
 
-class PlatformError(ValueError):
+class PlatformError(MabguiError, ValueError):
     """A platform string that does not name a known os/arch/variant."""
 
 

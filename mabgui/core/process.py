@@ -16,10 +16,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from mabgui.core.errors import MabguiError
+
 DEFAULT_GRACE_S = 3.0
 
 
-class CommandNotFound(RuntimeError):
+class CommandNotFound(MabguiError):
     """The executable is not on PATH (docker CLI or buildx plugin missing)."""
 
     def __init__(self, program: str) -> None:
@@ -27,7 +29,7 @@ class CommandNotFound(RuntimeError):
         self.program = program
 
 
-class CommandTimeout(RuntimeError):
+class CommandTimeout(MabguiError):
     """The command did not finish within its timeout and was stopped."""
 
     def __init__(self, argv: Sequence[str], timeout: float) -> None:

@@ -24,11 +24,11 @@ from PySide6.QtWidgets import (
 
 from mabgui import APP_NAME, __version__
 from mabgui.core import doctor
-from mabgui.ui.builders_view import BuildersView
-from mabgui.ui.builds_view import BuildsView
-from mabgui.ui.emulators_view import EmulatorsView
+from mabgui.ui.views.builders.view import BuildersView
+from mabgui.ui.views.builds.view import BuildsView
+from mabgui.ui.views.emulators.view import EmulatorsView
 from mabgui.ui.engine_status import EngineStatus
-from mabgui.ui.manifests_view import ManifestsView
+from mabgui.ui.views.manifests.view import ManifestsView
 from mabgui.ui.resources import app_icon
 from mabgui.ui.tasks import TaskRunner
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from mabgui.core import binfmt
-from mabgui.core.binfmt_daemon import DaemonBinfmt
+from mabgui.core.binfmt.daemon import DaemonBinfmt
 from tests.conftest import Engine
 
 BM = Path("/proc/sys/fs/binfmt_misc")

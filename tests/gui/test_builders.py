@@ -18,9 +18,9 @@ from pytestqt.qtbot import QtBot
 from mabgui.core import buildx
 from mabgui.core.buildx import Overview
 from mabgui.core.platform import Platform
-from mabgui.ui.builder_chips import grouped
-from mabgui.ui.builder_dialog import NewBuilderDialog
-from mabgui.ui.builder_model import (
+from mabgui.ui.views.builders.chips import grouped
+from mabgui.ui.views.builders.dialog import NewBuilderDialog
+from mabgui.ui.models.builders import (
     COL_ENDPOINT,
     COL_NAME,
     COL_PLATFORMS,
@@ -29,7 +29,7 @@ from mabgui.ui.builder_model import (
     ChipsRole,
     ObjectRole,
 )
-from mabgui.ui.builders_view import BuildersView
+from mabgui.ui.views.builders.view import BuildersView
 from tests.conftest import FIXTURES, Engine
 from tests.gui.conftest import run, run_until
 
@@ -327,7 +327,7 @@ def test_cancel_stops_a_hanging_bootstrap(
 def test_a_hanging_node_never_freezes_the_view(
     qtbot: QtBot, qloop: qasync.QEventLoop, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mabgui.ui import builders_view
+    from mabgui.ui.views.builders import view as builders_view
     from tests.e2e.test_builders import SilentServer
 
     monkeypatch.setattr(builders_view, "SLOW_NOTICE_MS", 500)

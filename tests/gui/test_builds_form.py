@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from mabgui.core import history
+from mabgui.core.build import history
 from mabgui.core import progress as P
 from mabgui.core.build import BuildSpec, OutputKind, Secret
 from mabgui.core.platform import Platform
-from mabgui.ui.build_form import BuildForm, SpecError
-from mabgui.ui.build_history import HistoryModel, HistoryPanel
-from mabgui.ui.builds_view import BuildsView
+from mabgui.ui.views.builds.form import BuildForm, SpecError
+from mabgui.ui.views.builds.history import HistoryModel, HistoryPanel
+from mabgui.ui.views.builds.view import BuildsView
 from tests.conftest import FIXTURES
 from tests.gui.conftest import run_until
 

@@ -19,7 +19,7 @@ import pytest
 
 from mabgui.core.build import BuildSpec, OutputKind
 from mabgui.core.platform import Platform
-from mabgui.ui.builds_view import BuildsView
+from mabgui.ui.views.builds.view import BuildsView
 from tests.conftest import FIXTURES
 from tests.gui.conftest import run_until
 

@@ -11,10 +11,10 @@ from PySide6.QtCore import Qt
 
 from mabgui.core import progress as P
 from mabgui.core.platform import Platform
-from mabgui.ui.build_insight import InsightModel
-from mabgui.ui.build_lanes import ObjectRole, StepsModel
-from mabgui.ui.build_log import SHARED, LogModel
-from mabgui.ui.builds_view import BuildsView
+from mabgui.ui.views.builds.insight import InsightModel
+from mabgui.ui.views.builds.lanes import ObjectRole, StepsModel
+from mabgui.ui.views.builds.log import SHARED, LogModel
+from mabgui.ui.views.builds.view import BuildsView
 from tests.conftest import FIXTURES
 from tests.gui.conftest import run, run_until
 
@@ -237,7 +237,7 @@ def test_emulation_insight_lists_slowdowns(view, qloop, qtmodeltester) -> None: 
 
 
 def test_insight_suggests_cross_compiling_when_it_pays(qapp) -> None:  # type: ignore[no-untyped-def]
-    from mabgui.ui.build_insight import InsightPanel
+    from mabgui.ui.views.builds.insight import InsightPanel
 
     progress = P.parse_bytes(_data("multi-platform.rawjson"))
     panel = InsightPanel()
@@ -296,7 +296,7 @@ def test_cached_rebuild_and_cross_stage(view, qloop) -> None:  # type: ignore[no
 
 def test_big_log_filters_match_a_plain_scan(qloop, qtbot, qtmodeltester) -> None:  # type: ignore[no-untyped-def]
     """100k+ lines: index-merge and sliced (incremental) filtering give the plain-scan rows."""
-    from mabgui.ui.build_log import LogPane
+    from mabgui.ui.views.builds.log import LogPane
 
     bench = Path(__file__).resolve().parents[2] / "bench" / "data"
     data = gzip.decompress((bench / "progress-3x30x200.rawjson.gz").read_bytes())

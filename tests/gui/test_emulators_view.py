@@ -14,12 +14,13 @@ import qasync
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from mabgui.core import binfmt, binfmt_builders, buildx
+from mabgui.core import binfmt, buildx
+from mabgui.core.binfmt import builders as binfmt_builders
 from mabgui.core.binfmt import BinfmtState, LocalBinfmt
-from mabgui.core.binfmt_daemon import DaemonBinfmt
+from mabgui.core.binfmt.daemon import DaemonBinfmt
 from mabgui.core.platform import Platform
-from mabgui.ui.emulator_install_dialog import InstallDialog
-from mabgui.ui.emulator_model import (
+from mabgui.ui.views.emulators.install_dialog import InstallDialog
+from mabgui.ui.models.emulators import (
     COL_BUILDERS,
     COL_ENABLED,
     COL_NAME,
@@ -28,7 +29,7 @@ from mabgui.ui.emulator_model import (
     EmulatorsModel,
     ObjectRole,
 )
-from mabgui.ui.emulators_view import EmulatorsView
+from mabgui.ui.views.emulators.view import EmulatorsView
 from tests.conftest import Engine
 from tests.gui.conftest import run, run_until
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QGuiApplication
 
-from mabgui.core.manifest import ManifestTree, OfflineSource, fetch_tree
-from mabgui.core.reference import parse_reference
-from mabgui.ui.manifest_model import (
+from mabgui.core.registry.manifest import ManifestTree, OfflineSource, fetch_tree
+from mabgui.core.registry.reference import parse_reference
+from mabgui.ui.models.manifests import (
     COL_DIGEST,
     COL_NAME,
     COL_SIZE,
@@ -21,7 +21,7 @@ from mabgui.ui.manifest_model import (
     ManifestTreeModel,
     ObjectRole,
 )
-from mabgui.ui.manifests_view import ManifestsView
+from mabgui.ui.views.manifests.view import ManifestsView
 from tests.conftest import FIXTURES, Engine
 from tests.e2e.registry_servers import Proxy, push_attested_image
 from tests.gui.conftest import run_until
@@ -217,7 +217,7 @@ def test_attestation_statement_is_fetched_on_selection(
 def test_json_highlighter_leaves_numbers_inside_strings_alone(qapp) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtGui import QTextDocument
 
-    from mabgui.ui.manifest_details import JsonHighlighter
+    from mabgui.ui.views.manifests.details import JsonHighlighter
 
     doc = QTextDocument()
     highlighter = JsonHighlighter(doc)

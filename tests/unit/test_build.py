@@ -10,7 +10,7 @@ import pytest
 
 from mabgui import cli
 from mabgui.core import build as B
-from mabgui.core import history
+from mabgui.core.build import history
 from mabgui.core.platform import Platform, PlatformError
 from tests.conftest import FIXTURES
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mabgui.core.manifest import (
+from mabgui.core.registry.manifest import (
     ImageIndex,
     ImageManifest,
     Layer,
@@ -22,7 +22,7 @@ from mabgui.core.manifest import (
     short_digest,
 )
 from mabgui.core.platform import Platform
-from mabgui.core.reference import parse_reference
+from mabgui.core.registry.reference import parse_reference
 from mabgui.core.registry import DigestMismatch
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "manifests"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mabgui.core.reference import (
+from mabgui.core.registry.reference import (
     InvalidReference,
     is_loopback,
     parse_reference,

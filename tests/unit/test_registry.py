@@ -20,9 +20,9 @@ from mabgui.core.registry import (
     media_type_of,
     verify,
 )
-from mabgui.core.registry_auth import Credentials, docker_config_credentials, parse_challenge
-from mabgui.core.registry_cache import DigestCache, digest_of
-from mabgui.core.registry_errors import Unauthorized
+from mabgui.core.registry.auth import Credentials, docker_config_credentials, parse_challenge
+from mabgui.core.registry.cache import DigestCache, digest_of
+from mabgui.core.registry.errors import Unauthorized
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "manifests"
 
@@ -90,7 +90,7 @@ def test_cache_round_trip_and_refuses_damaged_entries(tmp_path: Path) -> None:
 
 
 def test_scheme_is_http_only_for_loopback() -> None:
-    from mabgui.core.reference import parse_reference
+    from mabgui.core.registry.reference import parse_reference
 
     async def bases() -> list[str]:
         async with RegistryClient(insecure=["reg.lan:5000"], use_docker_config=False) as c:

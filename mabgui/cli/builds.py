@@ -1,0 +1,370 @@
+"""``mabgui build``, ``replay`` and ``history``: multi-platform builds."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from mabgui.cli.render import (
+    CliError,
+    bool_flag,
+    command,
+    error,
+    fmt_s,
+    json_flag,
+    print_json,
+)
+
+
+class _BuildPrinter:
+    """Compact per-platform progress: live lane lines on a terminal, step lines otherwise."""
+
+    def __init__(self, stream: Any, live: bool) -> None:
+        self.out = stream
+        self.live = live and stream.isatty()
+        self._drawn = 0
+        self._last = 0.0
+        self._printed: set[Any] = set()
+
+    def batch(self, progress: Any, events: list[Any]) -> None:
+        from mabgui.core import progress as P
+
+        if self.live:
+            for ev in events:
+                if isinstance(ev, P.MessageAdded) and ev.message.level != "info":
+                    self._clear()
+                    print(ev.message.text, file=self.out)
+            self._redraw(progress, force=any(isinstance(e, P.BuildFinished) for e in events))
+            return
+        for ev in events:
+            if isinstance(ev, P.StepChanged):
+                step = ev.step
+                state = step.state
+                if state in (P.StepState.QUEUED, P.StepState.RUNNING):
+                    continue
+                if step in self._printed and state is not P.StepState.ERROR:
+                    continue  # print a finished step once (cached after done is no news)
+                self._printed.add(step)
+                where = str(step.platform) if step.platform is not None else "shared"
+                line = f"{where:<14} {step.state.value:<8} {fmt_s(step.duration_s):>7}  "
+                print(line + step.label[:100], file=self.out)
+                if step.state is P.StepState.ERROR:
+                    print(f"{'':<14} error: {step.error}", file=self.out)
+            elif isinstance(ev, P.MessageAdded) and ev.message.level != "info":
+                print(ev.message.text, file=self.out)
+        self.out.flush()
+
+    def _clear(self) -> None:
+        if self._drawn:
+            self.out.write(f"\x1b[{self._drawn}F\x1b[J")
+            self._drawn = 0
+
+    def _redraw(self, progress: Any, force: bool) -> None:
+        import shutil
+        import time
+
+        now = time.monotonic()
+        if not force and now - self._last < 0.1:
+            return
+        self._last = now
+        width = max(40, shutil.get_terminal_size((100, 20)).columns - 1)
+        lines = []
+        wall = time.time()
+        for platform, lane in progress.lanes.items():
+            bar_len = 12
+            filled = round(lane.progress * bar_len)
+            bar = "█" * filled + "·" * (bar_len - filled)
+            step = lane.failed_step or lane.current_step
+            what = step.label if step is not None else ""
+            elapsed = ""
+            if lane.started is not None:
+                end = lane.completed if lane.completed is not None else wall
+                elapsed = fmt_s(end - lane.started)
+            emu = "*" if lane.emulated else " "
+            text = f"{platform!s:<14}{emu}{bar} {lane.state.value:<8} {elapsed:>6}  {what}"
+            lines.append(text[:width])
+        self._clear()
+        for line in lines:
+            print(line, file=self.out)
+        self._drawn = len(lines)
+        self.out.flush()
+
+
+def _print_build_summary(progress: Any) -> None:
+    summary = progress.summary()
+    for platform, lane in progress.lanes.items():
+        steps = lane.steps
+        cached = sum(1 for s in steps if s.cached)
+        total = sum(s.duration_s or 0.0 for s in steps)
+        state = "ok" if lane.ok else "FAILED" if lane.error else lane.state.value
+        emu = " (emulated)" if lane.emulated else ""
+        counts = f"{len(steps):>3} steps ({cached} cached)"
+        print(f"{platform!s:<16} {state:<9} {counts} {total:7.1f}s{emu}")
+        if lane.error:
+            print(f"{'':<16} {lane.error}")
+    print(f"{'shared':<16} {'':<9} {len(summary['shared']):>3} steps")
+    _print_emulation_cost(progress)
+    if summary["duration_s"] is not None:
+        print(f"duration: {summary['duration_s']:.1f}s")
+    if summary["digest"]:
+        print(f"digest: {summary['digest']}")
+    if summary["error"]:
+        print(f"error: {summary['error']}")
+
+
+def _print_emulation_cost(progress: Any, top: int = 3) -> None:
+    from mabgui.core import progress as P
+
+    costs = [c for c in P.emulation_insight(progress) if c.ratio >= 1.2 and c.extra_s >= 0.1]
+    costs = costs[:top]
+    if not costs:
+        return
+    native = costs[0].native.platform
+    print(f"emulation cost (same step, native {native} vs QEMU):")
+    for c in costs:
+        label = c.label if len(c.label) <= 60 else c.label[:59] + "…"
+        print(f"  {c.emulated.platform!s:<14} {c.ratio:5.1f}× slower (+{c.extra_s:.1f}s)  {label}")
+    if any(c.cross_compile_hint for c in costs):
+        print("  hint: run such steps once, natively: FROM --platform=$BUILDPLATFORM … AS build,")
+        print("        cross-compile for $TARGETPLATFORM there and COPY --from=build the result")
+
+
+def _build_failure(progress: Any) -> CliError:
+    """Name the failing platform(s) and step(s) for stderr."""
+    result = progress.result
+    failed = [(p, lane.failed_step) for p, lane in progress.lanes.items() if lane.failed_step]
+    if failed:
+        parts = [f"{p} at {step.label}: {step.error}" for p, step in failed]
+        message = "build failed on " + "; ".join(parts)
+    elif result is not None and result.canceled:
+        message = "build canceled"
+    else:
+        message = f"build failed: {(result.error if result else '') or progress.error_text}"
+    hint = ""
+    if failed:
+        step = failed[0][1]
+        tail = [progress.log.text(i) for i in step.log_indexes[-5:]]
+        if tail:
+            hint = "last log lines of that step:\n    " + "\n    ".join(tail)
+    return CliError(message, hint)
+
+
+def _failed(progress: Any, as_json: bool) -> int:
+    """A failed build's exit: with ``--json`` the summary (``"ok": false``) is already the one
+    JSON document on stdout, so the reason goes to stderr only."""
+    failure = _build_failure(progress)
+    if not as_json:
+        raise failure
+    error(str(failure), failure.hint)
+    return failure.code
+
+
+def _build_spec_from_args(args: argparse.Namespace) -> Any:
+    from mabgui.core import build as B
+    from mabgui.core.platform import PlatformError
+
+    try:
+        platforms = B.parse_platforms(args.platform or [])
+    except PlatformError as exc:
+        raise CliError(
+            f"invalid --platform: {exc}", "e.g. --platform linux/amd64,linux/arm64"
+        ) from None
+    try:
+        build_args = dict(B.parse_build_arg(a) for a in args.build_arg or [])
+        secrets = [B.Secret.parse(s) for s in args.secret or []]
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    output, dest = B.OutputKind.DEFAULT, ""
+    chosen = [o for o in (args.push and "push", args.load and "load", args.output) if o]
+    if len(chosen) > 1:
+        raise CliError("give only one of --push, --load, --output")
+    if args.push:
+        output = B.OutputKind.PUSH
+    elif args.load:
+        output = B.OutputKind.LOAD
+    elif args.output:
+        fields = dict(part.partition("=")[::2] for part in args.output.split(",") if "=" in part)
+        kind = fields.get("type", "")
+        dest = fields.get("dest", "")
+        kinds = {
+            "local": B.OutputKind.LOCAL,
+            "oci": B.OutputKind.OCI,
+            "cacheonly": B.OutputKind.CACHE,
+            "registry": B.OutputKind.PUSH,
+            "docker": B.OutputKind.LOAD,
+        }
+        if kind not in kinds:
+            raise CliError(
+                f"--output {args.output!r}: unsupported type {kind!r}",
+                "use type=local,dest=DIR | type=oci,dest=FILE.tar | type=cacheonly | "
+                "type=registry | type=docker",
+            )
+        output = kinds[kind]
+    return B.BuildSpec(
+        context=args.context,
+        dockerfile=args.file or "",
+        target=args.target or "",
+        platforms=platforms,
+        tags=list(args.tag or []),
+        build_args=build_args,
+        secrets=secrets,
+        output=output,
+        output_dest=dest,
+        no_cache=args.no_cache,
+        pull=args.pull,
+        provenance=args.provenance,
+        sbom=args.sbom,
+        builder=args.builder,
+    )
+
+
+def _write_bytes(path: str, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+
+
+async def _build(args: argparse.Namespace) -> int:
+    from mabgui.core import build as B
+
+    spec = _build_spec_from_args(args)
+    validation = await B.validate(spec)
+    for warning in validation.warnings:
+        print(f"mabgui: warning: {warning}", file=sys.stderr)
+    if not validation.ok:
+        if len(validation.errors) == 1:
+            raise CliError(validation.errors[0], "nothing was started")
+        raise CliError(
+            "the build was refused:\n  - " + "\n  - ".join(validation.errors),
+            "nothing was started",
+        )
+    run = B.BuildRun(spec, save_history=not args.no_history, validate_first=False)
+    printer = _BuildPrinter(sys.stderr if args.json else sys.stdout, live=not args.quiet)
+    try:
+        async for batch in run.events():
+            if not args.quiet:
+                printer.batch(run.progress, batch)
+    finally:
+        if args.record:
+            await asyncio.to_thread(_write_bytes, args.record, run.raw_stream)
+    progress = run.progress
+    if args.json:
+        print_json(progress.summary())
+    else:
+        print()
+        _print_build_summary(progress)
+        if run.history_id:
+            print(f"saved as build {run.history_id}")
+    if progress.result is None or not progress.result.ok:
+        return _failed(progress, args.json)
+    return 0
+
+
+def _open_replay(target: str) -> Any:
+    """A recorded file, else a saved build's id (``mabgui history`` lists them)."""
+    import os
+
+    from mabgui.core.build import history
+
+    if not os.path.exists(target) and os.sep not in target and "/" not in target:
+        try:
+            return history.load(target)
+        except history.HistoryError:
+            pass  # not a saved build either: report the missing file below
+    return history.open_recording(target)
+
+
+async def _replay(args: argparse.Namespace) -> int:
+    from mabgui.core.build import history
+
+    try:
+        progress = await asyncio.to_thread(_open_replay, args.file)
+    except history.HistoryError as exc:
+        raise CliError(
+            str(exc), "give a rawjson file or a build id from `mabgui history`"
+        ) from None
+    if args.json:
+        print_json(progress.summary())
+    else:
+        _print_build_summary(progress)
+    if progress.result is None or not progress.result.ok:
+        return _failed(progress, args.json)
+    return 0
+
+
+async def _history(args: argparse.Namespace) -> int:
+    import time as _time
+
+    from mabgui.core.build import history
+
+    entries = await asyncio.to_thread(history.list_entries, args.limit)
+    if args.json:
+        print_json([e.to_json() for e in entries])
+        return 0
+    if not entries:
+        print(f"no saved builds in {history.history_dir()}")
+        return 0
+    for e in entries:
+        when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(e.started))
+        state = "ok" if e.ok else "canceled" if e.canceled else "FAILED"
+        lanes = " ".join(f"{p}:{s}" for p, s in e.platforms.items())
+        took = fmt_s(e.duration_s)
+        print(f"{e.id}  {when}  {state:<8} {took:>7}  {e.spec.get('context', '')}  {lanes}")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``mabgui build …``, ``mabgui replay FILE`` and ``mabgui history``."""
+    p = sub.add_parser(
+        "build",
+        help="run a (multi-platform) docker buildx build with per-platform progress",
+        description="Build like `docker buildx build`, showing one progress line per platform. "
+        "The build is saved in the history (spec without secret values, raw progress stream).",
+    )
+    p.add_argument("context", metavar="CONTEXT", help="the build context directory")
+    p.add_argument("-f", "--file", metavar="DOCKERFILE", help="default: CONTEXT/Dockerfile")
+    p.add_argument("--target", metavar="STAGE", help="the stage to build")
+    p.add_argument(
+        "--platform", action="append", metavar="LIST",
+        help="target platforms, comma-separated or repeated (linux/amd64,linux/arm64)",
+    )  # fmt: skip
+    p.add_argument("-t", "--tag", action="append", metavar="NAME:TAG", help="image name (repeat)")
+    p.add_argument("--build-arg", action="append", metavar="KEY=VALUE", help="(repeat)")
+    p.add_argument(
+        "--secret", action="append", metavar="id=ID,src=PATH",
+        help="a file secret for RUN --mount=type=secret (its value is never stored)",
+    )  # fmt: skip
+    p.add_argument("--push", action="store_true", help="push the image to its registry")
+    p.add_argument("--load", action="store_true", help="load the image into the image store")
+    p.add_argument(
+        "-o", "--output", metavar="type=…",
+        help="type=local,dest=DIR | type=oci,dest=FILE | type=cacheonly "
+        "(default: as buildx, e.g. into the image store with the docker driver)",
+    )  # fmt: skip
+    p.add_argument("--no-cache", action="store_true", help="do not use the build cache")
+    p.add_argument("--pull", action="store_true", help="always pull referenced images")
+    p.add_argument("--provenance", type=bool_flag, metavar="true|false", default=None)
+    p.add_argument("--sbom", type=bool_flag, metavar="true|false", default=None)
+    p.add_argument("--builder", default="default", help="buildx builder (default: default)")
+    p.add_argument("--no-history", action="store_true", help="do not save this build")
+    p.add_argument("--record", metavar="FILE", help="also write the raw rawjson stream to FILE")
+    p.add_argument("-q", "--quiet", action="store_true", help="no live progress")
+    json_flag(p)
+    command(p, _build)
+
+    r = sub.add_parser(
+        "replay",
+        help="summarise a recorded --progress=rawjson stream (plain or .gz)",
+        description="Read a stream recorded with `docker buildx build --progress=rawjson … "
+        "2> FILE` (or a saved build, by id) and print its per-platform summary; exit 1 if that "
+        "build failed.",
+    )
+    r.add_argument("file", metavar="FILE", help="a rawjson file (plain or .gz) or a build id")
+    json_flag(r)
+    command(r, _replay)
+
+    h = sub.add_parser("history", help="list saved builds (newest first)")
+    h.add_argument("--limit", type=int, default=None, metavar="N")
+    json_flag(h)
+    command(h, _history)

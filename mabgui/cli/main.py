@@ -1,0 +1,104 @@
+"""The headless front end: ``mabgui SUBCOMMAND … [--json]`` over the same core as the window.
+
+With no subcommand, ``mabgui`` opens the window. Each area registers its subcommands in its own
+module (``add_commands``); every command returns a process exit code (0 ok, 1 failure, 2 bad
+usage) and prints errors to stderr as ``mabgui: error: …`` with a hint where one helps.
+Heavy modules (Qt, httpx, the docker SDK) are imported inside the commands that need them, so
+``mabgui inspect …`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+from mabgui import __version__
+from mabgui.cli import builders, builds, doctor, emulators, manifests
+from mabgui.cli.render import CliError, Handler, error, print_json
+from mabgui.core import log
+from mabgui.core.errors import MabguiError
+
+_log = log.get("cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mabgui",
+        description="Build and inspect multi-architecture container images. "
+        "Without a subcommand, opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"mabgui {__version__}")
+    parser.add_argument(
+        "--self-test", action="store_true",
+        help="start the window offscreen, check Qt plugins and resources, and exit",
+    )  # fmt: skip
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="log what is run to stderr (-vv: debug); the log file always has it",
+    )  # fmt: skip
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for area in (doctor, builders, emulators, builds, manifests):
+        area.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    log_file = log.setup(verbose=args.verbose)
+    if args.command is None:
+        from mabgui.ui import app
+
+        return app.main(self_test=args.self_test)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:  # a command group without its action, e.g. `mabgui builder`
+        parser.parse_args([*(argv or sys.argv[1:]), "--help"])
+        return 2
+    as_json = bool(getattr(args, "json", False))
+    _log.debug("command %s", args.command)
+    try:
+        return _run(handler(args))
+    except MabguiError as exc:
+        _log.info("command %s failed: %s", args.command, exc)
+        if as_json:
+            print_json(exc.to_json())
+        error(str(exc), exc.hint)
+        return exc.code if isinstance(exc, CliError) else 1
+    except KeyboardInterrupt:
+        if as_json:
+            print_json({"ok": False, "error": "interrupted", "hint": "", "kind": "interrupted"})
+        print("mabgui: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`mabgui builders --json | head`): not an error worth a traceback.
+        # Point stdout at /dev/null so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except Exception as exc:  # a bug: say so plainly, keep the traceback in the log
+        _log.exception("command %s crashed", args.command)
+        where = f" (traceback in {log_file})" if log_file else ""
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        if as_json:
+            print_json({"ok": False, "error": message, "hint": "", "kind": "internal"})
+        error(message + where, "please report it with the log")
+        return 70
+
+
+def _run(coro: Coroutine[Any, Any, int]) -> int:
+    """Run a command; SIGTERM stops it as Ctrl+C does (cancel, clean up, exit 130)."""
+    with asyncio.Runner() as runner:
+        loop = runner.get_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGTERM, signal.raise_signal, signal.SIGINT)
+        return runner.run(coro)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

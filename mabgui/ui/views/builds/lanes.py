@@ -1,0 +1,398 @@
+"""One lane per platform: progress bar, current step, the steps with state icons and durations.
+
+A lane turns red and shows the failing step and its error when that platform fails; steps that
+BuildKit merely stopped because another platform failed are shown as canceled, not failed.
+Shared steps (``[internal] …``, exporting, pushing) get a lane of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QRectF,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QPen
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSizePolicy,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mabgui.core.progress import Lane, Step, StepState
+from mabgui.ui.views.builds.style import (
+    ERROR_BG,
+    ERROR_BORDER,
+    SHARED_COLOR,
+    STATE_COLORS,
+    STATE_TEXT,
+    escape,
+    format_duration,
+    state_icon,
+)
+from mabgui.ui.models.table import ObjectRole, RowsTableModel
+
+_Index = QModelIndex | QPersistentModelIndex
+
+Clock = Callable[[], float]
+
+
+class StepsModel(RowsTableModel):
+    """The steps of one lane (or the shared steps) in BuildKit's display order."""
+
+    COL_STEP = 0
+    COL_TIME = 1
+    HEADERS = ("Step", "Time")
+
+    def __init__(self, clock: Clock | None = None, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._steps: list[Step] = []
+        self._clock: Clock = clock or (lambda: 0.0)
+
+    @property
+    def steps(self) -> list[Step]:
+        return list(self._steps)
+
+    def set_clock(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def reset(self, steps: Iterable[Step]) -> None:
+        self.beginResetModel()
+        self._steps = list(steps)
+        self.endResetModel()
+
+    def insert(self, row: int, step: Step) -> None:
+        """Mirror the core's insertion (``StepAdded.row``) so rows stay in the same order."""
+        row = max(0, min(row, len(self._steps)))
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._steps.insert(row, step)
+        self.endInsertRows()
+
+    def row_of(self, step: Step) -> int:
+        for row, candidate in enumerate(self._steps):
+            if candidate is step:
+                return row
+        return -1
+
+    def changed(self, steps: Iterable[Step]) -> None:
+        """Targeted repaint of the rows of ``steps`` (one dataChanged per row)."""
+        last = self.columnCount() - 1
+        for step in steps:
+            row = self.row_of(step)
+            if row >= 0:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, last))
+
+    def tick(self) -> None:
+        """Repaint the time of running steps (their elapsed time grows)."""
+        for row, step in enumerate(self._steps):
+            if step.state is StepState.RUNNING:
+                cell = self.index(row, self.COL_TIME)
+                self.dataChanged.emit(cell, cell)
+
+    # --- Qt model API -------------------------------------------------------------------------
+    def row_objects(self) -> Sequence[Any]:
+        return self._steps
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        step = self.row_object(index)
+        if step is None:
+            return None
+        col = index.column()
+        if role == ObjectRole:
+            return step
+        state = step.state
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == self.COL_STEP:
+                return step.label
+            if col == self.COL_TIME:
+                if state is StepState.CACHED:
+                    return "cached"
+                if state is StepState.RUNNING:
+                    return format_duration(step.elapsed_s(self._clock()))
+                if state is StepState.CANCELED and step.duration_s is None:
+                    return "—"
+                return format_duration(step.duration_s)
+            return None
+        if role == Qt.ItemDataRole.DecorationRole and col == self.COL_STEP:
+            return state_icon(state)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if state is StepState.ERROR:
+                return QColor(STATE_COLORS[StepState.ERROR])
+            if state in (StepState.QUEUED, StepState.CANCELED, StepState.CACHED):
+                return QColor("#718096")
+            return None
+        if role == Qt.ItemDataRole.TextAlignmentRole and col != self.COL_STEP:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            parts = [f"<b>{escape(step.raw_name)}</b>", f"state: {STATE_TEXT[state]}"]
+            if step.emulated:
+                parts.append("runs under QEMU emulation")
+            if step.build_platform is not None:
+                parts.append(f"runs on {step.build_platform} (cross stage)")
+            if step.duration_s is not None:
+                parts.append(f"duration: {format_duration(step.duration_s)}")
+            if step.log_line_count:
+                parts.append(f"{step.log_line_count} log lines")
+            if step.error:
+                parts.append(f"<span style='color:#c53030'>{escape(step.error)}</span>")
+            return "<br>".join(parts)
+        return None
+
+
+def _set_text_color(label: QLabel, color: str) -> None:
+    palette = label.palette()
+    palette.setColor(QPalette.ColorRole.WindowText, QColor(color))
+    label.setPalette(palette)
+
+
+class LaneBar(QWidget):
+    """A thin progress bar that repaints lazily (QProgressBar repaints synchronously)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._value = 0.0
+        self._color = QColor("#3182ce")
+        self.setFixedHeight(8)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def value(self) -> float:
+        return self._value
+
+    def set_value(self, value: float) -> None:
+        value = min(1.0, max(0.0, value))
+        if value != self._value:
+            self._value = value
+            self.update()
+
+    def set_color(self, color: str) -> None:
+        if QColor(color) != self._color:
+            self._color = QColor(color)
+            self.update()
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
+        painter.setPen(QPen(QColor("#cbd5e0"), 1))
+        painter.setBrush(QColor("#edf2f7"))
+        painter.drawRoundedRect(rect, 3, 3)
+        if self._value > 0:
+            filled = QRectF(rect.x(), rect.y(), rect.width() * self._value, rect.height())
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(self._color)
+            painter.drawRoundedRect(filled, 3, 3)
+        painter.end()
+
+
+class LaneWidget(QFrame):
+    """One platform's lane (``lane`` None: the shared steps).
+
+    Signals:
+        step_activated(object): the user clicked a step (the view filters the log to it).
+    """
+
+    step_activated = Signal(object)
+
+    def __init__(
+        self,
+        lane: Lane | None,
+        color: str = SHARED_COLOR,
+        clock: Clock | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.lane = lane
+        self.color = color
+        self.setObjectName("buildLane")
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumWidth(150)
+        self.model = StepsModel(clock, self)
+
+        self.title = QLabel()
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.badge = QLabel()
+        self.state_label = QLabel()
+        bold = self.state_label.font()
+        bold.setBold(True)
+        self.state_label.setFont(bold)
+        header = QHBoxLayout()
+        header.setContentsMargins(0, 0, 0, 0)
+        header.addWidget(self.title, 1)
+        header.addWidget(self.badge)
+
+        self.bar = LaneBar()
+        self.current = QLabel()
+        self.current.setTextFormat(Qt.TextFormat.PlainText)
+        self.current.setMinimumWidth(10)
+        self.current.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+        self.view = QTreeView()
+        self.view.setModel(self.model)
+        self.view.setRootIsDecorated(False)
+        self.view.setUniformRowHeights(True)
+        self.view.setAlternatingRowColors(True)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        head = self.view.header()
+        head.setStretchLastSection(False)
+        head.setSectionResizeMode(StepsModel.COL_STEP, QHeaderView.ResizeMode.Stretch)
+        head.setSectionResizeMode(StepsModel.COL_TIME, QHeaderView.ResizeMode.Fixed)
+        head.resizeSection(StepsModel.COL_TIME, 54)
+        self.view.clicked.connect(self._clicked)
+
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        _set_text_color(self.error, "#9b2c2c")
+        self.error.hide()
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
+        layout.addLayout(header)
+        layout.addWidget(self.state_label)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.current)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.error)
+        self._failed: bool | None = None
+        self._bar_state: StepState | None = None
+        self._badge_emulated: bool | None = None
+        self._label_state: StepState | None = None
+        self._followed: Step | None = None
+        self.set_lane(lane, color)
+
+    def set_lane(self, lane: Lane | None, color: str) -> None:
+        """Show another lane in this widget (widgets are reused between builds)."""
+        self.lane = lane
+        self.color = color
+        self._followed = None
+        self.model.reset(lane.steps if lane is not None else [])
+        self.bar.setVisible(lane is not None)
+        self.setMaximumWidth(300 if lane is None else 16777215)  # QWIDGETSIZE_MAX
+        self.setMinimumWidth(130 if lane is None else 150)
+        self.refresh()
+
+    def _clicked(self, index: QModelIndex) -> None:
+        step = self.model.data(index, ObjectRole)
+        if step is not None:
+            self.step_activated.emit(step)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.lane is not None and self.lane.failed_step is not None)
+
+    def refresh(self) -> None:
+        """Header, progress, current step and error from the core lane (cheap; once per frame)."""
+        lane = self.lane
+        color = self.color
+        if lane is None:
+            self.title.setText(f"<b style='color:{color}'>■</b> <b>Shared steps</b>")
+            self.badge.setText("")
+            self._badge_emulated = None
+            steps = self.model.steps
+            running = [s for s in steps if s.state is StepState.RUNNING]
+            self.current.setText(running[-1].label if running else "")
+            self.state_label.setText(f"{len(steps)} steps")
+            self._set_failed(any(s.state is StepState.ERROR for s in steps), "")
+            return
+        self.title.setText(f"<b style='color:{color}'>■</b> <b>{escape(str(lane.platform))}</b>")
+        if lane.emulated != self._badge_emulated:
+            self._badge_emulated = lane.emulated
+            if lane.emulated:
+                self.badge.setText("QEMU")
+                self.badge.setToolTip("Runs under QEMU user emulation on this builder (slower)")
+                self.badge.setStyleSheet(
+                    "background:#fefcbf; color:#744210; border-radius:3px; padding:0 4px;"
+                )
+            else:
+                self.badge.setText("native")
+                self.badge.setToolTip("Runs natively on this builder")
+                self.badge.setStyleSheet(
+                    "background:#e6fffa; color:#234e52; border-radius:3px; padding:0 4px;"
+                )
+        state = lane.state
+        failed_step = lane.failed_step
+        if failed_step is not None:
+            state = StepState.ERROR
+        self.state_label.setText(f"{STATE_TEXT[state]} · {lane.progress * 100:.0f}%")
+        duration = lane.duration_s
+        took = f" in {format_duration(duration)}" if duration is not None else ""
+        if state is not self._label_state:
+            self._label_state = state
+            _set_text_color(self.state_label, STATE_COLORS[state])
+        self.bar.set_value(lane.progress)
+        if failed_step is not None:
+            self.current.setText(f"failed at {failed_step.label}")
+        else:
+            step = lane.current_step
+            if step is not None and state is StepState.RUNNING:
+                self.current.setText(f"▶ {step.label}")
+                self._follow(step)
+            elif step is not None and state in (StepState.DONE, StepState.CACHED):
+                self.current.setText(f"finished {len(lane.steps)} steps{took}")
+            elif state is StepState.CANCELED:
+                self.current.setText(f"stopped{took} (another step failed or canceled)")
+            else:
+                self.current.setText(step.label if step is not None else "waiting…")
+        self.current.setToolTip(self.current.text())
+        self._set_failed(failed_step is not None, failed_step.error if failed_step else "")
+        self._set_bar_color(state)
+
+    def _follow(self, step: Step) -> None:
+        """Keep the running step in sight (once per step, so the user can still scroll)."""
+        if step is self._followed:
+            return
+        self._followed = step
+        row = self.model.row_of(step)
+        if row >= 0:
+            self.view.scrollTo(self.model.index(row, 0), QAbstractItemView.ScrollHint.EnsureVisible)
+
+    def _set_bar_color(self, state: StepState) -> None:
+        if state is StepState.QUEUED:
+            state = StepState.RUNNING
+        if state is StepState.CACHED:
+            state = StepState.DONE
+        if state == self._bar_state:
+            return
+        self._bar_state = state
+        self.bar.set_color("#3182ce" if state is StepState.RUNNING else STATE_COLORS[state])
+
+    def _set_failed(self, failed: bool, error: str) -> None:
+        if failed:
+            self.error.setText(error if len(error) <= 140 else "…" + error[-140:])
+            self.error.setToolTip(error)
+            self.error.setVisible(bool(error))
+        else:
+            self.error.hide()
+        if failed == self._failed:
+            return
+        self._failed = failed
+        self.update()  # the frame is painted by paintEvent (no style sheet: they slow children)
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if self._failed:
+            pen = QPen(QColor(ERROR_BORDER), 2)
+            painter.setBrush(QColor(ERROR_BG))
+            rect = QRectF(self.rect()).adjusted(1, 1, -1, -1)
+        else:
+            pen = QPen(QColor("#cbd5e0"), 1)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            rect = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
+        painter.setPen(pen)
+        painter.drawRoundedRect(rect, 6, 6)
+        painter.end()
