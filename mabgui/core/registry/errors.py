@@ -89,3 +89,17 @@ class InsecureRegistry(RegistryError):
     """A plain-HTTP address for a registry that is neither loopback nor marked insecure."""
 
     kind = "insecure"
+
+
+class UnsupportedDigest(RegistryError):
+    """A digest that is malformed or uses an algorithm other than sha256, sha384 or sha512
+    (``md5:``, ``shake_256:`` …): content named by it is never fetched nor trusted."""
+
+    kind = "unsupported-digest"
+
+
+class GraphTooLarge(RegistryError):
+    """A manifest graph beyond the per-look-up budget of nodes, requests or bytes (an index
+    whose children reuse one digest can describe millions of nodes in a few kilobytes)."""
+
+    kind = "graph-too-large"

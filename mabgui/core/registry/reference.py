@@ -21,25 +21,38 @@ _COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DOMAIN_LABEL = re.compile(r"^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])$")
 _DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
-_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+# The only digest algorithms accepted anywhere (as docker and the OCI spec register them):
+# ``md5:``, ``sha1:`` or ``shake_256:`` are refused before anything is fetched by them.
+DIGEST_ALGORITHMS = {"sha256": 64, "sha384": 96, "sha512": 128}
+REFERENCE_HINT = "e.g. busybox, ghcr.io/owner/app:1.0 or repo@sha256:…"
 MAX_NAME_LENGTH = 255
 
 
 class InvalidReference(MabguiError, ValueError):
     """An image reference that cannot be parsed; the message says why."""
 
+    kind = "invalid-reference"
+
+    def __init__(self, message: str = "", hint: str = REFERENCE_HINT) -> None:
+        super().__init__(message, hint)
+
 
 def validate_digest(text: str) -> str:
-    """Return ``text`` when it is a well-formed digest (``sha256:`` + 64 lowercase hex)."""
-    if not _DIGEST.match(text):
-        raise InvalidReference(f"{text!r} is not a digest: expected algorithm:hex, e.g. sha256:…")
+    """Return ``text`` when it is a well-formed digest (``sha256:`` + 64 lowercase hex; or
+    sha384/sha512); anything else, ``md5:`` included, raises :class:`InvalidReference`."""
+    shown = repr(text if len(text) <= 80 else text[:80] + "…")
+    if len(text) > 200 or not _DIGEST.match(text):
+        raise InvalidReference(f"{shown} is not a digest: expected algorithm:hex, e.g. sha256:…")
     algorithm, _, hex_part = text.partition(":")
-    expected = _HEX_LENGTHS.get(algorithm)
+    expected = DIGEST_ALGORITHMS.get(algorithm)
     if expected is None:
-        raise InvalidReference(f"{text!r}: unsupported digest algorithm {algorithm!r}")
+        raise InvalidReference(
+            f"{shown}: unsupported digest algorithm {algorithm!r}"
+            " (only sha256, sha384 and sha512 are accepted)"
+        )
     if len(hex_part) != expected or not re.fullmatch(r"[0-9a-f]+", hex_part):
         raise InvalidReference(
-            f"{text!r}: a {algorithm} digest has {expected} lowercase hex characters"
+            f"{shown}: a {algorithm} digest has {expected} lowercase hex characters"
             f" (got {len(hex_part)})"
         )
     return text
