@@ -229,7 +229,7 @@ class Transport:
             try:
                 target = current.join(location)
             except (httpx.InvalidURL, ValueError):
-                raise ServerError(f"{what}: the registry redirected to an invalid address") from None
+                raise ServerError(f"{what}: redirected to an invalid address") from None
             if target.scheme not in ("http", "https") or not target.host:
                 raise ServerError(
                     f"{what}: the registry redirected to a {target.scheme or 'relative'!r} URL,"
