@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
-from mabgui.cli.render import (
-    CliError,
-    command,
-    json_flag,
-    print_json,
-)
+from mabgui.cli.render import command, json_flag, print_json, safe
 
 
 def _print_tree_text(tree: Any) -> None:
+    """The tree as indented text; every line through :func:`safe` since names, errors and
+    labels come from the registry (an ANSI/OSC escape in them must not reach the terminal)."""
     from mabgui.core.registry.manifest import (
         ImageIndex,
         ImageManifest,
@@ -23,47 +21,50 @@ def _print_tree_text(tree: Any) -> None:
         predicate_label,
     )
 
+    def out(line: str) -> None:
+        sys.stdout.write(safe(line) + "\n")
+
     def manifest_lines(m: ImageManifest, indent: str) -> None:
-        print(
+        out(
             f"{indent}{m.platform_label:<22} {m.digest}  {media_type_label(m.media_type)}"
             f"  {human_size(m.total_size)}"
         )
         if m.error:
-            print(f"{indent}    ! {m.error}")
+            out(f"{indent}    ! {m.error}")
         if m.config is not None:
             c = m.config
             extra = f"  created {c.created}" if c.created else ""
-            print(f"{indent}    config {c.digest}  {human_size(c.size)}{extra}")
+            out(f"{indent}    config {c.digest}  {human_size(c.size)}{extra}")
         for layer in m.layers:
-            print(
+            out(
                 f"{indent}    layer  {layer.digest}  {human_size(layer.size)}"
                 f"  {media_type_label(layer.media_type)}"
             )
         for a in m.attestations:
             kinds = ", ".join(predicate_label(p) for p in a.predicate_types) or "attestation"
-            print(f"{indent}    attestation {a.digest}  {kinds}")
+            out(f"{indent}    attestation {a.digest}  {kinds}")
 
     def index_lines(index: ImageIndex, indent: str) -> None:
         for child in index.children:
             if isinstance(child, ImageIndex):
-                print(f"{indent}{child.platform_label:<22} {child.digest}  (nested index)")
+                out(f"{indent}{child.platform_label:<22} {child.digest}  (nested index)")
                 index_lines(child, indent + "    ")
             else:
                 manifest_lines(child, indent)
 
     root = tree.root
-    print(f"{tree.reference}")
-    print(f"  {media_type_label(root.media_type)}  {root.digest}  {human_size(root.size)}")
+    out(f"{tree.reference}")
+    out(f"  {media_type_label(root.media_type)}  {root.digest}  {human_size(root.size)}")
     if isinstance(root, ImageIndex):
         index_lines(root, "  ")
         for d in root.unattached:
             subject = d.annotations.get("vnd.docker.reference.digest", "?")
-            print(f"  attestation {d.digest} for {subject} (not in the index)")
+            out(f"  attestation {d.digest} for {subject} (not in the index)")
     else:
         manifest_lines(root, "  ")
     for d in tree.referrers:
-        print(f"  referrer {d.digest}  {d.artifact_type or d.media_type}  {human_size(d.size)}")
-    print(f"  total {human_size(tree.total_size)} unique")
+        out(f"  referrer {d.digest}  {d.artifact_type or d.media_type}  {human_size(d.size)}")
+    out(f"  total {human_size(tree.total_size)} unique")
 
 
 async def _inspect(args: argparse.Namespace) -> int:
@@ -72,26 +73,28 @@ async def _inspect(args: argparse.Namespace) -> int:
     # uses. A None entry makes those optional imports fail at once, as when not installed.
     for optional in ("trio", "httpx._main"):
         sys.modules.setdefault(optional, None)  # type: ignore[arg-type]
-    from mabgui.core.registry import RegistryClient, RegistryError
+    # Errors are not converted here: InvalidReference and every RegistryError are MabguiErrors,
+    # which `mabgui.cli.main` prints once (text, or the --json error object).
+    from mabgui.core.registry import RegistryClient, UnsupportedMediaType
     from mabgui.core.registry.cache import DigestCache, default_cache_dir
     from mabgui.core.registry.manifest import fetch_tree
-    from mabgui.core.registry.reference import InvalidReference, parse_reference
+    from mabgui.core.registry.reference import parse_reference
 
-    try:
-        ref = parse_reference(args.ref)
-    except InvalidReference as exc:
-        raise CliError(str(exc), "e.g. busybox, ghcr.io/owner/app:1.0 or repo@sha256:…") from None
+    ref = parse_reference(args.ref)
     cache = None if args.no_cache else DigestCache(default_cache_dir())
-    try:
-        async with RegistryClient(insecure=args.insecure or (), cache=cache) as client:
-            if args.raw:
-                fetched = await client.get_manifest(ref)
-                sys.stdout.write(fetched.data.decode("utf-8", errors="replace"))
-                sys.stdout.write("\n")
-                return 0
-            tree = await fetch_tree(client, ref)
-    except RegistryError as exc:
-        raise CliError(str(exc), exc.hint) from None
+    async with RegistryClient(insecure=args.insecure or (), cache=cache) as client:
+        if args.raw:
+            fetched = await client.get_manifest(ref)
+            try:
+                json.loads(fetched.data)  # JSON holds no raw control characters: safe to print
+            except (ValueError, RecursionError):
+                raise UnsupportedMediaType(
+                    f"the manifest of {ref} is not valid JSON; not printed", fetched.media_type
+                ) from None
+            sys.stdout.write(fetched.data.decode("utf-8"))
+            sys.stdout.write("\n")
+            return 0
+        tree = await fetch_tree(client, ref)
     if args.json:
         print_json(tree.to_json())
     else:

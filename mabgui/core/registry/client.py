@@ -84,7 +84,7 @@ class RegistryClient:
         self._plain: set[str] = set()  # insecure registries found to speak plain HTTP only
         self.cache = cache
         self._transport = Transport(
-            insecure=self._insecure, timeout=timeout, deadline=max(deadline, timeout),
+            insecure=self._insecure, timeout=timeout, deadline=deadline,
             concurrency=concurrency, verify_tls=verify_tls,
         )  # fmt: skip
         self._auth = Authenticator(
