@@ -97,9 +97,9 @@ def timed(argv: list[str], env: dict[str, str] | None = None, label: str = "") -
 
 
 async def in_process(ref_text: str) -> tuple[float, int]:
+    from mabgui.core.registry import RegistryClient
     from mabgui.core.registry.manifest import fetch_tree
     from mabgui.core.registry.reference import parse_reference
-    from mabgui.core.registry import RegistryClient
 
     start = time.perf_counter()
     async with RegistryClient(use_docker_config=False) as client:

@@ -174,14 +174,14 @@ class HostileRegistry:
         elif mode == "list-annotations":
             self.tags["v1"] = self._image(annotations=["a", "b"])["digest"]
         elif mode == "bad-env":
+            wrong = {"Env": 5, "Entrypoint": 5, "Cmd": {"a": 1}, "Labels": [1]}
             config = {"os": "linux", "architecture": "arm64", "history": 3,
-                      "created": "\x1b]0;owned\x07\x1b[2J2024",
-                      "config": {"Env": 5, "Entrypoint": 5, "Cmd": {"a": 1}, "Labels": [1]}}  # fmt: skip
+                      "created": "\x1b]0;owned\x07\x1b[2J2024", "config": wrong}  # fmt: skip
             self.tags["v1"] = self._image(config)["digest"]
         elif mode == "md5-digest":
             md5 = "md5:" + hashlib.md5(b"x").hexdigest()
-            index = {"schemaVersion": 2, "mediaType": OCI_INDEX,
-                     "manifests": [{"mediaType": OCI_MANIFEST, "digest": md5, "size": 1}]}  # fmt: skip
+            entry = {"mediaType": OCI_MANIFEST, "digest": md5, "size": 1}
+            index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry]}
             self.tags["v1"] = self.add(OCI_INDEX, index)["digest"]
         else:
             self.tags["v1"] = self._image()["digest"]
@@ -263,9 +263,7 @@ class _Other(HostileRegistry):
         if digest not in self.documents:
             return _reply(h, 404, b"{}")
         media_type, data = self.documents[digest]
-        return _reply(
-            h, 200, data, {"Content-Type": media_type, "Docker-Content-Digest": digest}
-        )
+        return _reply(h, 200, data, {"Content-Type": media_type, "Docker-Content-Digest": digest})
 
 
 def _reply(

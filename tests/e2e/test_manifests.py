@@ -18,8 +18,6 @@ from typing import Any
 
 import pytest
 
-from mabgui.core.registry.manifest import ImageIndex, ImageManifest, ManifestTree, fetch_tree
-from mabgui.core.registry.reference import parse_reference
 from mabgui.core.registry import (
     DigestMismatch,
     NotFound,
@@ -32,6 +30,8 @@ from mabgui.core.registry import (
 )
 from mabgui.core.registry.auth import Credentials
 from mabgui.core.registry.cache import DigestCache
+from mabgui.core.registry.manifest import ImageIndex, ImageManifest, ManifestTree, fetch_tree
+from mabgui.core.registry.reference import parse_reference
 from tests.conftest import Engine
 from tests.e2e.registry_servers import (
     Proxy,

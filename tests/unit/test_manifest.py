@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mabgui.core.platform import Platform
+from mabgui.core.registry import DigestMismatch
 from mabgui.core.registry.manifest import (
     ImageIndex,
     ImageManifest,
@@ -21,9 +23,7 @@ from mabgui.core.registry.manifest import (
     predicate_label,
     short_digest,
 )
-from mabgui.core.platform import Platform
 from mabgui.core.registry.reference import parse_reference
-from mabgui.core.registry import DigestMismatch
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "manifests"
 SIX = {
