@@ -28,7 +28,7 @@ REPO = "hostile/app"
 
 MODES = (
     "redirect-to-other-host",  # registry (basic auth) redirects manifests to another host
-    "redirect-with-challenge",  # ...and that other host answers 401 with its own token realm
+    "redirect-with-challenge",  # registry redirects to a host answering 401 with its own realm
     "self-reusing-index",  # an index whose 12 children are one index, 5 levels deep
     "slow-drip",  # a manifest sent one byte a second
     "self-linking-tags",  # a tag list whose Link: rel="next" points to itself
@@ -198,7 +198,9 @@ class HostileRegistry:
             return _reply(h, 302, b"", {"Location": h.path})
         if mode in ("redirect-to-other-host", "redirect-with-challenge"):
             expected = "Basic " + base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
-            if h.headers.get("Authorization", "") != expected:
+            # redirect-with-challenge redirects at once (the case: A's credentials are
+            # looked up only because B challenges); redirect-to-other-host after basic auth.
+            if mode == "redirect-to-other-host" and h.headers.get("Authorization", "") != expected:
                 return _reply(h, 401, b"{}", {"WWW-Authenticate": 'Basic realm="hostile"'})
             assert self.other is not None
             return _reply(h, 307, b"", {"Location": f"http://{self.other.host}{h.path}"})
