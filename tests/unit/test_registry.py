@@ -158,3 +158,44 @@ def test_docker_config_credential_helper(tmp_path: Path, monkeypatch: pytest.Mon
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(Unauthorized, match="docker-credential-absent-helper"):
         asyncio.run(docker_config_credentials("nowhere.example"))
+
+
+def test_malformed_docker_config_is_a_typed_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    for text in ('{"auths": {"reg.example": {"auth": "!!!"}}}', "[1]"):
+        (tmp_path / "config.json").write_text(text)
+        with pytest.raises(Unauthorized, match="cannot read your docker config"):
+            asyncio.run(docker_config_credentials("reg.example"))
+
+
+def test_credentials_follow_a_redirect_only_within_their_origin() -> None:
+    import httpx
+
+    from mabgui.core.registry.transport import same_origin
+
+    a = httpx.URL("https://reg.example/v2/a/manifests/1")
+    assert same_origin(a, httpx.URL("https://reg.example/v2/other"))
+    assert same_origin(httpx.URL("http://reg.example/x"), httpx.URL("https://reg.example/y"))
+    assert not same_origin(a, httpx.URL("http://reg.example/x"))  # never downgraded
+    assert not same_origin(a, httpx.URL("https://reg.example:444/x"))
+    assert not same_origin(a, httpx.URL("https://cdn.reg.example/x"))
+    assert not same_origin(a, httpx.URL("https://evil.example/x"))
+
+
+def test_logged_urls_hold_no_credentials() -> None:
+    from mabgui.core.registry.transport import loggable
+
+    text = loggable(
+        "https://u:p4ss@reg.example/token?scope=repository:a:pull&refresh_token=s3c&n=5"
+    )
+    assert text == ("https://reg.example/token?scope=repository:a:pull&refresh_token=***&n=5")
+
+
+def test_only_sha2_digests_are_verified() -> None:
+    from mabgui.core.registry import UnsupportedDigest
+
+    for digest in ("md5:" + "0" * 32, "shake_256:" + "0" * 64, "sha1:" + "0" * 40, "sha256:x"):
+        with pytest.raises(UnsupportedDigest):
+            verify(b"data", digest, "blob")
