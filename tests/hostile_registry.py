@@ -17,8 +17,11 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+# The e2e servers' threaded server: daemon threads, a real backlog, hang-ups not reported.
+from tests.e2e.registry_servers import QuietServer
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -58,14 +61,6 @@ class Seen:
     authorization: str
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients hanging up mid-answer (a deadline, a cancelled look-up) are expected
-
-
 class HostileRegistry:
     """One hostile mode on ``127.0.0.1:<ephemeral>``; shut down by :meth:`stop` or after
     ``lifetime`` seconds, whichever comes first."""
@@ -101,7 +96,7 @@ class HostileRegistry:
 
             do_GET = do_HEAD = do_POST = _any
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._server = QuietServer(("127.0.0.1", 0), Handler)
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
