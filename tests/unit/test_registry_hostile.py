@@ -259,3 +259,12 @@ def test_cli_escapes_control_characters(capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     assert "\x1b" not in out
     assert "\\x1b]0;owned" in out
+
+
+def test_cli_json_error_for_a_bad_reference(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["inspect", "Not A Ref", "--json"]) == 1
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert (doc["ok"], doc["kind"]) == (False, "invalid-reference")
+    assert "spaces" in doc["error"]
+    assert doc["hint"].startswith("e.g. busybox")
