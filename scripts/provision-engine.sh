@@ -159,13 +159,22 @@ YML
 }
 
 # --- multi-arch busybox base image --------------------------------------------------------------
+# The tag must name the multi-platform index (a single-platform push over it, or a push cut short
+# by the registry, leaves a manifest that builds every platform from one architecture's busybox).
 base_image_ok() {
-  curl -fsS -o /dev/null -H 'Accept: application/vnd.oci.image.index.v1+json' \
-    "http://$REGISTRY_ADDR/v2/busybox/manifests/latest" 2>/dev/null
+  curl -fsS -H 'Accept: application/vnd.oci.image.index.v1+json' \
+    -H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json' \
+    "http://$REGISTRY_ADDR/v2/busybox/manifests/latest" 2>/dev/null | grep -q '"manifests"'
 }
 
 build_base_image() {
   if base_image_ok; then log "base image $BASE_IMAGE already in the registry"; return; fi
+  # The image store may still hold the index: push it again rather than rebuild.
+  if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 \
+     && docker push -q "$BASE_IMAGE" >/dev/null 2>&1 && base_image_ok; then
+    log "pushed $BASE_IMAGE again from the image store"
+    return
+  fi
   write_sources
   local ctx=$STATE_DIR/busybox-context platforms=()
   mkdir -p "$ctx"
