@@ -72,4 +72,9 @@ async def check_push(builder: buildx.Builder | None, tags: Sequence[str]) -> Non
         insecure = []
     problems = push_problems(builder, tags, insecure)
     if problems:
-        raise PushRefused("the push was refused: " + "\n".join(problems), "nothing was started")
+        reasons = [p.partition(". Fix: ")[0] for p in problems]
+        fixes = [p.partition(". Fix: ")[2] for p in problems]
+        raise PushRefused(
+            "the push was refused: " + "\n".join(reasons),
+            " ".join(f"Fix: {f}." for f in fixes if f) + " Nothing was started.",
+        )
