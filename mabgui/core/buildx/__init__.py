@@ -492,6 +492,10 @@ def _parse_inspect_node(block: str) -> Node | None:
             if kv is None:
                 continue
             key, value = kv
+            if key.lower().startswith("gc policy rule"):  # buildx ≥ 0.13: "GC Policy rule#0:"
+                gc_rules.append({})
+                section = "GC Policy"
+                continue
             section = key if not value else ""
             if key not in fields:
                 fields[key] = value
