@@ -241,8 +241,12 @@ async def test_failed_append_leaves_the_builder_as_it_was(
     name = unique("append")
     lines: list[str] = []
     try:
-        await buildx.create(buildx.CreateRequest(name=name, bootstrap=False))
-        node = buildx.NodeSpec(endpoint=second_context, driver_opts={"image": MISSING_IMAGE})
+        # Neither node can boot: buildx 0.13 reports a bootstrap as failed only when every node
+        # failed (0.30 when any did).
+        missing = {"image": MISSING_IMAGE}
+        first = buildx.NodeSpec(driver_opts=missing)
+        await buildx.create(buildx.CreateRequest(name=name, nodes=(first,), bootstrap=False))
+        node = buildx.NodeSpec(endpoint=second_context, driver_opts=missing)
         req = buildx.CreateRequest(name=name, append=True, nodes=(node,))
         with pytest.raises(buildx.BuildxError, match="failed to resolve reference") as err:
             await buildx.create(req, progress=lines.append)
