@@ -163,8 +163,9 @@ def test_push_refused_when_the_builder_has_no_host_network(
         # mabgui's defaults but the host network switched off: the HTTP config is there.
         res = mabgui("builder", "create", "--name", name, "--driver-opt", "network=bridge")
         assert res.returncode == 0, res.stderr
+        ctx = str(context(tmp_path, engine))
         res = mabgui("build", "--builder", name, "--platform", "linux/amd64", "-t", image,
-                     "--push", "--no-history", "--json", str(context(tmp_path, engine)))  # fmt: skip
+                     "--push", "--no-history", "--json", ctx)  # fmt: skip
         assert res.returncode == 1
         err = json.loads(res.stdout)
         assert err["ok"] is False

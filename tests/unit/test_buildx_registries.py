@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 
@@ -44,7 +45,10 @@ def test_plan_off_and_no_config_changes_nothing() -> None:
 
 
 def test_user_config_wins_and_is_merged() -> None:
-    user = '[registry."127.0.0.1:5000"]\n  mirrors = ["m.lan"]\n  http = true\n\n[worker.oci]\n  max-parallelism = 2\n'
+    user = (
+        '[registry."127.0.0.1:5000"]\n  mirrors = ["m.lan"]\n  http = true\n\n'
+        "[worker.oci]\n  max-parallelism = 2\n"
+    )
     setup = registries.plan(DAEMON, user_config=user)
     rules = registries.config_registries(setup.config_text)
     assert rules["127.0.0.1:5000"] == registries.RegistryRule(http=True, insecure=False)
@@ -56,7 +60,9 @@ def test_user_config_wins_and_is_merged() -> None:
 
 def test_apply_sets_host_network_and_the_config_unless_given() -> None:
     setup = registries.plan(DAEMON)
-    req = CreateRequest(name="b", nodes=(NodeSpec(), NodeSpec(endpoint="ctx", driver_opts={"network": "bridge"})))
+    req = CreateRequest(
+        name="b", nodes=(NodeSpec(), NodeSpec(endpoint="ctx", driver_opts={"network": "bridge"}))
+    )
     out = registries.apply(req, setup, "/tmp/c.toml")
     assert out.nodes[0].driver_opts == {"network": "host"}
     assert out.nodes[1].driver_opts == {"network": "bridge"}  # the user's choice stays
@@ -77,8 +83,8 @@ async def test_prepare_create_reads_the_user_config(tmp_path) -> None:  # type: 
         assert setup.hosts == ("127.0.0.1:5000",)
         assert req.nodes[0].buildkitd_config == tmp
         assert req.nodes[0].driver_opts == {"network": "host"}
-        with open(tmp, encoding="utf-8") as fh:
-            assert registries.config_registries(fh.read())["127.0.0.1:5000"].http
+        text = Path(tmp).read_text(encoding="utf-8")  # noqa: ASYNC240
+        assert registries.config_registries(text)["127.0.0.1:5000"].http
     finally:
         import os
 

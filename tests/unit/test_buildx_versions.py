@@ -113,7 +113,8 @@ def test_two_platform_rawjson(version: str) -> None:
         assert data.splitlines()[0] == b"{"  # pretty-printed
     progress = P.parse_bytes(data, [AMD64, ARM64], native=AMD64, exit_code=0)
     assert list(progress.lanes) == [AMD64, ARM64]
-    assert progress.result is not None and progress.result.ok
+    assert progress.result is not None
+    assert progress.result.ok
     for platform, lane in progress.lanes.items():
         assert lane.ok
         assert any("RUN uname -m" in s.label for s in lane.steps)

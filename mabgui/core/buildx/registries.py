@@ -12,6 +12,7 @@ cannot see into (``remote``, ``kubernetes``) are not judged.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import ipaddress
@@ -20,6 +21,7 @@ import tempfile
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from mabgui.core import engine, log
@@ -72,7 +74,7 @@ def is_loopback(host: str) -> bool:
 
 
 def daemon_registry_hosts(insecure_registries: Iterable[str]) -> list[str]:
-    """The named hosts among the daemon's insecure registries (CIDRs cannot be named in a config)."""
+    """The named hosts among the daemon's insecure registries (a config cannot name a CIDR)."""
     return [r for r in insecure_registries if r and "/" not in r]
 
 
@@ -203,8 +205,7 @@ async def prepare_create(
     user_config = ""
     if config_file:
         try:
-            with open(config_file, encoding="utf-8") as fh:
-                user_config = fh.read()
+            user_config = await asyncio.to_thread(Path(config_file).read_text, encoding="utf-8")
         except OSError as exc:
             raise BuildxError(
                 f"cannot read the buildkitd config {config_file}: {exc.strerror or exc}",
@@ -219,11 +220,16 @@ async def prepare_create(
     setup = plan(insecure, user_config=user_config, carry_daemon=carry_daemon)
     if not setup.config_text:
         return apply(req, setup, ""), setup, ""
-    fd, path = tempfile.mkstemp(prefix="mabgui-buildkitd-", suffix=".toml")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(setup.config_text)
+    path = await asyncio.to_thread(_write_temp, setup.config_text)
     _log.info("buildkitd config for %s: registries %s", req.name, ", ".join(setup.hosts))
     return apply(req, setup, path), setup, path
+
+
+def _write_temp(text: str) -> str:
+    fd, path = tempfile.mkstemp(prefix="mabgui-buildkitd-", suffix=".toml")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return path
 
 
 # --- can this builder push there? -----------------------------------------------------------------
