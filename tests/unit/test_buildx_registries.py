@@ -148,3 +148,15 @@ def test_preflight_picks_the_current_builder_and_the_tag_hosts() -> None:
     problems = preflight_push.push_problems(a, tags, DAEMON)
     assert len(problems) == 1
     assert problems[0].startswith("builder a cannot push to 127.0.0.1:5000")
+
+
+def test_a_node_on_another_machine_cannot_reach_this_loopback() -> None:
+    files = dc(config=HTTP_LOCAL).nodes[0].files
+    far = Node(name="far", endpoint="ssh-box", host="ssh://me@arm64-box",
+               driver_opts={"network": "host"}, files=files)  # fmt: skip
+    builder = Builder(name="b", driver="docker-container", nodes=(far,))
+    problem = registries.push_problem(builder, "127.0.0.1:5000", DAEMON)
+    assert problem is not None
+    assert "runs on another machine (ssh://me@arm64-box)" in problem
+    assert "not loopback" in problem
+    assert registries.push_problem(builder, "registry.example.com", DAEMON) is None

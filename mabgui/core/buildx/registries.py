@@ -249,6 +249,15 @@ def push_problem(
     for node in builder.nodes:
         rules = _node_rules(node)
         rule = rules.get(registry_host, RegistryRule())
+        target = node.host or node.endpoint
+        if loopback and target.startswith(("tcp://", "ssh://")):
+            reasons.append(
+                f"node {node.name} runs on another machine ({target}), where {registry_host} "
+                "is not this machine's registry"
+            )
+            if "address" not in fixes:
+                fixes.append("address")
+            continue
         if loopback and node.driver_opts.get("network") != "host":
             reasons.append(
                 f"node {node.name} runs BuildKit in a container with its own network, where "
@@ -265,6 +274,12 @@ def push_problem(
                 fixes.append("http")
     if not reasons:
         return None
+    if "address" in fixes:
+        return (
+            f"builder {builder.name} cannot push to {registry_host}: {'; '.join(reasons)}. "
+            f"Fix: push to an address of the registry that every node of {builder.name} "
+            "reaches (not loopback), or build on a builder whose nodes run on this machine"
+        )
     what = " and ".join(
         "host network" if f == "host network" else f"{registry_host} over HTTP" for f in fixes
     )
