@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Provision the real multi-architecture engine that mabgui's tests and development use:
 #   dockerd (containerd image store) + docker-buildx + QEMU user emulators in binfmt_misc
-#   + a distribution registry on 127.0.0.1:5000 + a locally built multi-arch busybox base image.
+#   + a distribution registry on 127.0.0.1:5000 + a locally built multi-arch busybox base image
+#   + from the shared engine folder (when present): the moby/buildkit images docker-container
+#   builders boot offline, and docker-buildx 0.30.1 as the default plugin (Debian's 0.13.1 kept at
+#   /usr/libexec/docker/cli-plugins for the compatibility pass of .ci/run).
 # Idempotent: every step checks whether its work is already done. Debian 12 hosts, as root.
 set -euo pipefail
 
 STATE_DIR=${MABGUI_ENGINE_DIR:-/var/lib/mabgui-engine}
+# Real upstream builds kept next to the repository (CI: ../shared/engine); absent on users' machines.
+SHARED_ENGINE=${MABGUI_SHARED_ENGINE:-$(cd "$(dirname "$0")" && pwd)/../../shared/engine}
+BUILDX_VERSION=0.30.1
+BUILDX_PLUGIN=/usr/local/lib/docker/cli-plugins/docker-buildx
+DEBIAN_BUILDX=/usr/libexec/docker/cli-plugins/docker-buildx
 REGISTRY_ADDR=127.0.0.1:5000
 BASE_IMAGE=$REGISTRY_ADDR/busybox:latest
 QEMU_ARCHES=(aarch64 arm riscv64 ppc64le s390x)
@@ -151,13 +159,22 @@ YML
 }
 
 # --- multi-arch busybox base image --------------------------------------------------------------
+# The tag must name the multi-platform index (a single-platform push over it, or a push cut short
+# by the registry, leaves a manifest that builds every platform from one architecture's busybox).
 base_image_ok() {
-  curl -fsS -o /dev/null -H 'Accept: application/vnd.oci.image.index.v1+json' \
-    "http://$REGISTRY_ADDR/v2/busybox/manifests/latest" 2>/dev/null
+  curl -fsS -H 'Accept: application/vnd.oci.image.index.v1+json' \
+    -H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json' \
+    "http://$REGISTRY_ADDR/v2/busybox/manifests/latest" 2>/dev/null | grep -q '"manifests"'
 }
 
 build_base_image() {
   if base_image_ok; then log "base image $BASE_IMAGE already in the registry"; return; fi
+  # The image store may still hold the index: push it again rather than rebuild.
+  if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 \
+     && docker push -q "$BASE_IMAGE" >/dev/null 2>&1 && base_image_ok; then
+    log "pushed $BASE_IMAGE again from the image store"
+    return
+  fi
   write_sources
   local ctx=$STATE_DIR/busybox-context platforms=()
   mkdir -p "$ctx"
@@ -206,10 +223,56 @@ DOCKERFILE
   base_image_ok || die "the registry does not serve $BASE_IMAGE after the push"
 }
 
+# --- shared engine parts: BuildKit images and buildx 0.30.1 -------------------------------------
+shared_ok() {
+  if [ ! -d "$SHARED_ENGINE" ]; then
+    log "no shared engine folder at $SHARED_ENGINE: skipping the BuildKit images and buildx $BUILDX_VERSION"
+    return 1
+  fi
+  (cd "$SHARED_ENGINE" && sha256sum --quiet -c SHA256SUMS) \
+    || die "$SHARED_ENGINE/SHA256SUMS does not match its files: refusing to install them"
+}
+
+image_present() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# load_image ARCHIVE TAG...: docker load ARCHIVE unless every TAG is already in the image store.
+load_image() {
+  local archive=$SHARED_ENGINE/$1 tag missing=0
+  shift
+  for tag in "$@"; do image_present "$tag" || missing=1; done
+  if [ "$missing" = 0 ]; then log "$* already in the image store"; return; fi
+  [ -f "$archive" ] || { log "$archive not found: skipping $*"; return; }
+  log "loading $* from $archive"
+  gunzip -c "$archive" | docker load >/dev/null
+  for tag in "$@"; do image_present "$tag" || die "$archive did not provide $tag"; done
+}
+
+install_buildx() {
+  local src=$SHARED_ENGINE/docker-buildx-v$BUILDX_VERSION.gz
+  if [ -x "$BUILDX_PLUGIN" ] && "$BUILDX_PLUGIN" version 2>/dev/null | grep -q " v$BUILDX_VERSION "; then
+    log "buildx $BUILDX_VERSION already installed at $BUILDX_PLUGIN"
+    return
+  fi
+  [ -f "$src" ] || { log "$src not found: keeping the installed buildx"; return; }
+  log "installing buildx $BUILDX_VERSION at $BUILDX_PLUGIN (Debian's stays at $DEBIAN_BUILDX)"
+  mkdir -p "$(dirname "$BUILDX_PLUGIN")"
+  gunzip -c "$src" >"$BUILDX_PLUGIN.tmp"
+  chmod 0755 "$BUILDX_PLUGIN.tmp"
+  mv -f "$BUILDX_PLUGIN.tmp" "$BUILDX_PLUGIN"
+}
+
+provision_shared() {
+  shared_ok || return 0
+  load_image moby-buildkit-v0.22.0.tar.gz moby/buildkit:buildx-stable-1 moby/buildkit:v0.22.0
+  load_image moby-buildkit-v0.22.0-arm64.tar.gz moby/buildkit:v0.22.0-arm64
+  install_buildx
+}
+
 install_packages
 configure_dockerd
 start_dockerd
 register_emulators
 start_registry
 build_base_image
+provision_shared
 log "engine ready: $(docker version --format 'docker {{.Server.Version}}') | $(docker buildx version) | registry $REGISTRY_ADDR"

@@ -59,9 +59,12 @@ async def _builders_list(args: argparse.Namespace) -> int:
 
 
 async def _builder_create(args: argparse.Namespace) -> int:
+    import contextlib
+    import os
     import uuid
 
     from mabgui.core import buildx
+    from mabgui.core.buildx import registries
     from mabgui.core.platform import PlatformError, parse_platform_list
 
     try:
@@ -88,7 +91,15 @@ async def _builder_create(args: argparse.Namespace) -> int:
             use=args.use,
             keep_on_failure=args.keep,
         )
-        result = await buildx.create(req, progress=progress_printer(args.json))
+        req, setup, tmp_config = await registries.prepare_create(
+            req, config_file=args.config or "", carry_daemon=not args.no_daemon_registries
+        )
+        try:
+            result = await buildx.create(req, progress=progress_printer(args.json))
+        finally:
+            if tmp_config:  # buildx keeps its own copy of the config
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp_config)
     except PlatformError as exc:
         raise CliError(str(exc), "Platforms look like linux/arm64 or linux/arm/v7.", 2) from exc
     except buildx.BuildxError as exc:
@@ -103,11 +114,15 @@ async def _builder_create(args: argparse.Namespace) -> int:
                 "bootstrapped": result.bootstrapped,
                 "error": str(result.error) if result.error else "",
                 "builder": result.builder.to_json() if result.builder else None,
+                **setup.to_json(),
             }
         )
     elif result.error is None:
         state = "created and started" if result.bootstrapped else "created"
         print(f"builder {req.name} {state}" + (" (now the current builder)" if req.use else ""))
+        if setup.hosts:
+            net = " on the host network" if setup.host_network else ""
+            print(f"registries over HTTP{net}: {', '.join(setup.hosts)}")
     if result.error is not None:
         raise CliError(
             f"{result.error} (builder {req.name!r} kept: "
@@ -309,6 +324,15 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     c.add_argument("--use", action="store_true", help="make it the current builder")
     c.add_argument("--keep", action="store_true",
                    help="keep the builder when the bootstrap fails")  # fmt: skip
+    c.add_argument(
+        "--config", metavar="FILE",
+        help="buildkitd.toml for the node (the daemon's insecure registries are added to it)",
+    )  # fmt: skip
+    c.add_argument(
+        "--no-daemon-registries", action="store_true",
+        help="docker-container: do not carry the daemon's insecure registries over (by default "
+        "they are marked http in the buildkitd config, with the host network for loopback ones)",
+    )  # fmt: skip
     json_flag(c)
     command(c, _builder_create)
 

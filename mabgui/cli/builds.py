@@ -216,7 +216,7 @@ def _build_spec_from_args(args: argparse.Namespace) -> Any:
         pull=args.pull,
         provenance=args.provenance,
         sbom=args.sbom,
-        builder=args.builder,
+        builder=args.builder or "",
     )
 
 
@@ -227,8 +227,13 @@ def _write_bytes(path: str, data: bytes) -> None:
 
 async def _build(args: argparse.Namespace) -> int:
     from mabgui.core import build as B
+    from mabgui.core import preflight_push
 
     spec = _build_spec_from_args(args)
+    # Without --builder, buildx uses the current builder: so does mabgui (no --builder passed).
+    used = await preflight_push.resolve_builder(spec.builder or None)
+    if spec.output is B.OutputKind.PUSH:
+        await preflight_push.check_push(used, spec.tags)
     validation = await B.validate(spec)
     for warning in validation.warnings:
         print(f"mabgui: warning: {warning}", file=sys.stderr)
@@ -250,7 +255,7 @@ async def _build(args: argparse.Namespace) -> int:
             await asyncio.to_thread(_write_bytes, args.record, run.raw_stream)
     progress = run.progress
     if args.json:
-        print_json(progress.summary())
+        print_json({**progress.summary(), "builder": used.name if used else spec.builder or None})
     else:
         print()
         _print_build_summary(progress)
@@ -346,7 +351,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--pull", action="store_true", help="always pull referenced images")
     p.add_argument("--provenance", type=bool_flag, metavar="true|false", default=None)
     p.add_argument("--sbom", type=bool_flag, metavar="true|false", default=None)
-    p.add_argument("--builder", default="default", help="buildx builder (default: default)")
+    p.add_argument("--builder", default=None, help="buildx builder (default: the current one)")
     p.add_argument("--no-history", action="store_true", help="do not save this build")
     p.add_argument("--record", metavar="FILE", help="also write the raw rawjson stream to FILE")
     p.add_argument("-q", "--quiet", action="store_true", help="no live progress")

@@ -4,8 +4,10 @@ The docker CLI runs with a private ``DOCKER_CONFIG`` (the ``private_docker_confi
 builders, contexts and the *current* builder made here live in it, so other tests building on
 the default builder at the same time never see them. The BuildKit containers do run on the
 real daemon: every builder has a unique ``mabgui-e2e-…`` name and is removed in a ``finally``,
-and the current builder is set back to ``default`` all the same. No network: docker-container
-builders cannot pull moby/buildkit here.
+and the current builder is set back to ``default`` all the same. The moby/buildkit image is
+loaded (scripts/provision-engine.sh), so docker-container builders boot: tests of a failing
+bootstrap name an image that cannot resolve (an unreachable mirror) instead of relying on the
+machine being offline.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import pytest
 
 from mabgui.core import buildx
 from tests.conftest import Engine
+from tests.e2e.docker_config import private_config
 
 pytestmark = pytest.mark.engine
 
@@ -36,7 +39,7 @@ pytestmark = pytest.mark.engine
 @pytest.fixture(scope="module", autouse=True)
 def private_docker_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A DOCKER_CONFIG of this module's own (subprocesses and core calls inherit it)."""
-    path = tmp_path_factory.mktemp("docker-config")
+    path = private_config(tmp_path_factory.mktemp("docker-config"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DOCKER_CONFIG", str(path))
         yield path
@@ -68,6 +71,10 @@ def current_in_table() -> str:
         if not line.startswith(" ") and first.endswith("*"):
             return first.rstrip("*")
     return ""
+
+
+# An image under a mirror host that does not resolve: a BuildKit image neither present nor pullable.
+MISSING_IMAGE = "mabgui-e2e-mirror.invalid/moby/buildkit:buildx-stable-1"
 
 
 def unique(kind: str) -> str:
@@ -234,10 +241,13 @@ async def test_failed_append_leaves_the_builder_as_it_was(
     name = unique("append")
     lines: list[str] = []
     try:
-        await buildx.create(buildx.CreateRequest(name=name, bootstrap=False))
-        req = buildx.CreateRequest(
-            name=name, append=True, nodes=(buildx.NodeSpec(endpoint=second_context),)
-        )
+        # Neither node can boot: buildx 0.13 reports a bootstrap as failed only when every node
+        # failed (0.30 when any did).
+        missing = {"image": MISSING_IMAGE}
+        first = buildx.NodeSpec(driver_opts=missing)
+        await buildx.create(buildx.CreateRequest(name=name, nodes=(first,), bootstrap=False))
+        node = buildx.NodeSpec(endpoint=second_context, driver_opts=missing)
+        req = buildx.CreateRequest(name=name, append=True, nodes=(node,))
         with pytest.raises(buildx.BuildxError, match="failed to resolve reference") as err:
             await buildx.create(req, progress=lines.append)
         assert "moby/buildkit image" in err.value.hint
@@ -248,12 +258,13 @@ async def test_failed_append_leaves_the_builder_as_it_was(
         force_rm(name)
 
 
-def test_offline_docker_container_bootstrap_fails_with_buildx_error(engine: Engine) -> None:
+def test_unpullable_buildkit_image_bootstrap_fails_with_buildx_error(engine: Engine) -> None:
     kept = unique("kept")
     gone = unique("gone")
+    image = f"image={MISSING_IMAGE}"
     try:
         res = mabgui("builder", "create", "--name", kept, "--driver", "docker-container",
-                     "--bootstrap", "--keep")  # fmt: skip
+                     "--driver-opt", image, "--bootstrap", "--keep")  # fmt: skip
         assert res.returncode == 1
         assert "failed to resolve reference" in res.stderr
         assert "moby/buildkit" in res.stderr
@@ -263,7 +274,7 @@ def test_offline_docker_container_bootstrap_fails_with_buildx_error(engine: Engi
         assert res.returncode == 0, res.stderr
         assert kept not in buildx_ls_json()
 
-        res = mabgui("builder", "create", "--name", gone, "--bootstrap")
+        res = mabgui("builder", "create", "--name", gone, "--driver-opt", image, "--bootstrap")
         assert res.returncode == 1
         assert "moby/buildkit" in res.stderr
         assert "Nothing was left behind" in res.stderr
@@ -276,8 +287,8 @@ def test_offline_docker_container_bootstrap_fails_with_buildx_error(engine: Engi
 def test_use_stop_rm_change_buildx_ls(engine: Engine, restore_default_builder: None) -> None:
     name = unique("life")
     try:
-        # The node runs a busybox image instead of BuildKit (moby/buildkit cannot be pulled):
-        # bootstrapping leaves its container restarting, which buildx reports as an error.
+        # The node runs a busybox image instead of BuildKit: bootstrapping leaves its container
+        # restarting, which buildx reports as an error.
         res = mabgui("builder", "create", "--name", name, "--driver-opt",
                      f"image={engine.base_image}", "--bootstrap", "--keep")  # fmt: skip
         assert res.returncode == 1

@@ -69,6 +69,11 @@ def private_docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
 
 
+# The BuildKit image is loaded (scripts/provision-engine.sh): a bootstrap that must fail names an
+# image under a mirror host that does not resolve, instead of relying on the machine being offline.
+MISSING_IMAGE = "mabgui-e2e-mirror.invalid/moby/buildkit:buildx-stable-1"
+
+
 @pytest.fixture
 def temp_builder(engine: Engine) -> Iterator[str]:
     name = f"mabgui-gui-test-{uuid.uuid4().hex[:8]}"
@@ -199,6 +204,7 @@ def test_dialog_shows_buildx_error_and_leaves_nothing_behind(
     dialog.created.connect(created.append)
     dialog.show()
     dialog.name.setText(temp_builder)
+    dialog.nodes[0].driver_opts.setText(f"image={MISSING_IMAGE}")
     dialog.start()
     assert dialog.running()
     assert not dialog.create_button.isEnabled()
@@ -270,7 +276,9 @@ def test_refresh_cancels_the_refresh_in_flight(
 def test_bootstrap_error_then_remove_with_confirmation(
     qtbot: QtBot, qloop: qasync.QEventLoop, temp_builder: str
 ) -> None:
-    run(qloop, buildx.create(buildx.CreateRequest(name=temp_builder, bootstrap=False)))
+    node = buildx.NodeSpec(driver_opts={"image": MISSING_IMAGE})
+    req = buildx.CreateRequest(name=temp_builder, nodes=(node,), bootstrap=False)
+    run(qloop, buildx.create(req))
     view = _loaded_view(qtbot, qloop)
     view.select(temp_builder)
     assert view.selected_builder().name == temp_builder  # type: ignore[union-attr]

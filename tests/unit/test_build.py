@@ -66,8 +66,9 @@ def test_argv_full_spec() -> None:
 )
 def test_argv_outputs(output: B.OutputKind, dest: str, expected: list[str]) -> None:
     argv = B.BuildSpec(context=".", output=output, output_dest=dest).argv()
-    assert argv[:6] == ["docker", "buildx", "build", "--builder", "default", "--progress=rawjson"]
-    assert argv[6:-1] == expected
+    # No --builder: buildx (and mabgui) use the current builder.
+    assert argv[:4] == ["docker", "buildx", "build", "--progress=rawjson"]
+    assert argv[4:-1] == expected
     assert argv[-1] == "."
     assert "--platform" not in argv
 

@@ -103,7 +103,7 @@ class BuildSpec:
     pull: bool = False
     provenance: bool | None = None  # None: buildx's default
     sbom: bool | None = None
-    builder: str = "default"
+    builder: str = ""  # '' = the current builder (no --builder: buildx picks it)
 
     @property
     def dockerfile_path(self) -> str:
@@ -111,7 +111,9 @@ class BuildSpec:
 
     def argv(self, metadata_file: str | None = None) -> list[str]:
         """The ``docker buildx build`` command line (a list: no shell, no quoting)."""
-        argv = ["docker", "buildx", "build", "--builder", self.builder or "default"]
+        argv = ["docker", "buildx", "build"]
+        if self.builder:
+            argv += ["--builder", self.builder]
         argv.append("--progress=rawjson")
         if self.platforms:
             argv += ["--platform", ",".join(str(p) for p in self.platforms)]
@@ -189,7 +191,7 @@ class BuildSpec:
             pull=bool(data.get("pull", False)),
             provenance=opt_bool(data.get("provenance")),
             sbom=opt_bool(data.get("sbom")),
-            builder=str(data.get("builder") or "default"),
+            builder=str(data.get("builder") or ""),
         )
 
 
@@ -305,10 +307,13 @@ async def validate(spec: BuildSpec) -> Validation:
         # Not proof that anything is wrong (a slow node, a builder being created elsewhere):
         # buildx itself will refuse an unknown builder.
         v.warnings.append(f"could not check the builder and its platforms: {exc}")
-    chosen = next((b for b in builders if b.name == spec.builder), None)
-    if builders and chosen is None:
+    chosen = next(
+        (b for b in builders if (b.name == spec.builder if spec.builder else b.current)), None
+    )
+    if builders and chosen is None and spec.builder:
         names = ", ".join(b.name for b in builders)
         v.errors.append(f"builder {spec.builder!r} does not exist (builders: {names})")
+    name = spec.builder or (chosen.name if chosen else "")
     if chosen is not None and spec.platforms:
         offered = set(chosen.platforms)
         try:
@@ -323,12 +328,12 @@ async def validate(spec: BuildSpec) -> Validation:
             where = f"; builder(s) {', '.join(others)} offer it" if others else ""
             if platform in emulated_ok or not is_emulated(platform, native):
                 v.warnings.append(
-                    f"builder {spec.builder!r} does not list {platform}, but a QEMU emulator "
+                    f"builder {name!r} does not list {platform}, but a QEMU emulator "
                     f"for it is registered, so it will most likely build{where}"
                 )
             else:
                 v.warnings.append(
-                    f"builder {spec.builder!r} does not list {platform} and no emulator for it "
+                    f"builder {name!r} does not list {platform} and no emulator for it "
                     f"is registered{where}: install one (mabgui emulators install "
                     f"{platform.architecture}) or pick a builder with a native node"
                 )

@@ -105,6 +105,7 @@ class Node:
     gc_policy: tuple[GCPolicy, ...] = ()
     unparsed_platforms: tuple[str, ...] = ()
     host: str = ""  # the docker host behind a context-name endpoint, when known
+    files: Mapping[str, str] = field(default_factory=dict)  # buildkitd.toml… (base64, from ls)
 
     @property
     def local(self) -> bool:
@@ -208,6 +209,7 @@ class NodeSpec:
     platforms: tuple[Platform, ...] = ()
     driver_opts: Mapping[str, str] = field(default_factory=dict)
     buildkitd_flags: str = ""
+    buildkitd_config: str = ""  # a buildkitd.toml path (see buildx.registries)
 
 
 @dataclass(frozen=True)
@@ -262,6 +264,7 @@ def _gc_from_json(items: Any) -> tuple[GCPolicy, ...]:
     for item in items or ():
         if not isinstance(item, dict):
             continue
+        item = {k[:1].upper() + k[1:]: v for k, v in item.items()}  # 0.13+: "keepBytes"…
         filters = item.get("Filter") or item.get("Filters") or ()
         keep_bytes = item.get("KeepBytes") or item.get("ReservedSpace") or ""
         out.append(
@@ -307,6 +310,7 @@ def _node_from_json(data: Mapping[str, Any]) -> Node | None:
         ids=tuple(str(i) for i in data.get("IDs") or ()),
         gc_policy=_gc_from_json(data.get("GCPolicy")),
         unparsed_platforms=bad,
+        files={str(k): str(v) for k, v in (data.get("Files") or {}).items()},
     )
 
 
@@ -488,6 +492,10 @@ def _parse_inspect_node(block: str) -> Node | None:
             if kv is None:
                 continue
             key, value = kv
+            if key.lower().startswith("gc policy rule"):  # buildx ≥ 0.13: "GC Policy rule#0:"
+                gc_rules.append({})
+                section = "GC Policy"
+                continue
             section = key if not value else ""
             if key not in fields:
                 fields[key] = value
@@ -969,6 +977,8 @@ def create_argv(req: CreateRequest, index: int) -> list[str]:
         args += ["--platform", ",".join(str(p) for p in node.platforms)]
     if node.buildkitd_flags:
         args += ["--buildkitd-flags", node.buildkitd_flags]
+    if node.buildkitd_config:
+        args += ["--buildkitd-config", node.buildkitd_config]
     if node.endpoint:
         args.append(node.endpoint)
     return args
