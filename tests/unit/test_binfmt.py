@@ -229,8 +229,10 @@ async def test_local_unknown_handler(host_copy: Path) -> None:
     with pytest.raises(BinfmtError, match="no handler named 'qemu-sparc'") as info:
         await backend.set_enabled("qemu-sparc", True)
     assert "qemu-s390x" in info.value.hint
-    with pytest.raises(BinfmtError, match="no handler named"):
-        await backend.remove("../status")
+    for name in ("../status", "status", "register", "-x", "--all", "a/b", "a:b", "x" * 65):
+        with pytest.raises(BinfmtError, match="is not a valid handler name"):
+            await backend.remove(name)
+    assert (host_copy / "status").read_text() == "enabled\n"
 
 
 async def test_local_unmounted(tmp_path: Path) -> None:
