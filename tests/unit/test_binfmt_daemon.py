@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from mabgui.core import binfmt, buildx
+from mabgui.core.binfmt import BinfmtError
 from mabgui.core.binfmt import builders as binfmt_builders
 from mabgui.core.binfmt import daemon as binfmt_daemon
-from mabgui.core.binfmt import BinfmtError
 from mabgui.core.platform import Platform
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "binfmt"

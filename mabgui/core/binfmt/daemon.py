@@ -304,11 +304,12 @@ class DaemonBinfmt:
             _log.warning("%s %s: failed: %s", action, ",".join(targets), exc)
             raise
         if run.exit_code != 0:
+            detail = (run.stderr.strip() or run.stdout.strip())[:500]
             _log.warning("%s %s: the installer exited %d: %s", action, ",".join(targets),
-                         run.exit_code, (run.stderr.strip() or run.stdout.strip())[:500])  # fmt: skip
+                         run.exit_code, detail)  # fmt: skip
             raise BinfmtError(
                 f"{self.installer_image} --{action} {','.join(targets)} failed "
-                f"(exit {run.exit_code}): {(run.stderr.strip() or run.stdout.strip())[:500]}",
+                f"(exit {run.exit_code}): {detail}",
                 command=self.command_for(action, " ".join(targets)),
             )
         status = parse_installer_status(run.stdout)
