@@ -29,13 +29,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mabgui.core.binfmt import Backend, BinfmtError, BinfmtState, Handler, LocalBinfmt
 from mabgui.core.binfmt import backend as binfmt_backend
 from mabgui.core.binfmt import builders as binfmt_builders
-from mabgui.core.binfmt import Backend, BinfmtError, BinfmtState, Handler, LocalBinfmt
 from mabgui.core.binfmt.builders import BuilderPlatforms, StaleBuilder
 from mabgui.core.binfmt.daemon import DEFAULT_INSTALLER_IMAGE, DEFAULT_SHELL_IMAGE, DaemonBinfmt
 from mabgui.core.platform import Platform
-from mabgui.ui.views.emulators.install_dialog import InstallDialog
 from mabgui.ui.models.emulators import (
     COL_BUILDERS,
     COL_ENABLED,
@@ -47,6 +46,7 @@ from mabgui.ui.models.emulators import (
     EmulatorsModel,
 )
 from mabgui.ui.tasks import TaskRunner
+from mabgui.ui.views.emulators.install_dialog import InstallDialog
 
 ListBuilders = Callable[[], Any]
 _BACKENDS = (
@@ -65,10 +65,6 @@ def _call(ref: weakref.ref[EmulatorsView], method: str, *args: Any) -> None:
     view = ref()
     if view is not None:
         getattr(view, method)(*args)
-
-
-def _esc(text: str) -> str:
-    return html.escape(text, quote=False)
 
 
 def _detach(exc: BaseException) -> None:
@@ -104,6 +100,7 @@ class EmulatorsView(QWidget):
         backend: Backend | None = None,
         list_builders: ListBuilders | None = None,
         settings: QSettings | None = None,
+        native: Platform | None = None,
     ) -> None:
         super().__init__(parent)
         self.settings = settings or QSettings()
@@ -119,6 +116,9 @@ class EmulatorsView(QWidget):
         self.state: BinfmtState | None = None
         self.builders: list[BuilderPlatforms] | None = None
         self.stale: list[StaleBuilder] = []
+        # The platform the engine's daemon runs natively (from `docker info`, passed down by the
+        # window): no emulator is needed for it. Unknown until then: no builder is called stale.
+        self.native: Platform | None = native
         self._loaded = False
         # Hooks the tests replace: a yes/no question and the platform picker (None: dialogs).
         self.confirm: Callable[[str, str], bool] | None = None
@@ -279,7 +279,7 @@ class EmulatorsView(QWidget):
         """Re-read the handlers (and then the builders) in the background."""
         self._loaded = True
         self.refresh_button.setEnabled(False)
-        self.summary.setText(f"Reading binfmt_misc of {_esc(self.backend.describe())}…")
+        self.summary.setText(f"Reading binfmt_misc of {html.escape(self.backend.describe())}…")
         self.tasks.start("refresh", self._refresh())
 
     async def _refresh(self) -> None:
@@ -298,7 +298,7 @@ class EmulatorsView(QWidget):
         self.state = state
         self.model.set_state(state)
         if not state.mounted:
-            self.summary.setText(f"binfmt_misc is <b>not mounted</b> at {_esc(state.root)}.")
+            self.summary.setText(f"binfmt_misc is <b>not mounted</b> at {html.escape(state.root)}.")
             command = (
                 self.backend.command_for("mount") if isinstance(self.backend, LocalBinfmt) else ""
             )
@@ -310,7 +310,7 @@ class EmulatorsView(QWidget):
         enabled = sum(1 for h in state.handlers if h.enabled)
         status = "enabled" if state.enabled else "<b>disabled globally</b> (no handler runs)"
         self.summary.setText(
-            f"binfmt_misc of {_esc(self.backend.describe())}: {status} · "
+            f"binfmt_misc of {html.escape(self.backend.describe())}: {status} · "
             f"{len(state.handlers)} handlers, {enabled} enabled"
         )
         if not state.writable:
@@ -335,8 +335,23 @@ class EmulatorsView(QWidget):
             self._update_warnings(f"Builders unknown: {exc}")
             return
         self.builders = builders
+        self._update_stale()
+
+    def set_native_platform(self, native: Platform | None) -> None:
+        """The engine's native platform (the daemon's arch), once the window knows it."""
+        if native == self.native:
+            return
+        self.native = native
+        if self.builders is not None:
+            self._update_stale()
+
+    def _update_stale(self) -> None:
+        """Which running builders miss an enabled emulator's platform (needs the native one)."""
+        builders = self.builders or []
         self.stale = (
-            binfmt_builders.stale_builders(self.state, builders) if self.state is not None else []
+            binfmt_builders.stale_builders(self.state, builders, self.native)
+            if self.state is not None and self.native is not None
+            else []
         )
         self.model.set_builders(builders, self.stale)
         self._update_warnings()
@@ -344,10 +359,10 @@ class EmulatorsView(QWidget):
     def _update_warnings(self, extra: str = "") -> None:
         lines = []
         for h in self.model.handlers():
-            lines += [f"<b>{_esc(h.name)}</b>: {_esc(w)}" for w in h.warnings()]
-        lines += [_esc(s.message) for s in self.stale]
+            lines += [f"<b>{html.escape(h.name)}</b>: {html.escape(w)}" for w in h.warnings()]
+        lines += [html.escape(s.message) for s in self.stale]
         if extra:
-            lines.append(_esc(extra))
+            lines.append(html.escape(extra))
         self.warnings.setText("<br>".join(lines))
         self.warnings.setVisible(bool(lines))
         restartable = self._stale_builder()
@@ -377,17 +392,18 @@ class EmulatorsView(QWidget):
 
     def show_error(self, exc: BinfmtError) -> None:
         _detach(exc)
-        text = f"<b>{_esc(str(exc))}</b>"
-        if exc.hint:
-            text += f"<br>{_esc(exc.hint)}"
+        text = f"<b>{html.escape(str(exc))}</b>"
+        if exc.advice:
+            text += f"<br>{html.escape(exc.advice)}"
         if exc.command:
-            text += f"<br>To do it by hand, run:<pre style='margin:4px'>{_esc(exc.command)}</pre>"
+            command = html.escape(exc.command)
+            text += f"<br>To do it by hand, run:<pre style='margin:4px'>{command}</pre>"
         self.show_message("error", text)
 
     def _task_failed(self, exc: BaseException) -> None:
         _detach(exc)
         self.refresh_button.setEnabled(True)
-        self.show_message("error", _esc(f"Unexpected error: {type(exc).__name__}: {exc}"))
+        self.show_message("error", html.escape(f"Unexpected error: {type(exc).__name__}: {exc}"))
 
     def _ask(self, title: str, text: str) -> bool:
         if self.confirm is not None:
@@ -400,7 +416,7 @@ class EmulatorsView(QWidget):
     def _pick_platforms(self, state: BinfmtState | None) -> list[Platform] | None:
         if self.choose_platforms is not None:
             return self.choose_platforms(state)
-        dialog = InstallDialog(state, self.backend.describe(), self)
+        dialog = InstallDialog(state, self.backend.describe(), self, native=self.native)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         return dialog.selected()
@@ -467,17 +483,14 @@ class EmulatorsView(QWidget):
             self.show_error(exc)
             return
         self.model.update_handler(handler)
-        self.show_message("info", f"{_esc(name)} is now "
+        self.show_message("info", f"{html.escape(name)} is now "
                           f"<b>{'enabled' if handler.enabled else 'disabled'}</b>.")  # fmt: skip
         if self.state is not None:
-            self.state = BinfmtState(
-                self.state.root, self.state.mounted, self.state.writable, self.state.enabled,
-                [handler if h.name == name else h for h in self.state.handlers],
-            )  # fmt: skip
+            self.state = self.state.with_handler(handler)
             if self.builders is not None:
-                self.stale = binfmt_builders.stale_builders(self.state, self.builders)
-                self.model.set_builders(self.builders, self.stale)
-            self._update_warnings()
+                self._update_stale()
+            else:
+                self._update_warnings()
 
     def remove_selected(self) -> None:
         handler = self.selected_handler()
@@ -501,7 +514,7 @@ class EmulatorsView(QWidget):
         except BinfmtError as exc:
             self.show_error(exc)
             return
-        self.show_message("info", f"{_esc(name)} was removed.")
+        self.show_message("info", f"{html.escape(name)} was removed.")
         self.refresh()
 
     def install(self) -> None:
@@ -525,7 +538,7 @@ class EmulatorsView(QWidget):
             f"{self.backend.describe()}?\n\nThis runs:\n{command}",
         ):
             return
-        self.show_message("info", f"Installing emulators for {_esc(target)}…")
+        self.show_message("info", f"Installing emulators for {html.escape(target)}…")
         self.tasks.start("change", self._install(list(platforms)))
 
     async def _install(self, platforms: list[Platform]) -> None:
@@ -539,7 +552,7 @@ class EmulatorsView(QWidget):
             parts.append(f"Installed: {', '.join(result.installed)}.")
         if result.already:
             parts.append(f"Already installed: {', '.join(result.already)}.")
-        self.show_message("info", _esc(" ".join(parts) or "Nothing new was installed."))
+        self.show_message("info", html.escape(" ".join(parts) or "Nothing new was installed."))
         self._show_state(result.state)
         if self.builders is not None:
             self.tasks.start("builders", self._refresh_builders())
@@ -569,7 +582,9 @@ class EmulatorsView(QWidget):
             self.show_error(exc)
             self.refresh()
             return
-        self.show_message("info", f"{_esc(name)} now has flags <b>{_esc(handler.flags)}</b>.")
+        self.show_message(
+            "info", f"{html.escape(name)} now has flags <b>{html.escape(handler.flags)}</b>."
+        )
         self.refresh()
 
     def mount(self) -> None:
@@ -614,11 +629,11 @@ class EmulatorsView(QWidget):
         self.tasks.start("restart", self._restart(builder))
 
     async def _restart(self, builder: BuilderPlatforms) -> None:
-        self.show_message("info", f"Restarting {_esc(builder.name)}…")
+        self.show_message("info", f"Restarting {html.escape(builder.name)}…")
         try:
             await binfmt_builders.restart_builder(builder)
         except BinfmtError as exc:
             self.show_error(exc)
             return
-        self.show_message("info", f"{_esc(builder.name)} was restarted.")
+        self.show_message("info", f"{html.escape(builder.name)} was restarted.")
         await self._refresh_builders()
