@@ -42,7 +42,7 @@ class RecordedKernel(LocalBinfmt):
     """LocalBinfmt over a copy of recorded files; writes behave as the kernel's files do
     (1/0 flip the first line, -1 deletes, a register line creates the handler file)."""
 
-    def _write(self, path: Path, value: str, action: str, target: str) -> None:
+    def write_file(self, path: Path, value: str) -> None:
         if path.name == "register":
             spec = binfmt.parse_register_line(value)
             (path.parent / spec.name).write_text(

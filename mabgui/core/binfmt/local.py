@@ -95,17 +95,24 @@ class LocalBinfmt:
     async def read(self) -> BinfmtState:
         return await asyncio.to_thread(read_state, self.root)
 
-    def _write(self, path: Path, value: str, action: str, target: str) -> None:
-        """Write ``value`` to one of the kernel's files; log it and its outcome."""
-        _log.info("%s %s: writing %r to %s", action, target or "-", value, path)
+    def write_file(self, path: Path, value: str) -> None:
+        """The one raw write to the kernel's files (a test replaces it with the kernel's
+        behaviour over recorded files)."""
+        with open(path, "w") as fh:
+            fh.write(value)
+
+    def _write(self, path: Path, value: str, action: str, target: str, subject: str = "") -> None:
+        """Write ``value`` to one of the kernel's files; log it and its outcome. ``target`` is
+        what :meth:`command_for` takes, ``subject`` the handler named in the log."""
+        subject = subject or target or "-"
+        _log.info("%s %s: writing %r to %s", action, subject, value, path)
         try:
-            with open(path, "w") as fh:
-                fh.write(value)
+            self.write_file(path, value)
         except OSError as exc:
             error = self._write_error(exc, path, value, action, target)
-            _log.warning("%s %s: writing %s failed: %s", action, target or "-", path, error)
+            _log.warning("%s %s: %s", action, subject, error)
             raise error from None
-        _log.info("%s %s: the kernel accepted the write to %s", action, target or "-", path)
+        _log.info("%s %s: the kernel accepted the write to %s", action, subject, path)
 
     def _write_error(
         self, exc: OSError, path: Path, value: str, action: str, target: str
@@ -198,7 +205,7 @@ class LocalBinfmt:
             )
         if "F" in spec.flags and not os.path.exists(spec.interpreter):
             raise BinfmtError(f"the interpreter {spec.interpreter} does not exist on this host")
-        self._write(self.root / "register", line, "register", line)
+        self._write(self.root / "register", line, "register", line, spec.name)
         handler = read_state(self.root).handler(spec.name)
         if handler is None:
             _log.warning("register %s: the handler did not appear", spec.name)
