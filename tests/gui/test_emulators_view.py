@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import qasync
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
 
 from mabgui.core import binfmt, buildx
@@ -30,6 +30,7 @@ from mabgui.ui.models.emulators import (
     EmulatorsModel,
     ObjectRole,
 )
+from mabgui.ui.views.emulators.header import Header
 from mabgui.ui.views.emulators.install_dialog import InstallDialog
 from mabgui.ui.views.emulators.view import EmulatorsView
 from tests.conftest import Engine
@@ -437,3 +438,36 @@ def test_deleting_the_view_stops_its_work(qloop: qasync.QEventLoop, kernel_dir: 
     view.deleteLater()
     run_until(qloop, lambda: kernel.cancelled)
     run_until(qloop, lambda: not tasks.running("refresh"))
+
+
+def test_header_switches_and_remembers_the_backend(qtbot: QtBot, tmp_path: Path) -> None:
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("emulators/backend", "local")
+    header = Header(settings)
+    qtbot.addWidget(header)
+    header.show()
+    assert isinstance(header.backend, LocalBinfmt)
+    assert not header.images.isVisible()
+    with qtbot.waitSignal(header.changed) as changed:
+        header.backend_box.setCurrentIndex(header.backend_box.findData("daemon"))
+    assert changed.args == [True]  # a new backend: read again
+    assert isinstance(header.backend, DaemonBinfmt)
+    assert header.images.isVisible()
+    assert settings.value("emulators/backend") == "daemon"
+    header.shell_image.setText("127.0.0.1:5000/busybox:latest")
+    with qtbot.waitSignal(header.changed) as changed:
+        header.shell_image.editingFinished.emit()
+    assert changed.args == [False]
+    assert isinstance(header.backend, DaemonBinfmt)
+    assert header.backend.shell_image == "127.0.0.1:5000/busybox:latest"
+    assert Header(settings).backend.kind == "daemon"  # remembered
+
+
+def test_a_fixed_backend_cannot_be_switched(qtbot: QtBot, kernel_dir: Path) -> None:
+    view = _view(qtbot, RecordedKernel(kernel_dir))
+    assert not view.header.backend_box.isEnabled()
+    daemon = DaemonBinfmt("img:1", "inst:2")
+    view = _view(qtbot, daemon)
+    assert view.header.shell_image.text() == "img:1"
+    assert view.header.shell_image.isReadOnly()
+    assert view.backend is daemon

@@ -16,12 +16,9 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QDialog,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
-    QLineEdit,
     QMessageBox,
     QPushButton,
     QTableView,
@@ -30,10 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from mabgui.core.binfmt import Backend, BinfmtError, BinfmtState, Handler, LocalBinfmt
-from mabgui.core.binfmt import backend as binfmt_backend
 from mabgui.core.binfmt import builders as binfmt_builders
 from mabgui.core.binfmt.builders import BuilderPlatforms, StaleBuilder
-from mabgui.core.binfmt.daemon import DEFAULT_INSTALLER_IMAGE, DEFAULT_SHELL_IMAGE, DaemonBinfmt
 from mabgui.core.platform import Platform
 from mabgui.ui.models.emulators import (
     COL_BUILDERS,
@@ -46,40 +41,17 @@ from mabgui.ui.models.emulators import (
     EmulatorsModel,
 )
 from mabgui.ui.tasks import TaskRunner
+from mabgui.ui.views.emulators.header import Header
 from mabgui.ui.views.emulators.install_dialog import InstallDialog
+from mabgui.ui.views.emulators.messages import Messages, detach
 
 ListBuilders = Callable[[], Any]
-_BACKENDS = (
-    ("auto", "Automatic"),
-    ("local", "This host's kernel"),
-    ("daemon", "Docker daemon (privileged containers)"),
-)
-_STYLES = {
-    "error": "background:#fff5f5; border:1px solid #feb2b2; border-radius:4px; padding:6px;",
-    "warn": "background:#fffaf0; border:1px solid #fbd38d; border-radius:4px; padding:6px;",
-    "info": "background:#f0f7ff; border:1px solid #bee3f8; border-radius:4px; padding:6px;",
-}
 
 
 def _call(ref: weakref.ref[EmulatorsView], method: str, *args: Any) -> None:
     view = ref()
     if view is not None:
         getattr(view, method)(*args)
-
-
-def _detach(exc: BaseException) -> None:
-    """Drop the tracebacks of a caught exception: their frames reference this view, and asyncio
-    futures keep exceptions in reference cycles, so the garbage collector could otherwise free
-    the view later from a worker thread (Qt objects must die on the GUI thread)."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        e.__traceback__ = None
-        todo += [e.__context__, e.__cause__]
 
 
 def _loop_running() -> bool:
@@ -110,9 +82,11 @@ class EmulatorsView(QWidget):
         self.tasks = TaskRunner(on_error=lambda exc: _call(this, "_task_failed", exc))
         tasks = self.tasks  # work in flight stops with the widget
         self.destroyed.connect(lambda *_: tasks.cancel_all())
-        self._fixed_backend = backend
         self._list_builders: ListBuilders = list_builders or binfmt_builders.list_builders
-        self.backend: Backend = backend or self._make_backend()
+        self.header = Header(self.settings, backend)
+        self.header.changed.connect(self._backend_changed)
+        self.backend: Backend = self.header.backend
+        self.images = self.header.images  # the daemon's images, shown for that backend only
         self.state: BinfmtState | None = None
         self.builders: list[BuilderPlatforms] | None = None
         self.stale: list[StaleBuilder] = []
@@ -125,46 +99,7 @@ class EmulatorsView(QWidget):
         self.choose_platforms: Callable[[BinfmtState | None], list[Platform] | None] | None = None
 
         layout = QVBoxLayout(self)
-        top = QHBoxLayout()
-        title = QLabel("<b>Emulators</b> — QEMU user emulators in binfmt_misc")
-        top.addWidget(title)
-        top.addStretch(1)
-        top.addWidget(QLabel("Where:"))
-        self.backend_box = QComboBox()
-        for key, text in _BACKENDS:
-            self.backend_box.addItem(text, key)
-        current = str(self.settings.value("emulators/backend", "auto"))
-        self.backend_box.setCurrentIndex(max(0, self.backend_box.findData(current)))
-        self.backend_box.setEnabled(backend is None)
-        self.backend_box.currentIndexChanged.connect(self._backend_changed)
-        top.addWidget(self.backend_box)
-        layout.addLayout(top)
-
-        self.images = QWidget()
-        images = QHBoxLayout(self.images)
-        images.setContentsMargins(0, 0, 0, 0)
-        self.shell_image = QLineEdit(
-            str(self.settings.value("emulators/shell_image", DEFAULT_SHELL_IMAGE))
-        )
-        self.shell_image.setToolTip("An image with a POSIX shell, run --privileged to read and "
-                                    "toggle handlers")  # fmt: skip
-        self.installer_image = QLineEdit(
-            str(self.settings.value("emulators/installer_image", DEFAULT_INSTALLER_IMAGE))
-        )
-        self.installer_image.setToolTip("Run --privileged with --install/--uninstall ARCHS")
-        if isinstance(self.backend, DaemonBinfmt):
-            self.shell_image.setText(self.backend.shell_image)
-            self.installer_image.setText(self.backend.installer_image)
-            self.shell_image.setReadOnly(backend is not None)
-            self.installer_image.setReadOnly(backend is not None)
-        images.addWidget(QLabel("Helper image:"))
-        images.addWidget(self.shell_image, 1)
-        images.addWidget(QLabel("Installer image:"))
-        images.addWidget(self.installer_image, 1)
-        self.shell_image.editingFinished.connect(self._images_changed)
-        self.installer_image.editingFinished.connect(self._images_changed)
-        layout.addWidget(self.images)
-
+        layout.addWidget(self.header)
         buttons = QHBoxLayout()
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
@@ -197,24 +132,11 @@ class EmulatorsView(QWidget):
         buttons.addWidget(self.restart_button)
         layout.addLayout(buttons)
 
-        self.summary = QLabel("Not read yet.")
-        self.summary.setTextFormat(Qt.TextFormat.RichText)
-        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.summary.setWordWrap(True)
-        layout.addWidget(self.summary)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setTextFormat(Qt.TextFormat.RichText)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.message.hide()
-        layout.addWidget(self.message)
-        self.warnings = QLabel()
-        self.warnings.setWordWrap(True)
-        self.warnings.setTextFormat(Qt.TextFormat.RichText)
-        self.warnings.setStyleSheet(_STYLES["warn"])
-        self.warnings.hide()
-        layout.addWidget(self.warnings)
-
+        self.messages = Messages()
+        self.summary = self.messages.summary
+        self.message = self.messages.message
+        self.warnings = self.messages.warnings
+        layout.addWidget(self.messages)
         self.model = EmulatorsModel(self)
         self.model.toggle_requested.connect(self.request_toggle)
         self.table = QTableView()
@@ -235,39 +157,13 @@ class EmulatorsView(QWidget):
         self.model.dataChanged.connect(self._fit_columns)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
         layout.addWidget(self.table, 1)
-        self._update_images_visibility()
         self._update_buttons()
 
     # --- backend --------------------------------------------------------------------------
-    def _make_backend(self) -> Backend:
-        kind = str(self.settings.value("emulators/backend", "auto"))
-        if kind not in binfmt_backend.BACKEND_KINDS:
-            kind = "auto"
-        try:
-            return binfmt_backend.make_backend(
-                kind,  # type: ignore[arg-type]
-                shell_image=str(self.settings.value("emulators/shell_image", DEFAULT_SHELL_IMAGE)),
-                installer_image=str(
-                    self.settings.value("emulators/installer_image", DEFAULT_INSTALLER_IMAGE)
-                ),
-            )
-        except BinfmtError:
-            return binfmt_backend.make_backend("daemon")
-
-    def _backend_changed(self) -> None:
-        self.settings.setValue("emulators/backend", self.backend_box.currentData())
-        self.backend = self._make_backend()
-        self._update_images_visibility()
-        self.refresh()
-
-    def _images_changed(self) -> None:
-        self.settings.setValue("emulators/shell_image", self.shell_image.text().strip())
-        self.settings.setValue("emulators/installer_image", self.installer_image.text().strip())
-        if self._fixed_backend is None:
-            self.backend = self._make_backend()
-
-    def _update_images_visibility(self) -> None:
-        self.images.setVisible(self.backend.kind == "daemon")
+    def _backend_changed(self, reread: bool) -> None:
+        self.backend = self.header.backend
+        if reread:
+            self.refresh()
 
     # --- reading --------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
@@ -328,7 +224,7 @@ class EmulatorsView(QWidget):
         try:
             builders = list(await self._list_builders())
         except (BinfmtError, OSError) as exc:
-            _detach(exc)
+            detach(exc)
             self.builders = None
             self.stale = []
             self.model.set_builders([], [])
@@ -357,14 +253,11 @@ class EmulatorsView(QWidget):
         self._update_warnings()
 
     def _update_warnings(self, extra: str = "") -> None:
-        lines = []
-        for h in self.model.handlers():
-            lines += [f"<b>{html.escape(h.name)}</b>: {html.escape(w)}" for w in h.warnings()]
-        lines += [html.escape(s.message) for s in self.stale]
+        lines = [(h.name, w) for h in self.model.handlers() for w in h.warnings()]
+        lines += [("", s.message) for s in self.stale]
         if extra:
-            lines.append(html.escape(extra))
-        self.warnings.setText("<br>".join(lines))
-        self.warnings.setVisible(bool(lines))
+            lines.append(("", extra))
+        self.messages.show_warnings(lines)
         restartable = self._stale_builder()
         self.restart_button.setVisible(restartable is not None)
         if restartable is not None:
@@ -386,22 +279,13 @@ class EmulatorsView(QWidget):
 
     # --- messages -------------------------------------------------------------------------
     def show_message(self, kind: str, text: str) -> None:
-        self.message.setStyleSheet(_STYLES[kind])
-        self.message.setText(text)
-        self.message.show()
+        self.messages.show_message(kind, text)
 
     def show_error(self, exc: BinfmtError) -> None:
-        _detach(exc)
-        text = f"<b>{html.escape(str(exc))}</b>"
-        if exc.advice:
-            text += f"<br>{html.escape(exc.advice)}"
-        if exc.command:
-            command = html.escape(exc.command)
-            text += f"<br>To do it by hand, run:<pre style='margin:4px'>{command}</pre>"
-        self.show_message("error", text)
+        self.messages.show_error(exc)
 
     def _task_failed(self, exc: BaseException) -> None:
-        _detach(exc)
+        detach(exc)
         self.refresh_button.setEnabled(True)
         self.show_message("error", html.escape(f"Unexpected error: {type(exc).__name__}: {exc}"))
 
