@@ -102,9 +102,20 @@ async def _emulators_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _handler_name(args: argparse.Namespace) -> str:
+    """NAME is optional for argparse so that its absence, too, is answered in JSON with --json."""
+    if not args.name:
+        action = args.emulators_action
+        verb = "add flag F to" if action == "fix-binary" else action
+        raise CliError(f"name the handler to {verb}", f"e.g. mabgui emulators {action} "
+                       "qemu-aarch64; `mabgui emulators` lists them", code=2)  # fmt: skip
+    return str(args.name)
+
+
 async def _emulators_toggle(args: argparse.Namespace) -> int:
+    name = _handler_name(args)
     backend = _emulators_backend(args)
-    handler = await backend.set_enabled(args.name, args.emulators_action == "enable")
+    handler = await backend.set_enabled(name, args.emulators_action == "enable")
     if args.json:
         print_json({"ok": True, **handler.to_json()})
     else:
@@ -192,15 +203,16 @@ async def _emulators_register(args: argparse.Namespace) -> int:
 async def _emulators_fix_binary(args: argparse.Namespace) -> int:
     from mabgui.core import binfmt
 
+    name = binfmt.check_handler_name(_handler_name(args))
     backend = _emulators_backend(args)
     if not isinstance(backend, binfmt.LocalBinfmt):
         raise CliError("fix-binary is only available with the local backend")
     state = await backend.read()
-    handler = state.handler(binfmt.check_handler_name(args.name))
+    handler = state.handler(name)
     if handler is None:
-        raise binfmt.BinfmtError(f"no handler named {args.name!r}")
+        raise binfmt.BinfmtError(f"no handler named {name!r}")
     if not handler.fix_binary:
-        handler = await backend.reregister(args.name, handler.flags + "F")
+        handler = await backend.reregister(name, handler.flags + "F")
     if args.json:
         print_json({"ok": True, **handler.to_json()})
     else:
@@ -280,7 +292,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         ("disable", "disable a handler (writes 0 to its file); it stays registered"),
     ):
         a = actions.add_parser(action, help=text)
-        a.add_argument("name", metavar="NAME", help="handler name, e.g. qemu-aarch64")
+        a.add_argument("name", nargs="?", metavar="NAME", help="handler name, e.g. qemu-aarch64")
         _emulator_options(a, top=False)
         command(a, _emulators_toggle)
     a = actions.add_parser("remove", help="unregister handlers (writes -1 to their files)")
@@ -309,7 +321,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     a = actions.add_parser(
         "fix-binary", help="register a handler again with flag F added (local, root)"
     )
-    a.add_argument("name", metavar="NAME")
+    a.add_argument("name", nargs="?", metavar="NAME", help="handler name, e.g. qemu-arm")
     _emulator_options(a, top=False)
     command(a, _emulators_fix_binary)
     a = actions.add_parser("mount", help="mount binfmt_misc when it is not (local, root)")

@@ -146,6 +146,10 @@ def test_toggles_print_json_in_every_outcome(
         code, data = run("enable", bad, root)
         assert (code, data["ok"]) == (1, False)
         assert "is not a valid handler name" in data["error"]
+    code = cli.main(["emulators", "enable", *_local(root), "--json"])  # no NAME: usage, in JSON
+    data = json.loads(capsys.readouterr().out)
+    assert (code, data["ok"], data["kind"]) == (2, False, "usage")
+    assert data["error"] == "name the handler to enable"
     code, data = run("disable", "qemu-arm", tmp_path)  # not mounted: the command to run by hand
     assert (code, data["ok"]) == (1, False)
     assert data["command"] == f"sudo mount -t binfmt_misc binfmt_misc {tmp_path}"
