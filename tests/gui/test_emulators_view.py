@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import html
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -298,6 +299,26 @@ def test_without_privileges_nothing_runs_and_the_command_is_shown(
     assert "needs root" in text
     assert f"echo 0 | sudo tee {kernel_dir}/qemu-arm" in text
     assert (kernel_dir / "qemu-arm").read_text().startswith("enabled")
+    view.close()
+
+
+def test_a_name_mabgui_never_writes_with_is_refused(
+    qtbot: QtBot, qloop: qasync.QEventLoop, kernel_dir: Path
+) -> None:
+    (kernel_dir / "-odd").write_text((kernel_dir / "qemu-arm").read_text())
+    view = _view(qtbot, RecordedKernel(kernel_dir))
+    view.show()
+    view.refresh()
+    run(qloop, view.tasks.wait_all())
+    view.confirm = lambda title, text: pytest.fail("must not ask: nothing may run")
+    index = view.model.index(_row(view, "-odd"), COL_ENABLED)
+    view.model.setData(index, Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
+    assert "'-odd' is not a valid handler name" in html.unescape(view.message.text())
+    view.table.selectRow(_row(view, "-odd"))
+    view.message.clear()
+    view.remove_selected()
+    assert "'-odd' is not a valid handler name" in html.unescape(view.message.text())
+    assert (kernel_dir / "-odd").read_text().startswith("enabled")
     view.close()
 
 

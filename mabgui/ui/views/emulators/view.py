@@ -26,7 +26,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mabgui.core.binfmt import Backend, BinfmtError, BinfmtState, Handler, LocalBinfmt
+from mabgui.core.binfmt import (
+    Backend,
+    BinfmtError,
+    BinfmtState,
+    Handler,
+    LocalBinfmt,
+    check_handler_name,
+    is_handler_name,
+)
 from mabgui.core.binfmt import builders as binfmt_builders
 from mabgui.core.binfmt.builders import BuilderPlatforms, StaleBuilder
 from mabgui.core.platform import Platform
@@ -326,8 +334,16 @@ class EmulatorsView(QWidget):
         )
         self.install_button.setEnabled(mounted)
 
-    def _no_privileges(self, action: str, target: str) -> bool:
-        """True (and the command shown) when this backend cannot write: nothing is tried."""
+    def _refused(self, action: str, target: str) -> bool:
+        """True (and why shown) when nothing may be tried: a handler name mabgui never writes
+        with, or a backend without the privileges (then the command to run by hand)."""
+        name = target.split(" ")[0]
+        if action != "install" and not is_handler_name(name):
+            try:
+                check_handler_name(name)
+            except BinfmtError as exc:
+                self.show_error(exc)
+            return True
         if self.state is None or self.state.writable:
             return False
         self.show_error(
@@ -342,7 +358,7 @@ class EmulatorsView(QWidget):
     # --- actions --------------------------------------------------------------------------
     def request_toggle(self, name: str, enabled: bool) -> None:
         action = "enable" if enabled else "disable"
-        if self._no_privileges(action, name):
+        if self._refused(action, name):
             return
         command = self.backend.command_for(action, name)
         effect = (
@@ -380,7 +396,7 @@ class EmulatorsView(QWidget):
         handler = self.selected_handler()
         if handler is None:
             return
-        if self._no_privileges("remove", handler.name):
+        if self._refused("remove", handler.name):
             return
         command = self.backend.command_for("remove", handler.name)
         if not self._ask(
@@ -414,7 +430,7 @@ class EmulatorsView(QWidget):
         except BinfmtError as exc:
             self.show_error(exc)
             return
-        if self._no_privileges("install", target):
+        if self._refused("install", target):
             return
         if not self._ask(
             "Install emulators?",
@@ -447,7 +463,7 @@ class EmulatorsView(QWidget):
         if handler is None or not isinstance(backend, LocalBinfmt) or handler.fix_binary:
             return
         flags = handler.flags + "F"
-        if self._no_privileges("reregister", f"{handler.name} {flags}"):
+        if self._refused("reregister", f"{handler.name} {flags}"):
             return
         command = backend.command_for("reregister", f"{handler.name} {flags}")
         if not self._ask(
