@@ -12,16 +12,13 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QHBoxLayout,
-    QHeaderView,
     QMessageBox,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -38,20 +35,12 @@ from mabgui.core.binfmt import (
 from mabgui.core.binfmt import builders as binfmt_builders
 from mabgui.core.binfmt.builders import BuilderPlatforms, StaleBuilder
 from mabgui.core.platform import Platform
-from mabgui.ui.models.emulators import (
-    COL_BUILDERS,
-    COL_ENABLED,
-    COL_FLAGS,
-    COL_INTERPRETER,
-    COL_NAME,
-    COL_PLATFORMS,
-    COL_WARNING,
-    EmulatorsModel,
-)
+from mabgui.ui.models.emulators import EmulatorsModel
 from mabgui.ui.tasks import TaskRunner
 from mabgui.ui.views.emulators.header import Header
 from mabgui.ui.views.emulators.install_dialog import InstallDialog
 from mabgui.ui.views.emulators.messages import Messages, detach
+from mabgui.ui.views.emulators.table import handlers_table
 
 ListBuilders = Callable[[], Any]
 
@@ -147,22 +136,7 @@ class EmulatorsView(QWidget):
         layout.addWidget(self.messages)
         self.model = EmulatorsModel(self)
         self.model.toggle_requested.connect(self.request_toggle)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
-        self.table.setAlternatingRowColors(True)
-        header = self.table.horizontalHeader()
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        for col in (COL_NAME, COL_PLATFORMS, COL_ENABLED, COL_FLAGS):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        for col in (COL_INTERPRETER, COL_BUILDERS):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(COL_WARNING, QHeaderView.ResizeMode.Stretch)
-        self.model.modelReset.connect(self._fit_columns)
-        self.model.dataChanged.connect(self._fit_columns)
+        self.table = handlers_table(self.model)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
         layout.addWidget(self.table, 1)
         self._update_buttons()
@@ -277,13 +251,6 @@ class EmulatorsView(QWidget):
         if restartable:
             return restartable[0]
         return self.stale[0].builder if self.stale else None
-
-    def _fit_columns(self) -> None:
-        """Long interpreters and builder lists get their width up to a cap (tooltips and
-        resizing show the rest), so the warnings column stays readable."""
-        for col, cap in ((COL_INTERPRETER, 280), (COL_BUILDERS, 180)):
-            self.table.resizeColumnToContents(col)
-            self.table.setColumnWidth(col, min(self.table.columnWidth(col), cap))
 
     # --- messages -------------------------------------------------------------------------
     def show_message(self, kind: str, text: str) -> None:
