@@ -6,35 +6,30 @@ import argparse
 import asyncio
 from typing import Any
 
-from mabgui.cli.render import (
-    CliError,
-    command,
-    json_flag,
-    print_json,
-)
+from mabgui.cli.render import CliError, command, print_json, safe
+from mabgui.core.platform import Platform
 
 
 def _emulators_backend(args: argparse.Namespace) -> Any:
     from mabgui.core import binfmt
     from mabgui.core.binfmt import backend as binfmt_backend
 
-    try:
-        backend = binfmt_backend.make_backend(
-            args.backend, args.root, args.image, args.installer_image
-        )
-    except binfmt.BinfmtError as exc:
-        raise _binfmt_cli_error(exc) from None
+    backend = binfmt_backend.make_backend(args.backend, args.root, args.image, args.installer_image)
     if isinstance(backend, binfmt.LocalBinfmt):
         backend.flags = getattr(args, "flags", None) or backend.flags
     return backend
 
 
-def _binfmt_cli_error(exc: Any) -> CliError:
-    hint = exc.hint
-    if exc.command:
-        by_hand = "\n      ".join(exc.command.splitlines())
-        hint = (hint + "\n  " if hint else "") + f"to do it by hand, run:\n      {by_hand}"
-    return CliError(str(exc), hint)
+async def _native_platform() -> Platform | None:
+    """The daemon's platform (what its builders run without an emulator); None when the daemon
+    does not answer (then no builder is called stale)."""
+    from mabgui.core import engine
+
+    try:
+        info = await engine.daemon_info()
+    except engine.EngineError:
+        return None
+    return Platform.try_parse(f"{info.os_type or 'linux'}/{info.architecture}")
 
 
 def _binfmt_handler_line(handler: Any, builders: list[str] | None) -> str:
@@ -44,7 +39,7 @@ def _binfmt_handler_line(handler: Any, builders: list[str] | None) -> str:
     line += str(handler.interpreter)
     if builders is not None:
         line += f"  [{', '.join(builders) or 'no builder'}]"
-    return line
+    return safe(line)
 
 
 async def _emulators_list(args: argparse.Namespace) -> int:
@@ -55,25 +50,29 @@ async def _emulators_list(args: argparse.Namespace) -> int:
     builders_task = (
         None if args.no_builders else asyncio.ensure_future(binfmt_builders.list_builders())
     )
+    native_task = None if args.no_builders else asyncio.ensure_future(_native_platform())
     try:
         state = await backend.read()
-    except binfmt.BinfmtError as exc:
-        if builders_task is not None:
-            builders_task.cancel()
-        raise _binfmt_cli_error(exc) from None
+    except BaseException:
+        for task in (builders_task, native_task):
+            if task is not None:
+                task.cancel()
+        raise
     builders: list[binfmt_builders.BuilderPlatforms] = []
     warnings: list[str] = []
-    if builders_task is not None:
+    native: Platform | None = None
+    if builders_task is not None and native_task is not None:
         try:
             builders = await builders_task
         except (binfmt.BinfmtError, OSError) as exc:
             warnings.append(f"builders unknown: {exc}")
-    stale = binfmt_builders.stale_builders(state, builders)
+        native = await native_task
+    stale = binfmt_builders.stale_builders(state, builders, native) if native else []
     warnings += [f"{h.name}: {w}" for h in state.handlers for w in h.warnings()]
     warnings += [s.message for s in stale]
     listing = {h.name: binfmt_builders.listing_builders(h, builders) for h in state.handlers}
     if args.json:
-        data = {"backend": backend.kind, **state.to_json()}
+        data = {"ok": state.mounted, "backend": backend.kind, **state.to_json()}
         for item in data["handlers"]:
             item["builders"] = listing[item["name"]]
         data["builders"] = [
@@ -86,12 +85,10 @@ async def _emulators_list(args: argparse.Namespace) -> int:
         return 0 if state.mounted else 1
     if not state.mounted:
         cmd = backend.command_for("mount") if isinstance(backend, binfmt.LocalBinfmt) else ""
-        raise _binfmt_cli_error(
-            binfmt.BinfmtError(
-                f"binfmt_misc is not mounted at {state.root}: no emulator can run",
-                "mabgui emulators mount",
-                cmd,
-            )
+        raise binfmt.BinfmtError(
+            f"binfmt_misc is not mounted at {state.root}: no emulator can run",
+            "mabgui emulators mount",
+            cmd,
         )
     status = "enabled" if state.enabled else "DISABLED globally (no handler runs)"
     access = "" if state.writable else "; read-only for this user (changes need root)"
@@ -101,20 +98,26 @@ async def _emulators_list(args: argparse.Namespace) -> int:
     for handler in state.handlers:
         print(_binfmt_handler_line(handler, None if args.no_builders else listing[handler.name]))
     for warning in warnings:
-        print(f"! {warning}")
+        print(f"! {safe(warning)}")
     return 0
 
 
-async def _emulators_toggle(args: argparse.Namespace) -> int:
-    from mabgui.core import binfmt
+def _handler_name(args: argparse.Namespace) -> str:
+    """NAME is optional for argparse so that its absence, too, is answered in JSON with --json."""
+    if not args.name:
+        action = args.emulators_action
+        verb = "add flag F to" if action == "fix-binary" else action
+        raise CliError(f"name the handler to {verb}", f"e.g. mabgui emulators {action} "
+                       "qemu-aarch64; `mabgui emulators` lists them", code=2)  # fmt: skip
+    return str(args.name)
 
+
+async def _emulators_toggle(args: argparse.Namespace) -> int:
+    name = _handler_name(args)
     backend = _emulators_backend(args)
-    try:
-        handler = await backend.set_enabled(args.name, args.emulators_action == "enable")
-    except binfmt.BinfmtError as exc:
-        raise _binfmt_cli_error(exc) from None
+    handler = await backend.set_enabled(name, args.emulators_action == "enable")
     if args.json:
-        print_json(handler.to_json())
+        print_json({"ok": True, **handler.to_json()})
     else:
         print(_binfmt_handler_line(handler, None))
     return 0
@@ -135,25 +138,21 @@ async def _emulators_remove(args: argparse.Namespace) -> int:
                 "not only the QEMU ones",
                 "Add --yes to confirm.",
             )
-        try:
-            state = await backend.remove_all(binfmt.REMOVE_ALL_CONFIRMATION)
-        except binfmt.BinfmtError as exc:
-            raise _binfmt_cli_error(exc) from None
+        state = await backend.remove_all(binfmt.REMOVE_ALL_CONFIRMATION)
         removed = "every handler"
     else:
         if not args.names:
             raise CliError("name the handler(s) to remove", "See `mabgui emulators`.", code=2)
-        try:
-            for name in args.names:
-                await backend.remove(name)
-            state = await backend.read()
-        except binfmt.BinfmtError as exc:
-            raise _binfmt_cli_error(exc) from None
+        for name in args.names:
+            binfmt.check_handler_name(name)  # every name checked before the first write
+        for name in args.names:
+            await backend.remove(name)
+        state = await backend.read()
         removed = ", ".join(args.names)
     if args.json:
-        print_json({"removed": args.names or ["*"], **state.to_json()})
+        print_json({"ok": True, "removed": args.names or ["*"], **state.to_json()})
     else:
-        print(f"removed {removed}")
+        print(safe(f"removed {removed}"))
     return 0
 
 
@@ -161,14 +160,10 @@ async def _emulators_install(args: argparse.Namespace) -> int:
     from mabgui.core import binfmt
 
     backend = _emulators_backend(args)
-    try:
-        platforms = binfmt.parse_platforms(args.platforms)
-        result = await backend.install(platforms)
-    except binfmt.BinfmtError as exc:
-        raise _binfmt_cli_error(exc) from None
+    result = await backend.install(binfmt.parse_platforms(args.platforms))
     if args.json:
-        data = {"installed": result.installed, "already": result.already, "output": result.output}
-        print_json({**data, **result.state.to_json()})
+        data = {"ok": True, "installed": result.installed, "already": result.already}
+        print_json({**data, "output": result.output, **result.state.to_json()})
     else:
         print(f"installed: {', '.join(result.installed) or 'nothing new'}")
         if result.already:
@@ -186,18 +181,17 @@ async def _emulators_register(args: argparse.Namespace) -> int:
     backend = _emulators_backend(args)
     if not isinstance(backend, binfmt.LocalBinfmt):
         raise CliError("register is only available with the local backend")
-    try:
-        if args.conf:
+    if args.conf:
+        try:
             specs = binfmt.read_conf(args.conf)
-        elif args.line:
-            specs = [binfmt.parse_register_line(args.line)]
-        else:
-            raise CliError("give a registration line or --conf FILE", code=2)
-        handlers = [await backend.register(spec) for spec in specs]
-    except OSError as exc:
-        raise CliError(f"cannot read {args.conf}: {exc.strerror or exc}") from None
-    except binfmt.BinfmtError as exc:
-        raise _binfmt_cli_error(exc) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not a text file"
+            raise CliError(f"cannot read {args.conf}: {reason or exc}") from None
+    elif args.line:
+        specs = [binfmt.parse_register_line(args.line)]
+    else:
+        raise CliError("give a registration line or --conf FILE", code=2)
+    handlers = [await backend.register(spec) for spec in specs]
     if args.json:
         print_json([h.to_json() for h in handlers])
     else:
@@ -209,20 +203,18 @@ async def _emulators_register(args: argparse.Namespace) -> int:
 async def _emulators_fix_binary(args: argparse.Namespace) -> int:
     from mabgui.core import binfmt
 
+    name = binfmt.check_handler_name(_handler_name(args))
     backend = _emulators_backend(args)
     if not isinstance(backend, binfmt.LocalBinfmt):
         raise CliError("fix-binary is only available with the local backend")
-    try:
-        state = await backend.read()
-        handler = state.handler(args.name)
-        if handler is None:
-            raise binfmt.BinfmtError(f"no handler named {args.name!r}")
-        if not handler.fix_binary:
-            handler = await backend.reregister(args.name, handler.flags + "F")
-    except binfmt.BinfmtError as exc:
-        raise _binfmt_cli_error(exc) from None
+    state = await backend.read()
+    handler = state.handler(name)
+    if handler is None:
+        raise binfmt.BinfmtError(f"no handler named {name!r}")
+    if not handler.fix_binary:
+        handler = await backend.reregister(name, handler.flags + "F")
     if args.json:
-        print_json(handler.to_json())
+        print_json({"ok": True, **handler.to_json()})
     else:
         print(_binfmt_handler_line(handler, None))
     return 0
@@ -234,19 +226,22 @@ async def _emulators_mount(args: argparse.Namespace) -> int:
     backend = _emulators_backend(args)
     if not isinstance(backend, binfmt.LocalBinfmt):
         raise CliError("mount is only available with the local backend")
-    try:
-        state = await backend.mount()
-    except binfmt.BinfmtError as exc:
-        raise _binfmt_cli_error(exc) from None
+    state = await backend.mount()
     if args.json:
-        print_json(state.to_json())
+        print_json({"ok": True, **state.to_json()})
     else:
         print(f"binfmt_misc is mounted at {state.root}")
     return 0
 
 
 def _emulator_options(p: argparse.ArgumentParser, top: bool) -> None:
-    """Backend options, on `emulators` and again on each action (so they go before or after)."""
+    """Backend options, on `emulators` and again on each action (so they go before or after).
+
+    On an action every default is ``SUPPRESS``: a value given before the action is kept (an
+    action's own default would overwrite it). So the help texts spell the defaults out instead
+    of ``%(default)s``, which argparse cannot expand for a suppressed default.
+    """
+    from mabgui.core.binfmt import BINFMT_ROOT
     from mabgui.core.binfmt import daemon as binfmt_daemon
 
     def default(value: Any) -> Any:
@@ -255,23 +250,27 @@ def _emulator_options(p: argparse.ArgumentParser, top: bool) -> None:
     p.add_argument(
         "--backend", choices=("auto", "local", "daemon"), default=default("auto"),
         help="local: this host's /proc/sys/fs/binfmt_misc (Linux, root); daemon: privileged "
-        "containers on the Docker daemon (remote engines, Docker Desktop); auto: local when the "
-        "daemon runs on this Linux host",
+        "containers on the Docker daemon (remote engines, Docker Desktop); auto (default): local "
+        "when the daemon runs on this Linux host",
     )  # fmt: skip
     p.add_argument(
-        "--root", default=default("/proc/sys/fs/binfmt_misc"), metavar="PATH",
-        help="binfmt_misc mount point for the local backend",
+        "--root", default=default(str(BINFMT_ROOT)), metavar="PATH",
+        help=f"binfmt_misc mount point for the local backend (default: {BINFMT_ROOT})",
     )  # fmt: skip
     p.add_argument(
         "--image", default=default(binfmt_daemon.DEFAULT_SHELL_IMAGE),
         help="image with a shell that the daemon backend reads/toggles handlers with "
-        "(default: %(default)s)",
+        f"(default: {binfmt_daemon.DEFAULT_SHELL_IMAGE})",
     )  # fmt: skip
     p.add_argument(
         "--installer-image", default=default(binfmt_daemon.DEFAULT_INSTALLER_IMAGE),
-        help="installer image for `install` with the daemon backend (default: %(default)s)",
+        help="installer image for `install` with the daemon backend "
+        f"(default: {binfmt_daemon.DEFAULT_INSTALLER_IMAGE})",
     )  # fmt: skip
-    json_flag(p)
+    p.add_argument(
+        "--json", action="store_true", default=default(False),
+        help="print machine-readable JSON (an error too: {\"ok\": false, \"error\": …})",
+    )  # fmt: skip
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -293,7 +292,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         ("disable", "disable a handler (writes 0 to its file); it stays registered"),
     ):
         a = actions.add_parser(action, help=text)
-        a.add_argument("name", metavar="NAME", help="handler name, e.g. qemu-aarch64")
+        a.add_argument("name", nargs="?", metavar="NAME", help="handler name, e.g. qemu-aarch64")
         _emulator_options(a, top=False)
         command(a, _emulators_toggle)
     a = actions.add_parser("remove", help="unregister handlers (writes -1 to their files)")
@@ -322,7 +321,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     a = actions.add_parser(
         "fix-binary", help="register a handler again with flag F added (local, root)"
     )
-    a.add_argument("name", metavar="NAME")
+    a.add_argument("name", nargs="?", metavar="NAME", help="handler name, e.g. qemu-arm")
     _emulator_options(a, top=False)
     command(a, _emulators_fix_binary)
     a = actions.add_parser("mount", help="mount binfmt_misc when it is not (local, root)")

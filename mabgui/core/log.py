@@ -99,8 +99,9 @@ def setup(
         handler.close()
     redactor = Redactor()
     path: Path | None = None
-    folder = directory or log_dir()
     try:
+        # ImportError: platformdirs unreadable (another user running this interpreter).
+        folder = directory or log_dir()
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = folder / "mabgui.log"
         file_handler = logging.handlers.RotatingFileHandler(
@@ -110,7 +111,7 @@ def setup(
         file_handler.setFormatter(logging.Formatter(_FORMAT))
         file_handler.addFilter(redactor)
         root.addHandler(file_handler)
-    except OSError:
+    except (OSError, ImportError):
         path = None
     if to_stderr or verbose:
         stream = logging.StreamHandler()

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from mabgui import APP_NAME, __version__
 from mabgui.core import doctor
+from mabgui.core.platform import Platform
 from mabgui.ui.views.builders.view import BuildersView
 from mabgui.ui.views.builds.view import BuildsView
 from mabgui.ui.views.emulators.view import EmulatorsView
@@ -199,6 +200,17 @@ class MainWindow(QMainWindow):
         self.diagnosis = diagnosis
         self.engine_status.show_diagnosis(diagnosis)
         self.banner.show_diagnosis(diagnosis)
+        daemon = diagnosis.check("daemon")
+        emulators = self.views["Emulators"]
+        if (
+            daemon is not None
+            and daemon.data.get("architecture")
+            and isinstance(emulators, EmulatorsView)
+        ):  # the engine's native platform, from its `docker info`
+            os_type = daemon.data.get("os_type") or "linux"
+            emulators.set_native_platform(
+                Platform.try_parse(f"{os_type}/{daemon.data['architecture']}")
+            )
 
     def _task_failed(self, exc: BaseException) -> None:
         self.engine_status.show_error(f"{type(exc).__name__}: {exc}")

@@ -27,6 +27,7 @@ BM = Path("/proc/sys/fs/binfmt_misc")
 HANDLER = BM / "qemu-s390x"
 CONF = Path("/usr/lib/binfmt.d/qemu-s390x.conf")
 STATIC = "/usr/bin/qemu-s390x-static"
+pytestmark = pytest.mark.engine
 
 
 def _mabgui(*args: str, user: int | None = None) -> subprocess.CompletedProcess[str]:

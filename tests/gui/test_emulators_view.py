@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import html
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import qasync
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
 
 from mabgui.core import binfmt, buildx
-from mabgui.core.binfmt import builders as binfmt_builders
 from mabgui.core.binfmt import BinfmtState, LocalBinfmt
+from mabgui.core.binfmt import builders as binfmt_builders
 from mabgui.core.binfmt.daemon import DaemonBinfmt
 from mabgui.core.platform import Platform
-from mabgui.ui.views.emulators.install_dialog import InstallDialog
+from mabgui.ui.main_window import MainWindow
 from mabgui.ui.models.emulators import (
     COL_BUILDERS,
     COL_ENABLED,
@@ -29,6 +31,8 @@ from mabgui.ui.models.emulators import (
     EmulatorsModel,
     ObjectRole,
 )
+from mabgui.ui.views.emulators.header import Header
+from mabgui.ui.views.emulators.install_dialog import InstallDialog
 from mabgui.ui.views.emulators.view import EmulatorsView
 from tests.conftest import Engine
 from tests.gui.conftest import run, run_until
@@ -40,7 +44,7 @@ class RecordedKernel(LocalBinfmt):
     """LocalBinfmt over a copy of recorded files; writes behave as the kernel's files do
     (1/0 flip the first line, -1 deletes, a register line creates the handler file)."""
 
-    def _write(self, path: Path, value: str, action: str, target: str) -> None:
+    def write_file(self, path: Path, value: str) -> None:
         if path.name == "register":
             spec = binfmt.parse_register_line(value)
             (path.parent / spec.name).write_text(
@@ -82,7 +86,11 @@ def kernel_dir(tmp_path: Path) -> Path:
     return dest
 
 
+AMD64 = Platform.parse("linux/amd64")
+
+
 def _view(qtbot: QtBot, backend: Any, **kwargs: Any) -> EmulatorsView:
+    kwargs.setdefault("native", AMD64)  # the daemon's platform, which the window passes down
     view = EmulatorsView(backend=backend, list_builders=recorded_builders, **kwargs)
     qtbot.addWidget(view)
     view.resize(1250, 520)
@@ -176,6 +184,34 @@ def test_view_shows_handlers_builders_and_warnings(
     view.close()
 
 
+def test_stale_builders_need_the_engines_native_platform(
+    qtbot: QtBot, qloop: qasync.QEventLoop, kernel_dir: Path
+) -> None:
+    """The native platform is the daemon's (passed down), never the machine the view runs on:
+    until it is known no builder is called stale; on an s390x daemon qemu-s390x is native."""
+    view = _view(qtbot, RecordedKernel(kernel_dir), native=None)
+    view.show()
+    view.refresh()
+    run_until(qloop, lambda: view.builders is not None)
+    run(qloop, view.tasks.wait_all())
+    assert view.stale == []
+    assert not view.restart_button.isVisible()
+    assert view.model.index(_row(view, "qemu-arm"), COL_WARNING).data() == ""
+    view.set_native_platform(AMD64)
+    assert [s.handler.name for s in view.stale] == ["qemu-arm"]
+    assert view.restart_button.isVisible()
+    assert view.model.index(_row(view, "qemu-arm"), COL_WARNING).data() == "⚠ restart default"
+    view.close()
+
+    dialog = InstallDialog(binfmt.read_state(kernel_dir), "this host", native=None)
+    qtbot.addWidget(dialog)
+    assert not any("(native)" in box.text() for box in dialog.boxes.values())
+    dialog = InstallDialog(None, "this host", native=Platform.parse("linux/s390x"))
+    qtbot.addWidget(dialog)
+    assert dialog.boxes[Platform.parse("linux/s390x")].text() == "linux/s390x (native)"
+    assert dialog.boxes[AMD64].isEnabled()
+
+
 def test_toggle_asks_first_and_applies(
     qtbot: QtBot, qloop: qasync.QEventLoop, kernel_dir: Path
 ) -> None:
@@ -266,6 +302,26 @@ def test_without_privileges_nothing_runs_and_the_command_is_shown(
     view.close()
 
 
+def test_a_name_mabgui_never_writes_with_is_refused(
+    qtbot: QtBot, qloop: qasync.QEventLoop, kernel_dir: Path
+) -> None:
+    (kernel_dir / "-odd").write_text((kernel_dir / "qemu-arm").read_text())
+    view = _view(qtbot, RecordedKernel(kernel_dir))
+    view.show()
+    view.refresh()
+    run(qloop, view.tasks.wait_all())
+    view.confirm = lambda title, text: pytest.fail("must not ask: nothing may run")
+    index = view.model.index(_row(view, "-odd"), COL_ENABLED)
+    view.model.setData(index, Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
+    assert "'-odd' is not a valid handler name" in html.unescape(view.message.text())
+    view.table.selectRow(_row(view, "-odd"))
+    view.message.clear()
+    view.remove_selected()
+    assert "'-odd' is not a valid handler name" in html.unescape(view.message.text())
+    assert (kernel_dir / "-odd").read_text().startswith("enabled")
+    view.close()
+
+
 def test_install_dialog_and_install(
     qtbot: QtBot, qloop: qasync.QEventLoop, kernel_dir: Path, tmp_path: Path
 ) -> None:
@@ -328,6 +384,7 @@ def test_unmounted_shows_the_mount_command(
     view.close()
 
 
+@pytest.mark.engine
 def test_real_host_and_daemon_errors(
     qtbot: QtBot, qloop: qasync.QEventLoop, engine: Engine
 ) -> None:
@@ -354,17 +411,84 @@ def test_real_host_and_daemon_errors(
     view.close()
 
 
-class SlowKernel(RecordedKernel):
+@pytest.mark.engine
+def test_the_window_passes_the_daemons_platform_down(
+    qtbot: QtBot, qloop: qasync.QEventLoop, engine: Engine
+) -> None:
+    reported = subprocess.run(
+        [engine.docker, "info", "--format", "{{.OSType}}/{{.Architecture}}"],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout.strip()  # fmt: skip
+    window = MainWindow()
+    qtbot.addWidget(window)
+    emulators = window.views["Emulators"]
+    assert isinstance(emulators, EmulatorsView)
+    assert emulators.native is None
+    window.check_engine()
+    run(qloop, window.tasks.wait_all())
+    assert emulators.native == Platform.parse(reported)
+    window.close()
+    run(qloop, window.shutdown())
+
+
+class HangingKernel(RecordedKernel):
+    """A read that never ends by itself: only a cancel stops it (and is recorded)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.reading = False
+        self.cancelled = False
+
     async def read(self) -> BinfmtState:
-        await asyncio.sleep(0.3)
-        return await super().read()
+        self.reading = True
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        raise AssertionError("unreachable")
 
 
 def test_deleting_the_view_stops_its_work(qloop: qasync.QEventLoop, kernel_dir: Path) -> None:
-    view = EmulatorsView(backend=SlowKernel(kernel_dir), list_builders=recorded_builders)
+    kernel = HangingKernel(kernel_dir)
+    view = EmulatorsView(backend=kernel, list_builders=recorded_builders, native=AMD64)
+    tasks = view.tasks
     view.refresh()
-    task = view.tasks._named["refresh"]
+    run_until(qloop, lambda: kernel.reading)
+    assert tasks.running("refresh")
     view.deleteLater()
-    run(qloop, asyncio.sleep(0.05))
-    run(qloop, asyncio.sleep(0.4))
-    assert task.cancelled()
+    run_until(qloop, lambda: kernel.cancelled)
+    run_until(qloop, lambda: not tasks.running("refresh"))
+
+
+def test_header_switches_and_remembers_the_backend(qtbot: QtBot, tmp_path: Path) -> None:
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("emulators/backend", "local")
+    header = Header(settings)
+    qtbot.addWidget(header)
+    header.show()
+    assert isinstance(header.backend, LocalBinfmt)
+    assert not header.images.isVisible()
+    with qtbot.waitSignal(header.changed) as changed:
+        header.backend_box.setCurrentIndex(header.backend_box.findData("daemon"))
+    assert changed.args == [True]  # a new backend: read again
+    assert isinstance(header.backend, DaemonBinfmt)
+    assert header.images.isVisible()
+    assert settings.value("emulators/backend") == "daemon"
+    header.shell_image.setText("127.0.0.1:5000/busybox:latest")
+    with qtbot.waitSignal(header.changed) as changed:
+        header.shell_image.editingFinished.emit()
+    assert changed.args == [False]
+    assert isinstance(header.backend, DaemonBinfmt)
+    assert header.backend.shell_image == "127.0.0.1:5000/busybox:latest"
+    assert Header(settings).backend.kind == "daemon"  # remembered
+
+
+def test_a_fixed_backend_cannot_be_switched(qtbot: QtBot, kernel_dir: Path) -> None:
+    view = _view(qtbot, RecordedKernel(kernel_dir))
+    assert not view.header.backend_box.isEnabled()
+    daemon = DaemonBinfmt("img:1", "inst:2")
+    view = _view(qtbot, daemon)
+    assert view.header.shell_image.text() == "img:1"
+    assert view.header.shell_image.isReadOnly()
+    assert view.backend is daemon

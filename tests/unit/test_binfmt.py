@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from mabgui.core import binfmt
+from mabgui.core import binfmt, log
 from mabgui.core.binfmt import BinfmtError, LocalBinfmt, RegisterSpec
 from mabgui.core.platform import Platform
 
@@ -217,6 +219,54 @@ async def test_local_disable_writes_zero(host_copy: Path) -> None:
     assert not handler.enabled
 
 
+class Records(logging.Handler):
+    """The messages of the ``binfmt`` logger (which does not propagate once logging is set up)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"{record.levelname} {record.getMessage()}")
+
+
+@pytest.fixture
+def binfmt_log() -> Iterator[Records]:
+    logger = log.get("binfmt")
+    records = Records()
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(records)
+    yield records
+    logger.removeHandler(records)
+    logger.setLevel(level)
+
+
+async def test_every_write_is_logged_with_its_outcome(host_copy: Path, binfmt_log: Records) -> None:
+    backend = LocalBinfmt(host_copy)
+    await backend.set_enabled("qemu-s390x", False)
+    assert binfmt_log.messages == [
+        f"INFO disable qemu-s390x: writing '0' to {host_copy}/qemu-s390x",
+        f"INFO disable qemu-s390x: the kernel accepted the write to {host_copy}/qemu-s390x",
+        "INFO disable qemu-s390x: done, the handler reads disabled",
+    ]
+    binfmt_log.messages.clear()
+    with pytest.raises(BinfmtError):
+        await backend.set_enabled("qemu-s390x", True)  # a plain file never reads "enabled"
+    assert binfmt_log.messages[-1] == "WARNING enable qemu-s390x: the handler still reads disabled"
+    binfmt_log.messages.clear()
+    (host_copy / "register").unlink()
+    (host_copy / "register").mkdir()  # a write that fails
+    spec = binfmt.parse_register_line(":mabgui-t:E::mbgt::/bin/sh:")
+    with pytest.raises(BinfmtError, match="Is a directory"):
+        await backend.register(spec)
+    assert binfmt_log.messages == [
+        f"INFO register mabgui-t: writing ':mabgui-t:E::mbgt::/bin/sh:' to {host_copy}/register",
+        f"WARNING register mabgui-t: writing ':mabgui-t:E::mbgt::/bin/sh:' to {host_copy}/register"
+        " failed: Is a directory",
+    ]
+
+
 async def test_local_remove_writes_minus_one(host_copy: Path) -> None:
     backend = LocalBinfmt(host_copy)
     with pytest.raises(BinfmtError, match="did not remove"):
@@ -229,8 +279,10 @@ async def test_local_unknown_handler(host_copy: Path) -> None:
     with pytest.raises(BinfmtError, match="no handler named 'qemu-sparc'") as info:
         await backend.set_enabled("qemu-sparc", True)
     assert "qemu-s390x" in info.value.hint
-    with pytest.raises(BinfmtError, match="no handler named"):
-        await backend.remove("../status")
+    for name in ("../status", "status", "register", "-x", "--all", "a/b", "a:b", "x" * 65):
+        with pytest.raises(BinfmtError, match="is not a valid handler name"):
+            await backend.remove(name)
+    assert (host_copy / "status").read_text() == "enabled\n"
 
 
 async def test_local_unmounted(tmp_path: Path) -> None:

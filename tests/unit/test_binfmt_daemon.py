@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from mabgui.core import binfmt, buildx
+from mabgui.core.binfmt import BinfmtError
 from mabgui.core.binfmt import builders as binfmt_builders
 from mabgui.core.binfmt import daemon as binfmt_daemon
-from mabgui.core.binfmt import BinfmtError
 from mabgui.core.platform import Platform
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "binfmt"
@@ -60,9 +60,11 @@ def test_daemon_commands_say_what_runs() -> None:
 
 async def test_daemon_refuses_bad_names_before_running_anything() -> None:
     backend = binfmt_daemon.DaemonBinfmt("127.0.0.1:5000/busybox:latest")
-    for name in ("../status", "status", "a b", "x;reboot"):
-        with pytest.raises(BinfmtError, match="not a handler name"):
+    for name in ("../status", "status", "a b", "x;reboot", "-x", "--all"):
+        with pytest.raises(BinfmtError, match="is not a valid handler name"):
             await backend.set_enabled(name, False)
+        with pytest.raises(BinfmtError, match="is not a valid handler name"):
+            await backend.uninstall([name])
 
 
 def _builders() -> list[binfmt_builders.BuilderPlatforms]:

@@ -11,8 +11,10 @@ import sys
 from typing import Literal
 
 from mabgui.core import engine
-from mabgui.core.binfmt import BINFMT_ROOT, Backend, BinfmtError, LocalBinfmt
 from mabgui.core.binfmt.daemon import DEFAULT_INSTALLER_IMAGE, DEFAULT_SHELL_IMAGE, DaemonBinfmt
+from mabgui.core.binfmt.errors import BinfmtError
+from mabgui.core.binfmt.local import LocalBinfmt
+from mabgui.core.binfmt.model import BINFMT_ROOT, Backend
 
 BackendKind = Literal["auto", "local", "daemon"]
 BACKEND_KINDS: tuple[BackendKind, ...] = ("auto", "local", "daemon")

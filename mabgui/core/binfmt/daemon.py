@@ -16,31 +16,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mabgui.core import engine
-from mabgui.core.binfmt import (
-    DUMP_SCRIPT,
-    QEMU_ARCH,
-    BinfmtError,
-    BinfmtState,
-    Handler,
-    InstallResult,
-    parse_dump,
-    parse_handler,
-)
+from mabgui.core import engine, log
+from mabgui.core.binfmt.errors import BinfmtError, check_handler_name
+from mabgui.core.binfmt.magic import QEMU_ARCH
+from mabgui.core.binfmt.model import BINFMT_ROOT, BinfmtState, Handler, InstallResult
+from mabgui.core.binfmt.parse import DUMP_SCRIPT, parse_dump, parse_handler
 from mabgui.core.platform import Platform
 
 DEFAULT_SHELL_IMAGE = "busybox:latest"
 DEFAULT_INSTALLER_IMAGE = "tonistiigi/binfmt:latest"
-HOST_BINFMT = "/proc/sys/fs/binfmt_misc"
+HOST_BINFMT = str(BINFMT_ROOT)
 MOUNT_POINT = "/binfmt_misc"
 CONTAINER_TIMEOUT_S = 120.0
-_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$")
+_log = log.get("binfmt")
 
 # Writes VALUE ($2) to the handler NAME ($1) under the mount ($3) and prints the file back.
 _WRITE_SCRIPT = (
@@ -90,11 +83,6 @@ def installer_arch(platform: Platform) -> str:
     if platform.architecture not in QEMU_ARCH:
         raise BinfmtError(f"no QEMU emulator exists for {platform}")
     return platform.architecture
-
-
-def _check_name(name: str) -> None:
-    if not _NAME_RE.match(name) or name in ("register", "status"):
-        raise BinfmtError(f"{name!r} is not a handler name")
 
 
 def _pull_error(exc: BaseException, image: str, role: str) -> BinfmtError:
@@ -174,7 +162,9 @@ class DaemonBinfmt:
         if action in ("enable", "disable", "remove"):
             value = {"enable": "1", "disable": "0", "remove": "-1"}[action]
             return self._docker_run(
-                self.shell_image, ["sh", "-c", f"echo {value} > {MOUNT_POINT}/{target}"], True
+                self.shell_image,
+                ["sh", "-c", f"echo {value} > {MOUNT_POINT}/{check_handler_name(target)}"],
+                True,
             )
         if action == "read":
             return self._docker_run(self.shell_image, ["sh", "-c", f"cat {MOUNT_POINT}/*"], True)
@@ -182,9 +172,8 @@ class DaemonBinfmt:
             archs = [installer_arch(Platform.parse(p)) for p in target.split()]
             return self._docker_run(self.installer_image, installer_args("install", archs), False)
         if action == "uninstall":
-            return self._docker_run(
-                self.installer_image, installer_args("uninstall", target.split()), False
-            )
+            names = [check_handler_name(n) for n in target.split()]
+            return self._docker_run(self.installer_image, installer_args("uninstall", names), False)
         raise ValueError(f"unknown action {action!r}")
 
     # --- container plumbing (worker threads) ---------------------------------------------------
@@ -263,18 +252,29 @@ class DaemonBinfmt:
         return parse_dump(run.stdout, f"{HOST_BINFMT} (Docker daemon)", writable=True)
 
     async def _write(self, name: str, value: str, action: str) -> str:
-        _check_name(name)
-        run = await self._run(
-            self.shell_image, self._shell(_WRITE_SCRIPT, name, value, MOUNT_POINT), True
-        )
+        """Write ``value`` to the handler's file in a container; log it and its outcome."""
+        check_handler_name(name)
+        _log.info("%s %s: writing %r through a container of %s", action, name, value,
+                  self.shell_image)  # fmt: skip
+        try:
+            run = await self._run(
+                self.shell_image, self._shell(_WRITE_SCRIPT, name, value, MOUNT_POINT), True
+            )
+        except BinfmtError as exc:
+            _log.warning("%s %s: failed: %s", action, name, exc)
+            raise
         if run.exit_code == 4:
+            _log.warning("%s %s: no such handler on the daemon's kernel", action, name)
             raise BinfmtError(f"no handler named {name!r} on the Docker daemon's kernel")
         if run.exit_code != 0:
+            detail = run.stderr.strip() or run.stdout.strip()
+            _log.warning("%s %s: exit %d: %s", action, name, run.exit_code, detail)
             raise BinfmtError(
                 f"could not {action} {name} through {self.shell_image} (exit {run.exit_code}): "
-                f"{run.stderr.strip() or run.stdout.strip()}",
+                f"{detail}",
                 command=self.command_for(action, name),
             )
+        _log.info("%s %s: the container wrote it (exit 0)", action, name)
         return run.stdout
 
     async def set_enabled(self, name: str, enabled: bool) -> Handler:
@@ -282,21 +282,34 @@ class DaemonBinfmt:
         out = await self._write(name, "1" if enabled else "0", action)
         handler = parse_handler(name, out)
         if handler.enabled != enabled:
+            _log.warning("%s %s: the handler still reads %s", action, name,
+                         "enabled" if handler.enabled else "disabled")  # fmt: skip
             raise BinfmtError(f"the daemon's kernel did not {action} {name}")
+        _log.info("%s %s: done, the handler reads %sd", action, name, action)
         return handler
 
     async def remove(self, name: str) -> None:
         out = await self._write(name, "-1", "remove")
         if out.strip():
+            _log.warning("remove %s: the handler is still there", name)
             raise BinfmtError(f"the daemon's kernel did not remove {name}")
+        _log.info("remove %s: done, the handler is gone", name)
 
     async def _installer(self, action: str, targets: list[str]) -> InstallResult:
         before = {h.name for h in (await self.read()).handlers}
-        run = await self._run(self.installer_image, installer_args(action, targets), False)
+        _log.info("%s %s: running %s", action, ",".join(targets), self.installer_image)
+        try:
+            run = await self._run(self.installer_image, installer_args(action, targets), False)
+        except BinfmtError as exc:
+            _log.warning("%s %s: failed: %s", action, ",".join(targets), exc)
+            raise
         if run.exit_code != 0:
+            detail = (run.stderr.strip() or run.stdout.strip())[:500]
+            _log.warning("%s %s: the installer exited %d: %s", action, ",".join(targets),
+                         run.exit_code, detail)  # fmt: skip
             raise BinfmtError(
                 f"{self.installer_image} --{action} {','.join(targets)} failed "
-                f"(exit {run.exit_code}): {(run.stderr.strip() or run.stdout.strip())[:500]}",
+                f"(exit {run.exit_code}): {detail}",
                 command=self.command_for(action, " ".join(targets)),
             )
         status = parse_installer_status(run.stdout)
@@ -304,8 +317,11 @@ class DaemonBinfmt:
         output = (run.stderr + run.stdout).strip()
         after = {h.name for h in state.handlers} | set(status.emulators)
         if action == "install":
-            return InstallResult(sorted(after - before), [], state, output)
+            installed = sorted(after - before)
+            _log.info("install: done, new handlers: %s", ", ".join(installed) or "none")
+            return InstallResult(installed, [], state, output)
         removed = [t for t in targets if t in before and t not in after]
+        _log.info("uninstall: done, removed: %s", ", ".join(removed) or "none")
         return InstallResult([], removed, state, output)
 
     async def install(self, platforms: Sequence[Platform]) -> InstallResult:
@@ -318,5 +334,5 @@ class DaemonBinfmt:
     async def uninstall(self, names: Sequence[str]) -> InstallResult:
         """``tonistiigi/binfmt --uninstall qemu-aarch64,…`` in a privileged container."""
         for name in names:
-            _check_name(name)
+            check_handler_name(name)
         return await self._installer("uninstall", list(names))

@@ -13,12 +13,16 @@ from PySide6.QtWidgets import (
 )
 
 from mabgui.core.binfmt import INSTALLABLE_PLATFORMS, BinfmtState
-from mabgui.core.platform import Platform, host_platform
+from mabgui.core.platform import Platform
 
 
 class InstallDialog(QDialog):
     """Pick platforms; those an enabled handler already serves (or the native one) are shown
-    checked or greyed out and cannot be picked again."""
+    checked or greyed out and cannot be picked again.
+
+    ``native`` is the platform of the engine's daemon (from `docker info`), not of the machine
+    mabgui runs on; when it is not known yet, no platform is marked native.
+    """
 
     def __init__(
         self,
@@ -29,7 +33,6 @@ class InstallDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Install emulators")
-        native = native or host_platform()
         layout = QVBoxLayout(self)
         intro = QLabel(f"Register QEMU user emulators in binfmt_misc of {where} for:")
         intro.setWordWrap(True)
@@ -44,7 +47,7 @@ class InstallDialog(QDialog):
                 for h in (state.handlers if state else [])
                 if platform in h.platforms and h.enabled
             ]
-            if platform.family == native.family:
+            if native is not None and platform.family == native.family:
                 box.setEnabled(False)
                 box.setText(f"{text} (native)")
             elif served:

@@ -12,78 +12,43 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
     QDialog,
     QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
     QMessageBox,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from mabgui.core.binfmt import backend as binfmt_backend
-from mabgui.core.binfmt import builders as binfmt_builders
-from mabgui.core.binfmt import Backend, BinfmtError, BinfmtState, Handler, LocalBinfmt
-from mabgui.core.binfmt.builders import BuilderPlatforms, StaleBuilder
-from mabgui.core.binfmt.daemon import DEFAULT_INSTALLER_IMAGE, DEFAULT_SHELL_IMAGE, DaemonBinfmt
-from mabgui.core.platform import Platform
-from mabgui.ui.views.emulators.install_dialog import InstallDialog
-from mabgui.ui.models.emulators import (
-    COL_BUILDERS,
-    COL_ENABLED,
-    COL_FLAGS,
-    COL_INTERPRETER,
-    COL_NAME,
-    COL_PLATFORMS,
-    COL_WARNING,
-    EmulatorsModel,
+from mabgui.core.binfmt import (
+    Backend,
+    BinfmtError,
+    BinfmtState,
+    Handler,
+    LocalBinfmt,
+    check_handler_name,
+    is_handler_name,
 )
+from mabgui.core.binfmt import builders as binfmt_builders
+from mabgui.core.binfmt.builders import BuilderPlatforms, StaleBuilder
+from mabgui.core.platform import Platform
+from mabgui.ui.models.emulators import EmulatorsModel
 from mabgui.ui.tasks import TaskRunner
+from mabgui.ui.views.emulators.header import Header
+from mabgui.ui.views.emulators.install_dialog import InstallDialog
+from mabgui.ui.views.emulators.messages import Messages, detach
+from mabgui.ui.views.emulators.table import handlers_table
 
 ListBuilders = Callable[[], Any]
-_BACKENDS = (
-    ("auto", "Automatic"),
-    ("local", "This host's kernel"),
-    ("daemon", "Docker daemon (privileged containers)"),
-)
-_STYLES = {
-    "error": "background:#fff5f5; border:1px solid #feb2b2; border-radius:4px; padding:6px;",
-    "warn": "background:#fffaf0; border:1px solid #fbd38d; border-radius:4px; padding:6px;",
-    "info": "background:#f0f7ff; border:1px solid #bee3f8; border-radius:4px; padding:6px;",
-}
 
 
 def _call(ref: weakref.ref[EmulatorsView], method: str, *args: Any) -> None:
     view = ref()
     if view is not None:
         getattr(view, method)(*args)
-
-
-def _esc(text: str) -> str:
-    return html.escape(text, quote=False)
-
-
-def _detach(exc: BaseException) -> None:
-    """Drop the tracebacks of a caught exception: their frames reference this view, and asyncio
-    futures keep exceptions in reference cycles, so the garbage collector could otherwise free
-    the view later from a worker thread (Qt objects must die on the GUI thread)."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        e.__traceback__ = None
-        todo += [e.__context__, e.__cause__]
 
 
 def _loop_running() -> bool:
@@ -104,6 +69,7 @@ class EmulatorsView(QWidget):
         backend: Backend | None = None,
         list_builders: ListBuilders | None = None,
         settings: QSettings | None = None,
+        native: Platform | None = None,
     ) -> None:
         super().__init__(parent)
         self.settings = settings or QSettings()
@@ -113,58 +79,24 @@ class EmulatorsView(QWidget):
         self.tasks = TaskRunner(on_error=lambda exc: _call(this, "_task_failed", exc))
         tasks = self.tasks  # work in flight stops with the widget
         self.destroyed.connect(lambda *_: tasks.cancel_all())
-        self._fixed_backend = backend
         self._list_builders: ListBuilders = list_builders or binfmt_builders.list_builders
-        self.backend: Backend = backend or self._make_backend()
+        self.header = Header(self.settings, backend)
+        self.header.changed.connect(self._backend_changed)
+        self.backend: Backend = self.header.backend
+        self.images = self.header.images  # the daemon's images, shown for that backend only
         self.state: BinfmtState | None = None
         self.builders: list[BuilderPlatforms] | None = None
         self.stale: list[StaleBuilder] = []
+        # The platform the engine's daemon runs natively (from `docker info`, passed down by the
+        # window): no emulator is needed for it. Unknown until then: no builder is called stale.
+        self.native: Platform | None = native
         self._loaded = False
         # Hooks the tests replace: a yes/no question and the platform picker (None: dialogs).
         self.confirm: Callable[[str, str], bool] | None = None
         self.choose_platforms: Callable[[BinfmtState | None], list[Platform] | None] | None = None
 
         layout = QVBoxLayout(self)
-        top = QHBoxLayout()
-        title = QLabel("<b>Emulators</b> — QEMU user emulators in binfmt_misc")
-        top.addWidget(title)
-        top.addStretch(1)
-        top.addWidget(QLabel("Where:"))
-        self.backend_box = QComboBox()
-        for key, text in _BACKENDS:
-            self.backend_box.addItem(text, key)
-        current = str(self.settings.value("emulators/backend", "auto"))
-        self.backend_box.setCurrentIndex(max(0, self.backend_box.findData(current)))
-        self.backend_box.setEnabled(backend is None)
-        self.backend_box.currentIndexChanged.connect(self._backend_changed)
-        top.addWidget(self.backend_box)
-        layout.addLayout(top)
-
-        self.images = QWidget()
-        images = QHBoxLayout(self.images)
-        images.setContentsMargins(0, 0, 0, 0)
-        self.shell_image = QLineEdit(
-            str(self.settings.value("emulators/shell_image", DEFAULT_SHELL_IMAGE))
-        )
-        self.shell_image.setToolTip("An image with a POSIX shell, run --privileged to read and "
-                                    "toggle handlers")  # fmt: skip
-        self.installer_image = QLineEdit(
-            str(self.settings.value("emulators/installer_image", DEFAULT_INSTALLER_IMAGE))
-        )
-        self.installer_image.setToolTip("Run --privileged with --install/--uninstall ARCHS")
-        if isinstance(self.backend, DaemonBinfmt):
-            self.shell_image.setText(self.backend.shell_image)
-            self.installer_image.setText(self.backend.installer_image)
-            self.shell_image.setReadOnly(backend is not None)
-            self.installer_image.setReadOnly(backend is not None)
-        images.addWidget(QLabel("Helper image:"))
-        images.addWidget(self.shell_image, 1)
-        images.addWidget(QLabel("Installer image:"))
-        images.addWidget(self.installer_image, 1)
-        self.shell_image.editingFinished.connect(self._images_changed)
-        self.installer_image.editingFinished.connect(self._images_changed)
-        layout.addWidget(self.images)
-
+        layout.addWidget(self.header)
         buttons = QHBoxLayout()
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
@@ -197,77 +129,23 @@ class EmulatorsView(QWidget):
         buttons.addWidget(self.restart_button)
         layout.addLayout(buttons)
 
-        self.summary = QLabel("Not read yet.")
-        self.summary.setTextFormat(Qt.TextFormat.RichText)
-        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.summary.setWordWrap(True)
-        layout.addWidget(self.summary)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setTextFormat(Qt.TextFormat.RichText)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.message.hide()
-        layout.addWidget(self.message)
-        self.warnings = QLabel()
-        self.warnings.setWordWrap(True)
-        self.warnings.setTextFormat(Qt.TextFormat.RichText)
-        self.warnings.setStyleSheet(_STYLES["warn"])
-        self.warnings.hide()
-        layout.addWidget(self.warnings)
-
+        self.messages = Messages()
+        self.summary = self.messages.summary
+        self.message = self.messages.message
+        self.warnings = self.messages.warnings
+        layout.addWidget(self.messages)
         self.model = EmulatorsModel(self)
         self.model.toggle_requested.connect(self.request_toggle)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
-        self.table.setAlternatingRowColors(True)
-        header = self.table.horizontalHeader()
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        for col in (COL_NAME, COL_PLATFORMS, COL_ENABLED, COL_FLAGS):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        for col in (COL_INTERPRETER, COL_BUILDERS):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(COL_WARNING, QHeaderView.ResizeMode.Stretch)
-        self.model.modelReset.connect(self._fit_columns)
-        self.model.dataChanged.connect(self._fit_columns)
+        self.table = handlers_table(self.model)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
         layout.addWidget(self.table, 1)
-        self._update_images_visibility()
         self._update_buttons()
 
     # --- backend --------------------------------------------------------------------------
-    def _make_backend(self) -> Backend:
-        kind = str(self.settings.value("emulators/backend", "auto"))
-        if kind not in binfmt_backend.BACKEND_KINDS:
-            kind = "auto"
-        try:
-            return binfmt_backend.make_backend(
-                kind,  # type: ignore[arg-type]
-                shell_image=str(self.settings.value("emulators/shell_image", DEFAULT_SHELL_IMAGE)),
-                installer_image=str(
-                    self.settings.value("emulators/installer_image", DEFAULT_INSTALLER_IMAGE)
-                ),
-            )
-        except BinfmtError:
-            return binfmt_backend.make_backend("daemon")
-
-    def _backend_changed(self) -> None:
-        self.settings.setValue("emulators/backend", self.backend_box.currentData())
-        self.backend = self._make_backend()
-        self._update_images_visibility()
-        self.refresh()
-
-    def _images_changed(self) -> None:
-        self.settings.setValue("emulators/shell_image", self.shell_image.text().strip())
-        self.settings.setValue("emulators/installer_image", self.installer_image.text().strip())
-        if self._fixed_backend is None:
-            self.backend = self._make_backend()
-
-    def _update_images_visibility(self) -> None:
-        self.images.setVisible(self.backend.kind == "daemon")
+    def _backend_changed(self, reread: bool) -> None:
+        self.backend = self.header.backend
+        if reread:
+            self.refresh()
 
     # --- reading --------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
@@ -279,7 +157,7 @@ class EmulatorsView(QWidget):
         """Re-read the handlers (and then the builders) in the background."""
         self._loaded = True
         self.refresh_button.setEnabled(False)
-        self.summary.setText(f"Reading binfmt_misc of {_esc(self.backend.describe())}…")
+        self.summary.setText(f"Reading binfmt_misc of {html.escape(self.backend.describe())}…")
         self.tasks.start("refresh", self._refresh())
 
     async def _refresh(self) -> None:
@@ -298,7 +176,7 @@ class EmulatorsView(QWidget):
         self.state = state
         self.model.set_state(state)
         if not state.mounted:
-            self.summary.setText(f"binfmt_misc is <b>not mounted</b> at {_esc(state.root)}.")
+            self.summary.setText(f"binfmt_misc is <b>not mounted</b> at {html.escape(state.root)}.")
             command = (
                 self.backend.command_for("mount") if isinstance(self.backend, LocalBinfmt) else ""
             )
@@ -310,7 +188,7 @@ class EmulatorsView(QWidget):
         enabled = sum(1 for h in state.handlers if h.enabled)
         status = "enabled" if state.enabled else "<b>disabled globally</b> (no handler runs)"
         self.summary.setText(
-            f"binfmt_misc of {_esc(self.backend.describe())}: {status} · "
+            f"binfmt_misc of {html.escape(self.backend.describe())}: {status} · "
             f"{len(state.handlers)} handlers, {enabled} enabled"
         )
         if not state.writable:
@@ -328,28 +206,40 @@ class EmulatorsView(QWidget):
         try:
             builders = list(await self._list_builders())
         except (BinfmtError, OSError) as exc:
-            _detach(exc)
+            detach(exc)
             self.builders = None
             self.stale = []
             self.model.set_builders([], [])
             self._update_warnings(f"Builders unknown: {exc}")
             return
         self.builders = builders
+        self._update_stale()
+
+    def set_native_platform(self, native: Platform | None) -> None:
+        """The engine's native platform (the daemon's arch), once the window knows it."""
+        if native == self.native:
+            return
+        self.native = native
+        if self.builders is not None:
+            self._update_stale()
+
+    def _update_stale(self) -> None:
+        """Which running builders miss an enabled emulator's platform (needs the native one)."""
+        builders = self.builders or []
         self.stale = (
-            binfmt_builders.stale_builders(self.state, builders) if self.state is not None else []
+            binfmt_builders.stale_builders(self.state, builders, self.native)
+            if self.state is not None and self.native is not None
+            else []
         )
         self.model.set_builders(builders, self.stale)
         self._update_warnings()
 
     def _update_warnings(self, extra: str = "") -> None:
-        lines = []
-        for h in self.model.handlers():
-            lines += [f"<b>{_esc(h.name)}</b>: {_esc(w)}" for w in h.warnings()]
-        lines += [_esc(s.message) for s in self.stale]
+        lines = [(h.name, w) for h in self.model.handlers() for w in h.warnings()]
+        lines += [("", s.message) for s in self.stale]
         if extra:
-            lines.append(_esc(extra))
-        self.warnings.setText("<br>".join(lines))
-        self.warnings.setVisible(bool(lines))
+            lines.append(("", extra))
+        self.messages.show_warnings(lines)
         restartable = self._stale_builder()
         self.restart_button.setVisible(restartable is not None)
         if restartable is not None:
@@ -362,32 +252,17 @@ class EmulatorsView(QWidget):
             return restartable[0]
         return self.stale[0].builder if self.stale else None
 
-    def _fit_columns(self) -> None:
-        """Long interpreters and builder lists get their width up to a cap (tooltips and
-        resizing show the rest), so the warnings column stays readable."""
-        for col, cap in ((COL_INTERPRETER, 280), (COL_BUILDERS, 180)):
-            self.table.resizeColumnToContents(col)
-            self.table.setColumnWidth(col, min(self.table.columnWidth(col), cap))
-
     # --- messages -------------------------------------------------------------------------
     def show_message(self, kind: str, text: str) -> None:
-        self.message.setStyleSheet(_STYLES[kind])
-        self.message.setText(text)
-        self.message.show()
+        self.messages.show_message(kind, text)
 
     def show_error(self, exc: BinfmtError) -> None:
-        _detach(exc)
-        text = f"<b>{_esc(str(exc))}</b>"
-        if exc.hint:
-            text += f"<br>{_esc(exc.hint)}"
-        if exc.command:
-            text += f"<br>To do it by hand, run:<pre style='margin:4px'>{_esc(exc.command)}</pre>"
-        self.show_message("error", text)
+        self.messages.show_error(exc)
 
     def _task_failed(self, exc: BaseException) -> None:
-        _detach(exc)
+        detach(exc)
         self.refresh_button.setEnabled(True)
-        self.show_message("error", _esc(f"Unexpected error: {type(exc).__name__}: {exc}"))
+        self.show_message("error", html.escape(f"Unexpected error: {type(exc).__name__}: {exc}"))
 
     def _ask(self, title: str, text: str) -> bool:
         if self.confirm is not None:
@@ -400,7 +275,7 @@ class EmulatorsView(QWidget):
     def _pick_platforms(self, state: BinfmtState | None) -> list[Platform] | None:
         if self.choose_platforms is not None:
             return self.choose_platforms(state)
-        dialog = InstallDialog(state, self.backend.describe(), self)
+        dialog = InstallDialog(state, self.backend.describe(), self, native=self.native)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         return dialog.selected()
@@ -426,8 +301,16 @@ class EmulatorsView(QWidget):
         )
         self.install_button.setEnabled(mounted)
 
-    def _no_privileges(self, action: str, target: str) -> bool:
-        """True (and the command shown) when this backend cannot write: nothing is tried."""
+    def _refused(self, action: str, target: str) -> bool:
+        """True (and why shown) when nothing may be tried: a handler name mabgui never writes
+        with, or a backend without the privileges (then the command to run by hand)."""
+        name = target.split(" ")[0]
+        if action != "install" and not is_handler_name(name):
+            try:
+                check_handler_name(name)
+            except BinfmtError as exc:
+                self.show_error(exc)
+            return True
         if self.state is None or self.state.writable:
             return False
         self.show_error(
@@ -442,7 +325,7 @@ class EmulatorsView(QWidget):
     # --- actions --------------------------------------------------------------------------
     def request_toggle(self, name: str, enabled: bool) -> None:
         action = "enable" if enabled else "disable"
-        if self._no_privileges(action, name):
+        if self._refused(action, name):
             return
         command = self.backend.command_for(action, name)
         effect = (
@@ -467,23 +350,20 @@ class EmulatorsView(QWidget):
             self.show_error(exc)
             return
         self.model.update_handler(handler)
-        self.show_message("info", f"{_esc(name)} is now "
+        self.show_message("info", f"{html.escape(name)} is now "
                           f"<b>{'enabled' if handler.enabled else 'disabled'}</b>.")  # fmt: skip
         if self.state is not None:
-            self.state = BinfmtState(
-                self.state.root, self.state.mounted, self.state.writable, self.state.enabled,
-                [handler if h.name == name else h for h in self.state.handlers],
-            )  # fmt: skip
+            self.state = self.state.with_handler(handler)
             if self.builders is not None:
-                self.stale = binfmt_builders.stale_builders(self.state, self.builders)
-                self.model.set_builders(self.builders, self.stale)
-            self._update_warnings()
+                self._update_stale()
+            else:
+                self._update_warnings()
 
     def remove_selected(self) -> None:
         handler = self.selected_handler()
         if handler is None:
             return
-        if self._no_privileges("remove", handler.name):
+        if self._refused("remove", handler.name):
             return
         command = self.backend.command_for("remove", handler.name)
         if not self._ask(
@@ -501,7 +381,7 @@ class EmulatorsView(QWidget):
         except BinfmtError as exc:
             self.show_error(exc)
             return
-        self.show_message("info", f"{_esc(name)} was removed.")
+        self.show_message("info", f"{html.escape(name)} was removed.")
         self.refresh()
 
     def install(self) -> None:
@@ -517,7 +397,7 @@ class EmulatorsView(QWidget):
         except BinfmtError as exc:
             self.show_error(exc)
             return
-        if self._no_privileges("install", target):
+        if self._refused("install", target):
             return
         if not self._ask(
             "Install emulators?",
@@ -525,7 +405,7 @@ class EmulatorsView(QWidget):
             f"{self.backend.describe()}?\n\nThis runs:\n{command}",
         ):
             return
-        self.show_message("info", f"Installing emulators for {_esc(target)}…")
+        self.show_message("info", f"Installing emulators for {html.escape(target)}…")
         self.tasks.start("change", self._install(list(platforms)))
 
     async def _install(self, platforms: list[Platform]) -> None:
@@ -539,7 +419,7 @@ class EmulatorsView(QWidget):
             parts.append(f"Installed: {', '.join(result.installed)}.")
         if result.already:
             parts.append(f"Already installed: {', '.join(result.already)}.")
-        self.show_message("info", _esc(" ".join(parts) or "Nothing new was installed."))
+        self.show_message("info", html.escape(" ".join(parts) or "Nothing new was installed."))
         self._show_state(result.state)
         if self.builders is not None:
             self.tasks.start("builders", self._refresh_builders())
@@ -550,7 +430,7 @@ class EmulatorsView(QWidget):
         if handler is None or not isinstance(backend, LocalBinfmt) or handler.fix_binary:
             return
         flags = handler.flags + "F"
-        if self._no_privileges("reregister", f"{handler.name} {flags}"):
+        if self._refused("reregister", f"{handler.name} {flags}"):
             return
         command = backend.command_for("reregister", f"{handler.name} {flags}")
         if not self._ask(
@@ -569,7 +449,9 @@ class EmulatorsView(QWidget):
             self.show_error(exc)
             self.refresh()
             return
-        self.show_message("info", f"{_esc(name)} now has flags <b>{_esc(handler.flags)}</b>.")
+        self.show_message(
+            "info", f"{html.escape(name)} now has flags <b>{html.escape(handler.flags)}</b>."
+        )
         self.refresh()
 
     def mount(self) -> None:
@@ -614,11 +496,11 @@ class EmulatorsView(QWidget):
         self.tasks.start("restart", self._restart(builder))
 
     async def _restart(self, builder: BuilderPlatforms) -> None:
-        self.show_message("info", f"Restarting {_esc(builder.name)}…")
+        self.show_message("info", f"Restarting {html.escape(builder.name)}…")
         try:
             await binfmt_builders.restart_builder(builder)
         except BinfmtError as exc:
             self.show_error(exc)
             return
-        self.show_message("info", f"{_esc(builder.name)} was restarted.")
+        self.show_message("info", f"{html.escape(builder.name)} was restarted.")
         await self._refresh_builders()
