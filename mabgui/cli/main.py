@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from mabgui import __version__
 from mabgui.cli import builders, builds, doctor, emulators, manifests
@@ -27,8 +27,22 @@ from mabgui.core.errors import MabguiError
 _log = log.get("cli")
 
 
+class _UsageError(Exception):
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors reach ``main`` (so ``--json`` gets JSON too)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(self, message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mabgui",
         description="Build and inspect multi-architecture container images. "
         "Without a subcommand, opens the window.",
@@ -50,7 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(words)
+    except _UsageError as exc:
+        exc.parser.print_usage(sys.stderr)
+        error(exc.message, f"see `{exc.parser.prog} --help`")
+        if "--json" in words:
+            print_json(
+                {"ok": False, "error": exc.message, "hint": f"see `{exc.parser.prog} --help`",
+                 "kind": "usage"}
+            )  # fmt: skip
+        return 2
     log_file = log.setup(verbose=args.verbose)
     if args.command is None:
         from mabgui.ui import app
@@ -58,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return app.main(self_test=args.self_test)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:  # a command group without its action, e.g. `mabgui builder`
-        parser.parse_args([*(argv or sys.argv[1:]), "--help"])
+        parser.parse_args([*words, "--help"])
         return 2
     as_json = bool(getattr(args, "json", False))
     _log.debug("command %s", args.command)
