@@ -259,7 +259,7 @@ def test_refresh_cancels_the_refresh_in_flight(
 ) -> None:
     view = _loaded_view(qtbot, qloop)
     view.refresh()
-    first = view.tasks._named["refresh"]
+    first = view.tasks.task("refresh")
     view.refresh()
     run_until(qloop, lambda: not view.refreshing())
     assert first.cancelled()
@@ -347,7 +347,7 @@ def test_a_hanging_node_never_freezes_the_view(
         dialog = view.new_builder()  # …and the window keeps working meanwhile
         assert dialog.isVisible()
         dialog.close()
-        hanging = view.tasks._named["refresh"]
+        hanging = view.tasks.task("refresh")
         view.refresh()  # a new refresh replaces the hanging one: buildx is stopped
         run_until(qloop, hanging.done, timeout=10)
         assert hanging.cancelled()

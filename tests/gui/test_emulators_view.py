@@ -363,7 +363,7 @@ class SlowKernel(RecordedKernel):
 def test_deleting_the_view_stops_its_work(qloop: qasync.QEventLoop, kernel_dir: Path) -> None:
     view = EmulatorsView(backend=SlowKernel(kernel_dir), list_builders=recorded_builders)
     view.refresh()
-    task = view.tasks._named["refresh"]
+    task = view.tasks.task("refresh")
     view.deleteLater()
     run(qloop, asyncio.sleep(0.05))
     run(qloop, asyncio.sleep(0.4))

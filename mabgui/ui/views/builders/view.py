@@ -46,7 +46,7 @@ from mabgui.ui.models.builders import (
     ObjectRole,
 )
 from mabgui.ui.resources import monospace_font
-from mabgui.ui.tasks import TaskRunner
+from mabgui.ui.tasks import TaskFailure, TaskManager
 
 SLOW_NOTICE_MS = 3000
 _NOTE_COLORS = {"error": "#c53030", "warning": "#b7791f", "info": "#3b6fd8"}
@@ -63,7 +63,7 @@ class BuildersView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.tasks = TaskRunner(on_error=self._task_failed)
+        self.tasks = TaskManager(self, on_failure=self._task_failed)
         self.model = BuildersModel(self)
         self.overview: Overview | None = None
         self.details_builder: Builder | None = None  # from `buildx inspect`
@@ -169,8 +169,6 @@ class BuildersView(QWidget):
         splitter.setSizes([680, 320])
         layout.addWidget(splitter, 1)
         self._update_buttons()
-        tasks = self.tasks  # not self: the lambda must not keep the view alive
-        self.destroyed.connect(lambda *_: tasks.cancel_all())
 
     # --- loading --------------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
@@ -519,8 +517,8 @@ class BuildersView(QWidget):
         self.status.setText(text)
         self.status.setStyleSheet("color: #c53030;" if error else "")
 
-    def _task_failed(self, exc: BaseException) -> None:
-        self._set_status(_error_text(f"{type(exc).__name__}: {exc}", ""), error=True)
+    def _task_failed(self, failure: TaskFailure) -> None:
+        self._set_status(_error_text(failure.message, failure.hint), error=True)
         QTimer.singleShot(0, self._update_buttons)
 
 

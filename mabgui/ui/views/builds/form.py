@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from mabgui.core.build import BuildSpec, OutputKind, Secret, parse_build_arg
 from mabgui.core.platform import Platform, PlatformError, host_platform, is_emulated
 from mabgui.ui.views.builds.style import escape
-from mabgui.ui.tasks import TaskRunner
+from mabgui.ui.tasks import TaskFailure, TaskManager
 
 SETTINGS_KEY = "builds/last_spec"
 OUTPUT_LABELS = {
@@ -71,7 +71,7 @@ class BuildForm(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.tasks = TaskRunner(on_error=self._task_failed)
+        self.tasks = TaskManager(self, on_failure=self._task_failed)
         self._builder_platforms: dict[str, list[Platform]] = {}
         self._builder_unlisted: dict[str, list[Platform]] = {}
         self._native: dict[str, Platform] = {}
@@ -429,5 +429,5 @@ class BuildForm(QWidget):
         if path:
             self.dockerfile.setText(path)
 
-    def _task_failed(self, exc: BaseException) -> None:
-        self.platforms_note.setText(f"Cannot list the builders: {type(exc).__name__}: {exc}")
+    def _task_failed(self, failure: TaskFailure) -> None:
+        self.platforms_note.setText(f"Cannot list the builders: {failure.text}")

@@ -24,7 +24,7 @@ from mabgui.core.build import history
 from mabgui.core.progress import StepState
 from mabgui.ui.views.builds.style import STATE_COLORS, escape, format_duration, state_icon
 from mabgui.ui.models.table import ObjectRole, RowsTableModel
-from mabgui.ui.tasks import TaskRunner
+from mabgui.ui.tasks import TaskFailure, TaskManager
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -119,7 +119,7 @@ class HistoryPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.tasks = TaskRunner(on_error=self._task_failed)
+        self.tasks = TaskManager(self, on_failure=self._task_failed)
         self.model = HistoryModel(self)
         self.view = QTreeView()
         self.view.setModel(self.model)
@@ -204,5 +204,5 @@ class HistoryPanel(QWidget):
         await asyncio.to_thread(history.delete, entry)
         await self._refresh()
 
-    def _task_failed(self, exc: BaseException) -> None:
-        self.status.setText(f"{type(exc).__name__}: {exc}")
+    def _task_failed(self, failure: TaskFailure) -> None:
+        self.status.setText(failure.text)

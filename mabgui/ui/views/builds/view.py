@@ -68,7 +68,7 @@ from mabgui.ui.views.builds.style import (
     lane_color,
 )
 from mabgui.ui.views.builds.timeline import TimelineWidget
-from mabgui.ui.tasks import TaskRunner
+from mabgui.ui.tasks import TaskFailure, TaskManager
 
 FRAME_MS = 75  # view updates are coalesced to one per frame
 TIMELINE_MS = 300  # the timeline redraws at most this often while events pour in
@@ -104,7 +104,7 @@ class BuildsView(QWidget):
     def __init__(self, parent: QWidget | None = None, *, autoload: bool = True) -> None:
         super().__init__(parent)
         self.autoload = autoload  # list builders and history when first shown
-        self.tasks = TaskRunner(on_error=self._task_failed)
+        self.tasks = TaskManager(self, on_failure=self._task_failed)
         self.progress: BuildProgress | None = None
         self.live = False
         self.result_ref = ""
@@ -761,7 +761,8 @@ class BuildsView(QWidget):
         if self.result_ref:
             self.inspect_requested.emit(self.result_ref)
 
-    def _task_failed(self, exc: BaseException) -> None:
-        self.show_error(f"<b>Error:</b> {escape(f'{type(exc).__name__}: {exc}')}")
+    def _task_failed(self, failure: TaskFailure) -> None:
+        hint = f"<br><i>{escape(failure.hint)}</i>" if failure.hint else ""
+        self.show_error(f"<b>Error:</b> {escape(failure.message)}{hint}")
         self.cancel_button.setEnabled(False)
         self._tick_timer.stop()

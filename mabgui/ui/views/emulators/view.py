@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -46,7 +45,7 @@ from mabgui.ui.models.emulators import (
     COL_WARNING,
     EmulatorsModel,
 )
-from mabgui.ui.tasks import TaskRunner
+from mabgui.ui.tasks import TaskFailure, TaskManager
 
 ListBuilders = Callable[[], Any]
 _BACKENDS = (
@@ -59,12 +58,6 @@ _STYLES = {
     "warn": "background:#fffaf0; border:1px solid #fbd38d; border-radius:4px; padding:6px;",
     "info": "background:#f0f7ff; border:1px solid #bee3f8; border-radius:4px; padding:6px;",
 }
-
-
-def _call(ref: weakref.ref[EmulatorsView], method: str, *args: Any) -> None:
-    view = ref()
-    if view is not None:
-        getattr(view, method)(*args)
 
 
 def _esc(text: str) -> str:
@@ -107,12 +100,8 @@ class EmulatorsView(QWidget):
     ) -> None:
         super().__init__(parent)
         self.settings = settings or QSettings()
-        # No reference cycle through self (a QWidget in a cycle may be collected off the GUI
-        # thread by the garbage collector): the error handler holds the view weakly.
-        this = weakref.ref(self)
-        self.tasks = TaskRunner(on_error=lambda exc: _call(this, "_task_failed", exc))
-        tasks = self.tasks  # work in flight stops with the widget
-        self.destroyed.connect(lambda *_: tasks.cancel_all())
+        # Work in flight stops with the widget; the manager holds the handler weakly.
+        self.tasks = TaskManager(self, on_failure=self._task_failed)
         self._fixed_backend = backend
         self._list_builders: ListBuilders = list_builders or binfmt_builders.list_builders
         self.backend: Backend = backend or self._make_backend()
@@ -384,10 +373,10 @@ class EmulatorsView(QWidget):
             text += f"<br>To do it by hand, run:<pre style='margin:4px'>{_esc(exc.command)}</pre>"
         self.show_message("error", text)
 
-    def _task_failed(self, exc: BaseException) -> None:
-        _detach(exc)
+    def _task_failed(self, failure: TaskFailure) -> None:
         self.refresh_button.setEnabled(True)
-        self.show_message("error", _esc(f"Unexpected error: {type(exc).__name__}: {exc}"))
+        hint = f"<br>{_esc(failure.hint)}" if failure.hint else ""
+        self.show_message("error", f"<b>{_esc(failure.message)}</b>{hint}")
 
     def _ask(self, title: str, text: str) -> bool:
         if self.confirm is not None:

@@ -47,7 +47,7 @@ from mabgui.ui.models.manifests import (
     ObjectRole,
     raw_of,
 )
-from mabgui.ui.tasks import TaskRunner
+from mabgui.ui.tasks import TaskFailure, TaskManager
 
 HISTORY_KEY = "manifests/history"
 JSON_BLOBS = frozenset(
@@ -64,7 +64,7 @@ class ManifestsView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.tasks = TaskRunner(on_error=self._task_failed)
+        self.tasks = TaskManager(self, on_failure=self._task_failed)
         self.tree: ManifestTree | None = None
         self.last_error = ""
         self._generation = 0
@@ -148,9 +148,6 @@ class ManifestsView(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(main, 1)
         self._load_history()
-        # A view torn down with a look-up in flight must not be touched by it afterwards.
-        tasks = self.tasks
-        self.destroyed.connect(lambda *_: tasks.cancel_all())
 
     # --- public -----------------------------------------------------------------------------
 
@@ -307,9 +304,9 @@ class ManifestsView(QWidget):
             return
         self.open_reference(str(self.tree.reference.with_tag(item.text())))
 
-    def _task_failed(self, exc: BaseException) -> None:
+    def _task_failed(self, failure: TaskFailure) -> None:
         self._set_busy(False)
-        self._error(f"{type(exc).__name__}: {exc}", "")
+        self._error(failure.message, failure.hint)
 
     def _set_busy(self, busy: bool) -> None:
         self._busy = busy
