@@ -21,15 +21,15 @@ from PySide6.QtWidgets import (
 
 from mabgui import APP_NAME, __version__
 from mabgui.core import doctor, log
+from mabgui.ui import settings as saved
+from mabgui.ui import tasks
+from mabgui.ui.engine_status import EngineStatus
+from mabgui.ui.resources import app_icon
+from mabgui.ui.tasks import TaskFailure, TaskManager
 from mabgui.ui.views.builders.view import BuildersView
 from mabgui.ui.views.builds.view import BuildsView
 from mabgui.ui.views.emulators.view import EmulatorsView
-from mabgui.ui.engine_status import EngineStatus
 from mabgui.ui.views.manifests.view import ManifestsView
-from mabgui.ui.resources import app_icon
-from mabgui.ui import settings as saved
-from mabgui.ui import tasks
-from mabgui.ui.tasks import TaskFailure, TaskManager
 
 AREAS = ("Builders", "Emulators", "Builds", "Manifests")
 _AREA_ICONS = {

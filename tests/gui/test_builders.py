@@ -18,8 +18,6 @@ from pytestqt.qtbot import QtBot
 from mabgui.core import buildx
 from mabgui.core.buildx import Overview
 from mabgui.core.platform import Platform
-from mabgui.ui.views.builders.chips import grouped
-from mabgui.ui.views.builders.dialog import NewBuilderDialog
 from mabgui.ui.models.builders import (
     COL_ENDPOINT,
     COL_NAME,
@@ -29,6 +27,8 @@ from mabgui.ui.models.builders import (
     ChipsRole,
     ObjectRole,
 )
+from mabgui.ui.views.builders.chips import grouped
+from mabgui.ui.views.builders.dialog import NewBuilderDialog
 from mabgui.ui.views.builders.view import BuildersView
 from tests.conftest import FIXTURES, Engine
 from tests.gui.conftest import run, run_until

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from mabgui.core.build import history
 from mabgui.core import progress as P
-from mabgui.core.build import BuildSpec, OutputKind, Secret
+from mabgui.core.build import BuildSpec, OutputKind, Secret, history
 from mabgui.core.platform import Platform
 from mabgui.ui.views.builds.form import BuildForm, SpecError
 from mabgui.ui.views.builds.history import HistoryModel, HistoryPanel

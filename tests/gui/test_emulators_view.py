@@ -15,11 +15,10 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from mabgui.core import binfmt, buildx
-from mabgui.core.binfmt import builders as binfmt_builders
 from mabgui.core.binfmt import BinfmtState, LocalBinfmt
+from mabgui.core.binfmt import builders as binfmt_builders
 from mabgui.core.binfmt.daemon import DaemonBinfmt
 from mabgui.core.platform import Platform
-from mabgui.ui.views.emulators.install_dialog import InstallDialog
 from mabgui.ui.models.emulators import (
     COL_BUILDERS,
     COL_ENABLED,
@@ -27,8 +26,9 @@ from mabgui.ui.models.emulators import (
     COL_PLATFORMS,
     COL_WARNING,
     EmulatorsModel,
-    ObjectRole,
 )
+from mabgui.ui.models.table import ObjectRole
+from mabgui.ui.views.emulators.install_dialog import InstallDialog
 from mabgui.ui.views.emulators.view import EmulatorsView
 from tests.conftest import Engine
 from tests.gui.conftest import run, run_until

@@ -31,8 +31,6 @@ from PySide6.QtWidgets import (
 
 from mabgui.core import buildx
 from mabgui.core.buildx import Builder, Node, Note, Overview
-from mabgui.ui.views.builders.chips import ChipsDelegate, chip_label, legend_html
-from mabgui.ui.views.builders.dialog import NewBuilderDialog
 from mabgui.ui.models.builders import (
     COL_BUILDKIT,
     COL_DRIVER,
@@ -47,6 +45,8 @@ from mabgui.ui.models.builders import (
 )
 from mabgui.ui.resources import monospace_font
 from mabgui.ui.tasks import TaskFailure, TaskManager
+from mabgui.ui.views.builders.chips import ChipsDelegate, chip_label, legend_html
+from mabgui.ui.views.builders.dialog import NewBuilderDialog
 
 SLOW_NOTICE_MS = 3000
 _NOTE_COLORS = {"error": "#c53030", "warning": "#b7791f", "info": "#3b6fd8"}

@@ -30,8 +30,9 @@ from PySide6.QtWidgets import (
 
 from mabgui.core.build import BuildSpec, OutputKind, Secret, parse_build_arg
 from mabgui.core.platform import Platform, PlatformError, host_platform, is_emulated
-from mabgui.ui.views.builds.style import escape
+from mabgui.ui import settings as saved
 from mabgui.ui.tasks import TaskFailure, TaskManager
+from mabgui.ui.views.builds.style import escape
 
 SETTINGS_KEY = "builds/last_spec"
 OUTPUT_LABELS = {
@@ -398,15 +399,13 @@ class BuildForm(QWidget):
     def save(self, spec: BuildSpec) -> None:
         QSettings().setValue(SETTINGS_KEY, json.dumps(spec.to_json(redact=True)))
 
-    def restore(self) -> None:
-        raw = QSettings().value(SETTINGS_KEY)
-        if not raw:
-            return
-        try:
-            spec = BuildSpec.from_json(json.loads(str(raw)))
-        except (ValueError, KeyError, TypeError, PlatformError):
-            return
-        self.set_spec(spec)
+    def restore(self) -> bool:
+        """Fill the form from the last spec; a corrupt setting is logged and forgotten."""
+        return saved.apply(
+            QSettings(),
+            SETTINGS_KEY,
+            lambda raw: self.set_spec(BuildSpec.from_json(json.loads(raw))),
+        )
 
     # --- misc ---------------------------------------------------------------------------------
     def _output_changed(self) -> None:

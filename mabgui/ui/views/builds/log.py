@@ -32,9 +32,15 @@ from PySide6.QtWidgets import (
 
 from mabgui.core.platform import Platform
 from mabgui.core.progress import STDERR, BuildProgress, LogStore, Step
-from mabgui.ui.views.builds.style import SHARED_COLOR, STDERR_COLOR, color_icon, lane_color, short_platform
+from mabgui.ui.models.table import ObjectRole
+from mabgui.ui.views.builds.style import (
+    SHARED_COLOR,
+    STDERR_COLOR,
+    color_icon,
+    lane_color,
+    short_platform,
+)
 
-ObjectRole = Qt.ItemDataRole.UserRole + 1
 StreamRole = Qt.ItemDataRole.UserRole + 2
 
 _Index = QModelIndex | QPersistentModelIndex

@@ -33,8 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mabgui.core.build import history
-from mabgui.core.build import BuildError, BuildRun, BuildSpec, OutputKind
+from mabgui.core.build import BuildError, BuildRun, BuildSpec, OutputKind, history
 from mabgui.core.platform import Platform
 from mabgui.core.progress import (
     BuildFinished,
@@ -53,6 +52,8 @@ from mabgui.core.progress import (
     StepStatus,
     WarningAdded,
 )
+from mabgui.ui import settings as saved
+from mabgui.ui.tasks import TaskFailure, TaskManager
 from mabgui.ui.views.builds.form import BuildForm
 from mabgui.ui.views.builds.history import HistoryPanel, entry_image
 from mabgui.ui.views.builds.insight import InsightPanel
@@ -68,7 +69,6 @@ from mabgui.ui.views.builds.style import (
     lane_color,
 )
 from mabgui.ui.views.builds.timeline import TimelineWidget
-from mabgui.ui.tasks import TaskFailure, TaskManager
 
 FRAME_MS = 75  # view updates are coalesced to one per frame
 TIMELINE_MS = 300  # the timeline redraws at most this often while events pour in
@@ -526,7 +526,7 @@ class BuildsView(QWidget):
 
     def _choose_recording(self) -> None:
         settings = QSettings()
-        start = str(settings.value("builds/recording_dir", str(Path.home())))
+        start = saved.read_str(settings, "builds/recording_dir", str(Path.home()))
         path, _filter = QFileDialog.getOpenFileName(
             self,
             "Open a recorded rawjson stream",

@@ -28,13 +28,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mabgui.core.binfmt import Backend, BinfmtError, BinfmtState, Handler, LocalBinfmt
 from mabgui.core.binfmt import backend as binfmt_backend
 from mabgui.core.binfmt import builders as binfmt_builders
-from mabgui.core.binfmt import Backend, BinfmtError, BinfmtState, Handler, LocalBinfmt
 from mabgui.core.binfmt.builders import BuilderPlatforms, StaleBuilder
 from mabgui.core.binfmt.daemon import DEFAULT_INSTALLER_IMAGE, DEFAULT_SHELL_IMAGE, DaemonBinfmt
 from mabgui.core.platform import Platform
-from mabgui.ui.views.emulators.install_dialog import InstallDialog
+from mabgui.ui import settings as saved
 from mabgui.ui.models.emulators import (
     COL_BUILDERS,
     COL_ENABLED,
@@ -46,6 +46,7 @@ from mabgui.ui.models.emulators import (
     EmulatorsModel,
 )
 from mabgui.ui.tasks import TaskFailure, TaskManager
+from mabgui.ui.views.emulators.install_dialog import InstallDialog
 
 ListBuilders = Callable[[], Any]
 _BACKENDS = (
@@ -122,7 +123,7 @@ class EmulatorsView(QWidget):
         self.backend_box = QComboBox()
         for key, text in _BACKENDS:
             self.backend_box.addItem(text, key)
-        current = str(self.settings.value("emulators/backend", "auto"))
+        current = saved.read_str(self.settings, "emulators/backend", "auto")
         self.backend_box.setCurrentIndex(max(0, self.backend_box.findData(current)))
         self.backend_box.setEnabled(backend is None)
         self.backend_box.currentIndexChanged.connect(self._backend_changed)
@@ -133,12 +134,12 @@ class EmulatorsView(QWidget):
         images = QHBoxLayout(self.images)
         images.setContentsMargins(0, 0, 0, 0)
         self.shell_image = QLineEdit(
-            str(self.settings.value("emulators/shell_image", DEFAULT_SHELL_IMAGE))
+            saved.read_str(self.settings, "emulators/shell_image", DEFAULT_SHELL_IMAGE)
         )
         self.shell_image.setToolTip("An image with a POSIX shell, run --privileged to read and "
                                     "toggle handlers")  # fmt: skip
         self.installer_image = QLineEdit(
-            str(self.settings.value("emulators/installer_image", DEFAULT_INSTALLER_IMAGE))
+            saved.read_str(self.settings, "emulators/installer_image", DEFAULT_INSTALLER_IMAGE)
         )
         self.installer_image.setToolTip("Run --privileged with --install/--uninstall ARCHS")
         if isinstance(self.backend, DaemonBinfmt):
@@ -229,15 +230,17 @@ class EmulatorsView(QWidget):
 
     # --- backend --------------------------------------------------------------------------
     def _make_backend(self) -> Backend:
-        kind = str(self.settings.value("emulators/backend", "auto"))
+        kind = saved.read_str(self.settings, "emulators/backend", "auto")
         if kind not in binfmt_backend.BACKEND_KINDS:
             kind = "auto"
         try:
             return binfmt_backend.make_backend(
                 kind,  # type: ignore[arg-type]
-                shell_image=str(self.settings.value("emulators/shell_image", DEFAULT_SHELL_IMAGE)),
-                installer_image=str(
-                    self.settings.value("emulators/installer_image", DEFAULT_INSTALLER_IMAGE)
+                shell_image=saved.read_str(
+                    self.settings, "emulators/shell_image", DEFAULT_SHELL_IMAGE
+                ),
+                installer_image=saved.read_str(
+                    self.settings, "emulators/installer_image", DEFAULT_INSTALLER_IMAGE
                 ),
             )
         except BinfmtError:

@@ -9,7 +9,6 @@ Cancel); errors are shown in the view, which stays usable.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from PySide6.QtCore import QModelIndex, QSettings, Qt
 from PySide6.QtWidgets import (
@@ -30,12 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mabgui.core.registry.manifest import Layer, ManifestTree, fetch_tree, human_size
-from mabgui.core.registry.reference import InvalidReference, Reference, parse_reference
 from mabgui.core.registry import RegistryClient, RegistryError
 from mabgui.core.registry.cache import DigestCache, default_cache_dir
-from mabgui.ui.views.manifests.chart import SizeChart
-from mabgui.ui.views.manifests.details import ManifestDetails
+from mabgui.core.registry.manifest import Layer, ManifestTree, fetch_tree, human_size
+from mabgui.core.registry.reference import InvalidReference, Reference, parse_reference
+from mabgui.ui import settings as saved
 from mabgui.ui.models.manifests import (
     COL_DIGEST,
     COL_NAME,
@@ -48,6 +46,8 @@ from mabgui.ui.models.manifests import (
     raw_of,
 )
 from mabgui.ui.tasks import TaskFailure, TaskManager
+from mabgui.ui.views.manifests.chart import SizeChart
+from mabgui.ui.views.manifests.details import ManifestDetails
 
 HISTORY_KEY = "manifests/history"
 JSON_BLOBS = frozenset(
@@ -325,9 +325,8 @@ class ManifestsView(QWidget):
     # --- history ------------------------------------------------------------------------------
 
     def _load_history(self) -> None:
-        value: Any = QSettings().value(HISTORY_KEY, [])
-        items = [value] if isinstance(value, str) else list(value or [])
-        self.ref_box.addItems([str(i) for i in items][:HISTORY_SIZE])
+        items = saved.read_str_list(QSettings(), HISTORY_KEY)
+        self.ref_box.addItems(items[:HISTORY_SIZE])
         self.ref_box.setEditText("")
 
     def history(self) -> list[str]:
