@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import qasync
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QByteArray, QObject, QSettings, QUrl, Slot
+from PySide6.QtGui import QDesktopServices
 from pytestqt.qtbot import QtBot
 
-from mabgui.core import doctor
+from mabgui.core import doctor, log
 from mabgui.ui.main_window import AREAS, MainWindow
 from tests.conftest import Engine
 from tests.gui.conftest import run
@@ -95,3 +99,77 @@ def test_banner_lists_fixes(qtbot: QtBot) -> None:
     )
     window.banner.show_diagnosis(diagnosis)
     assert "mount it &lt;now&gt;" in window.banner.text.text()
+
+
+_CORRUPT = [
+    ("builds/last_spec", "[1]"),
+    ("builds/last_spec", "{not json"),
+    ("builds/last_spec", '{"build_args": [1], "platforms": 5}'),
+    ("builds/last_spec", '{"platforms": ["not a platform!"], "output": "nonsense"}'),
+    ("builds/last_spec", QByteArray(b"\xff\x00")),
+    ("window/geometry", "garbage"),
+    ("window/geometry", QByteArray(b"\x00\x01 not a geometry")),
+    ("window/state", 5),
+    ("window/area", "abc"),
+    ("window/area", ["1", "2"]),
+    ("manifests/history", 42),
+    ("emulators/backend", 7),
+    ("builds/recording_dir", ["x"]),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), _CORRUPT)
+def test_a_corrupt_setting_never_stops_the_window(
+    qtbot: QtBot, qloop: qasync.QEventLoop, key: str, value: object
+) -> None:
+    settings = QSettings()
+    settings.setValue(key, value)
+    settings.sync()
+    window = _window(qtbot)
+    window.show()
+    assert window.stack.count() == len(AREAS)
+    if key == "builds/last_spec":
+        # the spec could not be used: it is forgotten, the form keeps its defaults
+        assert QSettings().value(key) is None
+    _close(qloop, window)
+
+
+@pytest.mark.qt_log_ignore("QVariant::load")
+def test_an_unreadable_settings_file_never_stops_the_window(
+    qtbot: QtBot, qloop: qasync.QEventLoop
+) -> None:
+    path = Path(QSettings().fileName())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        b"[builds]\nlast_spec=@Variant(\\0\\0\\0\\x7f\\0\\0\\0\\xffgarbage)\n"
+        b"[window]\ngeometry=@ByteArray(\\x1\\x2)\nstate=@Rect(1 2)\narea=@Size(\n"
+        b"\xff\xfe not even text\n"
+    )
+    window = _window(qtbot)
+    window.show()
+    assert window.stack.count() == len(AREAS)
+    _close(qloop, window)
+
+
+def test_help_shows_the_log_folder(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(log, "log_dir", lambda: tmp_path / "logs")
+    opened: list[QUrl] = []
+
+    class Catcher(QObject):
+        @Slot(QUrl)
+        def open(self, url: QUrl) -> None:
+            opened.append(url)
+
+    catcher = Catcher()
+    QDesktopServices.setUrlHandler("file", catcher, "open")
+    try:
+        window = _window(qtbot)
+        help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+        assert window.show_log_action in help_menu.actions()
+        window.show_log_action.trigger()
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+    assert [u.toLocalFile() for u in opened] == [str(tmp_path / "logs")]
+    assert (tmp_path / "logs").is_dir()
