@@ -12,17 +12,16 @@ from pytestqt.qtbot import QtBot
 
 from mabgui.core import doctor, log
 from mabgui.ui.main_window import AREAS, MainWindow
-from tests.conftest import Engine
 from tests.gui.conftest import run
 
 
-def _window(qtbot: QtBot) -> MainWindow:
+def make_window(qtbot: QtBot) -> MainWindow:
     window = MainWindow()
     qtbot.addWidget(window)
     return window
 
 
-def _close(loop: qasync.QEventLoop, window: MainWindow) -> None:
+def close_window(loop: qasync.QEventLoop, window: MainWindow) -> None:
     """Close as the app does: the window, then every view's work in flight."""
     window.close()
     run(loop, window.shutdown())
@@ -30,29 +29,14 @@ def _close(loop: qasync.QEventLoop, window: MainWindow) -> None:
 
 
 def test_four_areas_and_navigation(qtbot: QtBot, qloop: qasync.QEventLoop) -> None:
-    window = _window(qtbot)
+    window = make_window(qtbot)
     window.show()
     assert [window.nav.item(i).text() for i in range(window.nav.count())] == list(AREAS)
     assert window.stack.count() == 4
     window.nav.setCurrentRow(3)
     assert window.stack.currentWidget() is window.views["Manifests"]
     assert "mabgui" in window.about_text()
-    _close(qloop, window)
-
-
-def test_engine_status_shows_the_real_engine(
-    qtbot: QtBot, qloop: qasync.QEventLoop, engine: Engine
-) -> None:
-    window = _window(qtbot)
-    window.show()
-    window.check_engine()
-    run(qloop, window.tasks.wait_all())
-    text = window.engine_status.label.text()
-    assert "context default" in text
-    assert "buildx 0.13.1" in text
-    assert not window.engine_status.retry.isVisible()
-    assert window.banner.isHidden()
-    _close(qloop, window)
+    close_window(qloop, window)
 
 
 def test_unreachable_daemon_shows_retry_and_banner(
@@ -62,7 +46,7 @@ def test_unreachable_daemon_shows_retry_and_banner(
 
     assert isinstance(monkeypatch, pytest.MonkeyPatch)
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
-    window = _window(qtbot)
+    window = make_window(qtbot)
     window.show()
     window.check_engine()
     run(qloop, window.tasks.wait_all())
@@ -72,24 +56,24 @@ def test_unreachable_daemon_shows_retry_and_banner(
     assert "Multi-platform builds cannot run yet" in window.banner.text.text()
     assert window.diagnosis is not None
     assert not window.diagnosis.multiplatform_ready
-    _close(qloop, window)
+    close_window(qloop, window)
 
 
 def test_geometry_is_remembered(qtbot: QtBot, qloop: qasync.QEventLoop) -> None:
-    window = _window(qtbot)
+    window = make_window(qtbot)
     window.show()
     # The offscreen screen is 800x600 and restoring clamps the width to it: compare heights.
     window.resize(window.width(), 450)
     window.nav.setCurrentRow(2)
-    _close(qloop, window)
-    again = _window(qtbot)
+    close_window(qloop, window)
+    again = make_window(qtbot)
     assert again.height() == 450
     assert again.nav.currentRow() == 2
     assert QSettings().value("window/area") in (2, "2")
 
 
 def test_banner_lists_fixes(qtbot: QtBot) -> None:
-    window = _window(qtbot)
+    window = make_window(qtbot)
     diagnosis = doctor.Diagnosis(
         [
             doctor.Check(
@@ -125,13 +109,13 @@ def test_a_corrupt_setting_never_stops_the_window(
     settings = QSettings()
     settings.setValue(key, value)
     settings.sync()
-    window = _window(qtbot)
+    window = make_window(qtbot)
     window.show()
     assert window.stack.count() == len(AREAS)
     if key == "builds/last_spec":
         # the spec could not be used: it is forgotten, the form keeps its defaults
         assert QSettings().value(key) is None
-    _close(qloop, window)
+    close_window(qloop, window)
 
 
 @pytest.mark.qt_log_ignore("QVariant::load")
@@ -145,10 +129,10 @@ def test_an_unreadable_settings_file_never_stops_the_window(
         b"[window]\ngeometry=@ByteArray(\\x1\\x2)\nstate=@Rect(1 2)\narea=@Size(\n"
         b"\xff\xfe not even text\n"
     )
-    window = _window(qtbot)
+    window = make_window(qtbot)
     window.show()
     assert window.stack.count() == len(AREAS)
-    _close(qloop, window)
+    close_window(qloop, window)
 
 
 def test_help_shows_the_log_folder(
@@ -165,7 +149,7 @@ def test_help_shows_the_log_folder(
     catcher = Catcher()
     QDesktopServices.setUrlHandler("file", catcher, "open")
     try:
-        window = _window(qtbot)
+        window = make_window(qtbot)
         help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
         assert window.show_log_action in help_menu.actions()
         window.show_log_action.trigger()

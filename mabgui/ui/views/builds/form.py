@@ -187,6 +187,10 @@ class BuildForm(QWidget):
         return box
 
     # --- builders and platforms ---------------------------------------------------------------
+    def builder_platforms(self) -> dict[str, list[Platform]]:
+        """The platforms of each builder as last loaded (empty until loaded)."""
+        return {name: list(p) for name, p in self._builder_platforms.items()}
+
     def load_builders(self) -> None:
         """List the buildx builders in the background (their platforms fill the checkboxes)."""
         self.platforms_note.setText("Loading the builders (docker buildx ls)…")

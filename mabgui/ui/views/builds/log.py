@@ -143,6 +143,10 @@ class LogModel(QAbstractListModel):
             self._scan_to_end()
         self.endResetModel()
 
+    def stored_count(self) -> int:
+        """Lines in the build's log store, shown or filtered out."""
+        return len(self._log) if self._log is not None else 0
+
     def pending(self) -> int:
         """Lines of the store not examined by the filter yet."""
         return len(self._log) - self._seen if self._log is not None else 0

@@ -336,6 +336,13 @@ class BuildsView(QWidget):
         self.tasks.cancel(SESSION)
         self.cancel_button.setEnabled(False)
 
+    def lane(self, platform: Platform | None) -> LaneWidget | None:
+        """The lane of ``platform`` (None: the shared steps), if the build has one."""
+        return self._lanes.get(platform)
+
+    def lanes(self) -> dict[Platform | None, LaneWidget]:
+        return dict(self._lanes)
+
     @property
     def build_run(self) -> BuildRun | None:
         return self._run
