@@ -67,7 +67,7 @@ async def _run_window(self_test: bool) -> int:
     return code
 
 
-def _run_bounded(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, int]) -> int:
+def run_bounded(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, int]) -> int:
     """Run ``coro`` to its end, then stop what is left within the shutdown bound, and close."""
     from mabgui.ui import tasks
 
@@ -147,7 +147,7 @@ def main(self_test: bool = False) -> int:
         loop = qasync.QEventLoop()
         asyncio.set_event_loop(loop)
         try:
-            return _run_bounded(loop, _run_window(self_test))
+            return run_bounded(loop, _run_window(self_test))
         finally:
             asyncio.set_event_loop(None)
 

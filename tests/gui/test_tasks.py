@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 import time
 
 import pytest
@@ -226,3 +228,44 @@ def test_window_close_is_bounded_by_a_slow_task(qtbot: QtBot, qloop: qasync.QEve
     assert not window.tasks.running("hang")
     release.set()
     run_until(qloop, slow.done, timeout=5)
+
+
+_APP_END = """
+import asyncio, sys, time
+import qasync
+from PySide6.QtWidgets import QApplication
+from mabgui.ui import app
+
+qapp = QApplication([])
+loop = qasync.QEventLoop(qapp)
+asyncio.set_event_loop(loop)
+
+async def never_ends() -> None:
+    while True:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            pass
+
+async def main() -> int:
+    asyncio.get_running_loop().create_task(never_ends())
+    await asyncio.sleep(0)
+    return 7
+
+begin = time.monotonic()
+code = app.run_bounded(loop, main())
+print(code, time.monotonic() - begin, flush=True)
+"""
+
+
+def test_the_app_ends_within_the_bound_despite_a_task_that_never_ends() -> None:
+    """What the window's close leaves behind cannot hold the process either."""
+    begin = time.monotonic()
+    res = subprocess.run(
+        [sys.executable, "-c", _APP_END], capture_output=True, text=True, timeout=30
+    )
+    assert res.returncode == 0, res.stderr
+    code, elapsed = res.stdout.split()
+    assert code == "7"
+    assert float(elapsed) < SHUTDOWN_BOUND_S + 1
+    assert time.monotonic() - begin < 15

@@ -479,12 +479,8 @@ class BuildersView(QWidget):
             self.tasks.start("du", self._disk_usage(b.name))
 
     async def _disk_usage(self, name: str) -> None:
-        try:
-            du = await buildx.disk_usage(name)
-        except buildx.BuildxError as exc:
-            self._set_status(_error_text(str(exc), exc.hint), error=True)
-            return
-        self.disk_usage = du
+        # A BuildxError goes to the task manager: _task_failed shows its message and hint.
+        self.disk_usage = await buildx.disk_usage(name)
         self._show_details()
 
     def new_builder(self) -> NewBuilderDialog:
