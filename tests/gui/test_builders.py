@@ -1,4 +1,5 @@
-"""Builders view, model and New-builder dialog (offscreen): recorded data and the real engine."""
+"""Builders model and New-builder dialog (offscreen) over recorded data (the view on the real
+engine: tests/e2e/gui/test_gui_builders.py)."""
 
 from __future__ import annotations
 

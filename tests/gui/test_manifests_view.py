@@ -1,4 +1,5 @@
-"""Manifests tree model over recorded content, and the view against the real registry."""
+"""Manifests tree model over recorded content (the view on the real registry:
+tests/e2e/gui/test_gui_manifests.py)."""
 
 from __future__ import annotations
 
