@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The CLI and the app log to a file: in tests, a throwaway folder (inherited by subprocesses).
+os.environ.setdefault("MABGUI_LOG_DIR", tempfile.mkdtemp(prefix="mabgui-test-log-"))
 
 REGISTRY = "127.0.0.1:5000"
 BASE_IMAGE = f"{REGISTRY}/busybox:latest"

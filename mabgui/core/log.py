@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import re
 import threading
 from pathlib import Path
@@ -76,7 +77,11 @@ class Redactor(logging.Filter):
 
 
 def log_dir() -> Path:
-    """The platform's per-user log folder for mabgui (not created here)."""
+    """The platform's per-user log folder for mabgui (``MABGUI_LOG_DIR`` overrides it; not
+    created here)."""
+    override = os.environ.get("MABGUI_LOG_DIR")
+    if override:
+        return Path(override)
     import platformdirs
 
     return Path(platformdirs.user_log_dir("mabgui", appauthor=False))
@@ -93,7 +98,6 @@ def setup(
     """
     root = logging.getLogger(ROOT)
     root.setLevel(logging.DEBUG)
-    root.propagate = False
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()

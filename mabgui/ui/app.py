@@ -1,12 +1,23 @@
-"""Start the window on a qasync event loop: asyncio and Qt share one loop on the GUI thread."""
+"""Start the window on a qasync event loop: asyncio and Qt share one loop on the GUI thread.
+
+Logging is set up first (the rotating file in ``log.log_dir()``, Help → Show log folder). The
+end of the run is bounded: closing the window cancels every task and waits at most
+``tasks.SHUTDOWN_BOUND_S``; a task that ignores its cancellation is left behind (logged) instead
+of holding the process, which is why the loop is driven here rather than by ``asyncio.Runner``
+(whose close waits for every task without limit).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 import tempfile
+import threading
+from collections.abc import Coroutine
+from typing import Any
 
 from mabgui import APP_ID, APP_NAME, __version__
 
@@ -56,6 +67,36 @@ async def _run_window(self_test: bool) -> int:
     return code
 
 
+def run_bounded(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, int]) -> int:
+    """Run ``coro`` to its end, then stop what is left within the shutdown bound, and close."""
+    from mabgui.ui import tasks
+
+    main_task = loop.create_task(coro)
+    # Ctrl+C cancels the run as asyncio.Runner does: the window then shuts down its work.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(
+            signal.SIGINT, lambda *_: loop.call_soon_threadsafe(main_task.cancel)
+        )
+    try:
+        return loop.run_until_complete(main_task)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        leftover = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in leftover:
+            task.cancel()
+        if leftover:
+            loop.run_until_complete(tasks.wait_bounded(leftover))
+        with contextlib.suppress(TimeoutError):
+            loop.run_until_complete(
+                asyncio.wait_for(loop.shutdown_asyncgens(), tasks.SHUTDOWN_BOUND_S)
+            )
+        loop.close()
+
+
 async def _self_test(window: object) -> int:
     """Checks the frozen/installed app can: Qt platform and image plugins, resources, window."""
     from PySide6.QtGui import QGuiApplication, QImageReader
@@ -91,6 +132,10 @@ def main(self_test: bool = False) -> int:
     import qasync
     from PySide6.QtCore import QSettings
 
+    from mabgui.core import log
+
+    log_file = log.setup()
+    log.get("ui").info("mabgui %s starting (log file %s)", __version__, log_file)
     with contextlib.ExitStack() as stack:
         if self_test:
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -99,11 +144,12 @@ def main(self_test: bool = False) -> int:
             QSettings.setDefaultFormat(QSettings.Format.IniFormat)
             QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, scratch)
         _make_app()
-        with asyncio.Runner(loop_factory=qasync.QEventLoop) as runner:
-            try:
-                return runner.run(_run_window(self_test))
-            except asyncio.CancelledError:
-                return 0
+        loop = qasync.QEventLoop()
+        asyncio.set_event_loop(loop)
+        try:
+            return run_bounded(loop, _run_window(self_test))
+        finally:
+            asyncio.set_event_loop(None)
 
 
 if __name__ == "__main__":

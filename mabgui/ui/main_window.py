@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QSettings, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -23,15 +20,17 @@ from PySide6.QtWidgets import (
 )
 
 from mabgui import APP_NAME, __version__
-from mabgui.core import doctor
+from mabgui.core import doctor, log
 from mabgui.core.platform import Platform
+from mabgui.ui import settings as saved
+from mabgui.ui import tasks
+from mabgui.ui.engine_status import EngineStatus
+from mabgui.ui.resources import app_icon
+from mabgui.ui.tasks import TaskFailure, TaskManager
 from mabgui.ui.views.builders.view import BuildersView
 from mabgui.ui.views.builds.view import BuildsView
 from mabgui.ui.views.emulators.view import EmulatorsView
-from mabgui.ui.engine_status import EngineStatus
 from mabgui.ui.views.manifests.view import ManifestsView
-from mabgui.ui.resources import app_icon
-from mabgui.ui.tasks import TaskRunner
 
 AREAS = ("Builders", "Emulators", "Builds", "Manifests")
 _AREA_ICONS = {
@@ -98,7 +97,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
         self.settings = settings or QSettings()
-        self.tasks = TaskRunner(on_error=self._task_failed)
+        self.tasks = TaskManager(self, on_failure=self._task_failed)
         self.diagnosis: doctor.Diagnosis | None = None
         self.setWindowTitle("mabgui — multi-arch builds")
         self.setWindowIcon(app_icon())
@@ -143,7 +142,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.engine_status)
         self._build_menus()
         self._restore_geometry()
-        self.nav.setCurrentRow(int(str(self.settings.value("window/area", 0))) % len(AREAS))
+        self.nav.setCurrentRow(saved.read_int(self.settings, "window/area", 0) % len(AREAS))
 
     # --- menus ------------------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -166,6 +165,10 @@ class MainWindow(QMainWindow):
         view_menu.addAction(recheck)
 
         help_menu = self.menuBar().addMenu("&Help")
+        self.show_log_action = QAction("Show &log folder", self)
+        self.show_log_action.setToolTip(str(log.log_dir()))
+        self.show_log_action.triggered.connect(self.show_log_folder)
+        help_menu.addAction(self.show_log_action)
         about = QAction("&About mabgui", self)
         about.triggered.connect(self.show_about)
         help_menu.addAction(about)
@@ -181,6 +184,12 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         QMessageBox.about(self, f"About {APP_NAME}", self.about_text())
+
+    def show_log_folder(self) -> bool:
+        """Open the log folder (commands run, task failures with tracebacks) in the file manager."""
+        folder = log.log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def inspect_image(self, reference: str) -> None:
         """Show ``reference`` (e.g. a build's pushed result) in the Manifests area."""
@@ -212,18 +221,16 @@ class MainWindow(QMainWindow):
                 Platform.try_parse(f"{os_type}/{daemon.data['architecture']}")
             )
 
-    def _task_failed(self, exc: BaseException) -> None:
-        self.engine_status.show_error(f"{type(exc).__name__}: {exc}")
+    def _task_failed(self, failure: TaskFailure) -> None:
+        self.engine_status.show_error(failure.text)
 
     # --- geometry -----------------------------------------------------------------------------
     def _restore_geometry(self) -> None:
-        geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        else:
+        geometry = saved.read_bytes(self.settings, "window/geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1200, 760)
-        state = self.settings.value("window/state")
-        if isinstance(state, QByteArray):
+        state = saved.read_bytes(self.settings, "window/state")
+        if state is not None:
             self.restoreState(state)
 
     def save_settings(self) -> None:
@@ -232,30 +239,25 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/area", self.nav.currentRow())
         self.settings.sync()
 
-    def task_runners(self) -> list[TaskRunner]:
-        """The background work of the window and of every view and panel inside it."""
-        runners = [self.tasks]
-        for child in self.findChildren(QWidget):
-            runner = getattr(child, "tasks", None)
-            if isinstance(runner, TaskRunner):
-                runners.append(runner)
-        return runners
+    def task_managers(self) -> list[TaskManager]:
+        """The task managers of the window and of every view, panel and dialog under it."""
+        return tasks.managers_under(self)
 
-    async def shutdown(self, timeout: float = 5.0) -> None:
-        """Cancel every refresh, action and build in flight and wait (bounded) until they end.
+    task_runners = task_managers  # the former name
+
+    async def shutdown(self, timeout: float = tasks.SHUTDOWN_BOUND_S) -> bool:
+        """Cancel every refresh, action and build in flight; wait at most ``timeout`` seconds.
 
         Builds and buildx calls stop their process groups when cancelled, so nothing outlives
-        the window.
+        the window; a task that ignores its cancellation is left behind (and logged) rather than
+        holding the close. Returns whether everything ended in time.
         """
-        runners = self.task_runners()
-        for runner in runners:
-            runner.cancel_all()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*(r.wait_all() for r in runners)), timeout)
+        stubborn = await tasks.shutdown(self.task_managers(), timeout)
+        return not stubborn
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
-        for runner in self.task_runners():
-            runner.cancel_all()
+        for manager in self.task_managers():
+            manager.cancel_all()
         super().closeEvent(event)
         self.closed.emit()

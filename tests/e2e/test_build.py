@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from mabgui.core import build as B
-from mabgui.core.build import history
 from mabgui.core import progress as P
+from mabgui.core.build import history
 from mabgui.core.platform import Platform
 from tests.conftest import Engine
 

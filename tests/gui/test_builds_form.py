@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from mabgui.core.build import history
 from mabgui.core import progress as P
-from mabgui.core.build import BuildSpec, OutputKind, Secret
+from mabgui.core.build import BuildSpec, OutputKind, Secret, history
 from mabgui.core.platform import Platform
 from mabgui.ui.views.builds.form import BuildForm, SpecError
 from mabgui.ui.views.builds.history import HistoryModel, HistoryPanel
@@ -49,21 +48,6 @@ def test_platform_checkboxes_follow_the_builder(form) -> None:  # type: ignore[n
     assert list(form.platform_boxes) == [AMD64, ARM64, ARMV7]
     assert form.platform_boxes[ARM64].isChecked()  # the choice survives a builder switch
     assert "multi" in form.platforms_note.text()
-
-
-def test_unlisted_but_emulated_platforms_are_offered_marked(qtbot, qloop, engine) -> None:  # type: ignore[no-untyped-def]
-    # The default builder here does not list linux/arm/v7 although qemu-arm is registered:
-    # buildx still builds it, so the form offers it, marked, instead of hiding it.
-    widget = BuildForm()
-    qtbot.addWidget(widget)
-    widget.load_builders()
-    run_until(qloop, lambda: "default" in widget._builder_platforms, timeout=60)
-    widget.builder.setCurrentText("default")
-    assert ARMV7 in widget.platform_boxes
-    assert widget.platform_boxes[ARMV7].text() == "linux/arm/v7 (QEMU*)"
-    assert "does not list it" in widget.platform_boxes[ARMV7].toolTip()
-    assert widget.platform_boxes[ARM64].text() == "linux/arm64 (QEMU)"
-    assert "not listed by it" in widget.platforms_note.text()
 
 
 def test_spec_from_the_form(form, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -170,7 +154,7 @@ def test_history_reopen_respec_delete(qtbot, qloop, qtmodeltester, tmp_path: Pat
     view.finished.connect(finished.append)
     panel.view.setCurrentIndex(model.index(0, 0))
     panel.reopen_button.click()
-    run_until(qloop, lambda: view._lanes.get(ARM64) is not None and view._lanes[ARM64].failed)
+    run_until(qloop, lambda: view.lane(ARM64) is not None and view.lane(ARM64).failed)
     assert "failed" in view.state.text()
     assert not view.inspect_button.isEnabled()
 

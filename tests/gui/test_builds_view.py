@@ -52,7 +52,7 @@ def test_failed_build_marks_only_the_arm64_lane(view, qloop, qtmodeltester) -> N
     progress = run(qloop, view.replay_bytes(_data("fail-arm64.rawjson"), title="fail"))
     assert finished
     assert not finished[-1].ok
-    lanes = view._lanes
+    lanes = view.lanes()
     assert set(lanes) == {AMD64, ARM64, ARMV7, None}
     assert lanes[ARM64].failed
     assert lanes[ARM64].error.isVisible()
@@ -93,7 +93,7 @@ def test_clicking_a_step_filters_the_log_to_it(view, qloop, qtbot) -> None:  # t
     failed = progress.lanes[ARM64].failed_step
     assert failed is not None
     assert failed.log_line_count >= 1
-    lane = view._lanes[ARM64]
+    lane = view.lane(ARM64)
     row = lane.model.row_of(failed)
     rect = lane.view.visualRect(lane.model.index(row, 0))
     qtbot.mouseClick(lane.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
@@ -125,7 +125,7 @@ def test_running_build_lanes_and_incremental_feed(view, qloop, qtmodeltester) ->
     ]
     assert "running" in view.state.text()
     assert view.cancel_button.isEnabled()
-    assert any(w.model.rowCount() for w in view._lanes.values())
+    assert any(w.model.rowCount() for w in view.lanes().values())
     for start in range(half, len(data), 997):
         view.on_events(parser.feed(data[start : start + 997]))
     view.on_events(parser.close(0))
@@ -133,10 +133,10 @@ def test_running_build_lanes_and_incremental_feed(view, qloop, qtmodeltester) ->
         qloop, lambda: parser.progress.result is not None and "succeeded" in view.state.text()
     )
     reference = P.parse_bytes(data, [AMD64, ARM64, ARMV7], exit_code=0)
-    assert len(view.log_pane.model._log or []) == len(reference.log)
+    assert view.log_pane.model.stored_count() == len(reference.log)
     assert view.log_pane.model.rowCount() == len(reference.log)
     for platform, lane in reference.lanes.items():
-        widget = view._lanes[platform]
+        widget = view.lane(platform)
         assert widget.model.rowCount() == len(lane.steps)
         labels = [widget.model.data(widget.model.index(r, 0)) for r in range(len(lane.steps))]
         assert labels == [s.label for s in lane.steps]
@@ -263,7 +263,7 @@ def test_open_recording_plain_gz_and_bad_files(view, qloop, tmp_path: Path) -> N
     view.open_recording(gz)
     run_until(qloop, lambda: bool(results))
     assert "ci-build.rawjson.gz" in view.title.text()
-    assert view._lanes[ARM64].failed
+    assert view.lane(ARM64).failed
 
     missing = tmp_path / "nope.rawjson"
     view.open_recording(missing)
@@ -279,15 +279,15 @@ def test_open_recording_plain_gz_and_bad_files(view, qloop, tmp_path: Path) -> N
 
 def test_cached_rebuild_and_cross_stage(view, qloop) -> None:  # type: ignore[no-untyped-def]
     progress = run(qloop, view.replay_bytes(_data("cached-rebuild.rawjson")))
-    assert all(not w.failed for w in view._lanes.values())
-    amd = view._lanes[AMD64].model
+    assert all(not w.failed for w in view.lanes().values())
+    amd = view.lane(AMD64).model
     assert "cached" in [amd.data(amd.index(r, StepsModel.COL_TIME)) for r in range(amd.rowCount())]
     assert progress.result is not None
     assert progress.result.ok
     progress = run(qloop, view.replay_bytes(_data("cross-stage.rawjson")))
     cross = [s for s in progress.steps.values() if s.build_platform is not None]
     assert cross
-    lane = view._lanes[ARM64].model
+    lane = view.lane(ARM64).model
     tips = [
         lane.data(lane.index(r, 0), Qt.ItemDataRole.ToolTipRole) for r in range(lane.rowCount())
     ]

@@ -6,7 +6,6 @@ import asyncio
 import gc
 import html
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,20 +20,17 @@ from mabgui.core.binfmt import BinfmtState, LocalBinfmt
 from mabgui.core.binfmt import builders as binfmt_builders
 from mabgui.core.binfmt.daemon import DaemonBinfmt
 from mabgui.core.platform import Platform
-from mabgui.ui.main_window import MainWindow
 from mabgui.ui.models.emulators import (
     COL_BUILDERS,
     COL_ENABLED,
-    COL_NAME,
     COL_PLATFORMS,
     COL_WARNING,
     EmulatorsModel,
-    ObjectRole,
 )
+from mabgui.ui.models.table import ObjectRole
 from mabgui.ui.views.emulators.header import Header
 from mabgui.ui.views.emulators.install_dialog import InstallDialog
 from mabgui.ui.views.emulators.view import EmulatorsView
-from tests.conftest import Engine
 from tests.gui.conftest import run, run_until
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "binfmt"
@@ -97,7 +93,7 @@ def _view(qtbot: QtBot, backend: Any, **kwargs: Any) -> EmulatorsView:
     return view
 
 
-def _row(view: EmulatorsView, name: str) -> int:
+def row_of(view: EmulatorsView, name: str) -> int:
     row = view.model.row_of(name)
     assert row is not None
     return row
@@ -167,15 +163,15 @@ def test_view_shows_handlers_builders_and_warnings(
     assert view.model.rowCount() == 7
     assert "7 handlers, 6 enabled" in view.summary.text()
     m = view.model
-    assert m.index(_row(view, "qemu-s390x"), COL_BUILDERS).data() == "default"
-    assert m.index(_row(view, "qemu-arm"), COL_BUILDERS).data() == "none"
-    assert m.index(_row(view, "python3.11"), COL_BUILDERS).data() == ""
+    assert m.index(row_of(view, "qemu-s390x"), COL_BUILDERS).data() == "default"
+    assert m.index(row_of(view, "qemu-arm"), COL_BUILDERS).data() == "none"
+    assert m.index(row_of(view, "python3.11"), COL_BUILDERS).data() == ""
     assert view.warnings.isVisible()
     assert "qemu-arm is enabled but the running builder default" in view.warnings.text()
     assert view.restart_button.isVisible()
     assert view.restart_button.text() == "Restart default…"
     assert not view.images.isVisible()  # a local backend needs no images
-    view.table.selectRow(_row(view, "qemu-riscv64"))
+    view.table.selectRow(row_of(view, "qemu-riscv64"))
     assert view.remove_button.isEnabled()
     view.grab().save("/tmp/emulators.png")
     # The docker driver's BuildKit lives in dockerd: the view says so instead of restarting it.
@@ -196,11 +192,11 @@ def test_stale_builders_need_the_engines_native_platform(
     run(qloop, view.tasks.wait_all())
     assert view.stale == []
     assert not view.restart_button.isVisible()
-    assert view.model.index(_row(view, "qemu-arm"), COL_WARNING).data() == ""
+    assert view.model.index(row_of(view, "qemu-arm"), COL_WARNING).data() == ""
     view.set_native_platform(AMD64)
     assert [s.handler.name for s in view.stale] == ["qemu-arm"]
     assert view.restart_button.isVisible()
-    assert view.model.index(_row(view, "qemu-arm"), COL_WARNING).data() == "⚠ restart default"
+    assert view.model.index(row_of(view, "qemu-arm"), COL_WARNING).data() == "⚠ restart default"
     view.close()
 
     dialog = InstallDialog(binfmt.read_state(kernel_dir), "this host", native=None)
@@ -227,7 +223,7 @@ def test_toggle_asks_first_and_applies(
         return answer[0]
 
     view.confirm = confirm
-    index = view.model.index(_row(view, "qemu-s390x"), COL_ENABLED)
+    index = view.model.index(row_of(view, "qemu-s390x"), COL_ENABLED)
     view.model.setData(index, Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
     assert asked[0][0] == "Disable qemu-s390x?"
     assert f"echo 0 | sudo tee {kernel_dir}/qemu-s390x" in asked[0][1]
@@ -248,7 +244,7 @@ def test_toggle_asks_first_and_applies(
     assert (kernel_dir / "qemu-s390x").read_text().startswith("enabled")
 
     # Remove the selected handler, confirmed with the exact command.
-    view.table.selectRow(_row(view, "mabgui-test-ext"))
+    view.table.selectRow(row_of(view, "mabgui-test-ext"))
     view.remove_selected()
     assert f"echo -1 | sudo tee {kernel_dir}/mabgui-test-ext" in asked[-1][1]
     run_until(qloop, lambda: view.model.row_of("mabgui-test-ext") is None)
@@ -267,7 +263,7 @@ def test_add_flag_f(qtbot: QtBot, qloop: qasync.QEventLoop, kernel_dir: Path) ->
     view.show()
     view.refresh()
     run(qloop, view.tasks.wait_all())
-    row = _row(view, "qemu-arm")
+    row = row_of(view, "qemu-arm")
     assert view.model.index(row, COL_WARNING).data().startswith("⚠ no F flag")
     assert "flag F (fix-binary) is missing" in view.warnings.text()
     view.table.selectRow(row)
@@ -280,7 +276,7 @@ def test_add_flag_f(qtbot: QtBot, qloop: qasync.QEventLoop, kernel_dir: Path) ->
     run_until(qloop, lambda: "now has flags" in view.message.text())
     run(qloop, view.tasks.wait_all())
     assert "flags: POF" in arm.read_text()
-    assert view.model.index(_row(view, "qemu-arm"), COL_WARNING).data() == "⚠ restart default"
+    assert view.model.index(row_of(view, "qemu-arm"), COL_WARNING).data() == "⚠ restart default"
     view.close()
 
 
@@ -293,7 +289,7 @@ def test_without_privileges_nothing_runs_and_the_command_is_shown(
     run(qloop, view.tasks.wait_all())
     assert "Read-only" in view.message.text()
     view.confirm = lambda title, text: pytest.fail("must not ask: nothing can run")
-    index = view.model.index(_row(view, "qemu-arm"), COL_ENABLED)
+    index = view.model.index(row_of(view, "qemu-arm"), COL_ENABLED)
     view.model.setData(index, Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
     text = view.message.text()
     assert "needs root" in text
@@ -311,10 +307,10 @@ def test_a_name_mabgui_never_writes_with_is_refused(
     view.refresh()
     run(qloop, view.tasks.wait_all())
     view.confirm = lambda title, text: pytest.fail("must not ask: nothing may run")
-    index = view.model.index(_row(view, "-odd"), COL_ENABLED)
+    index = view.model.index(row_of(view, "-odd"), COL_ENABLED)
     view.model.setData(index, Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
     assert "'-odd' is not a valid handler name" in html.unescape(view.message.text())
-    view.table.selectRow(_row(view, "-odd"))
+    view.table.selectRow(row_of(view, "-odd"))
     view.message.clear()
     view.remove_selected()
     assert "'-odd' is not a valid handler name" in html.unescape(view.message.text())
@@ -354,7 +350,7 @@ def test_install_dialog_and_install(
     assert f"{bindir}/qemu-mips64el-static:F' | sudo tee {kernel_dir}/register" in asked[0]
     run_until(qloop, lambda: view.model.row_of("qemu-mips64el") is not None)
     run(qloop, view.tasks.wait_all())
-    row = _row(view, "qemu-mips64el")
+    row = row_of(view, "qemu-mips64el")
     assert view.model.index(row, COL_PLATFORMS).data() == "linux/mips64le"
     assert "Installed: qemu-mips64el." in view.message.text()
     # The platform without an emulator on the host: a clear error, nothing registered.
@@ -382,53 +378,6 @@ def test_unmounted_shows_the_mount_command(
     view.mount()
     assert f"sudo mount -t binfmt_misc binfmt_misc {tmp_path}" in asked[0]
     view.close()
-
-
-@pytest.mark.engine
-def test_real_host_and_daemon_errors(
-    qtbot: QtBot, qloop: qasync.QEventLoop, engine: Engine
-) -> None:
-    view = EmulatorsView(backend=LocalBinfmt())
-    qtbot.addWidget(view)
-    view.show()
-    view.refresh()
-    run_until(qloop, lambda: view.builders is not None, timeout=60)
-    run(qloop, view.tasks.wait_all())
-    row = _row(view, "qemu-s390x")
-    assert view.model.index(row, COL_NAME).data() == "qemu-s390x"
-    assert "default" in view.model.index(row, COL_BUILDERS).data()
-    view.close()
-
-    missing = f"{engine.registry}/mabgui-emulators-test-missing:none"
-    view = EmulatorsView(backend=DaemonBinfmt(missing), list_builders=recorded_builders)
-    qtbot.addWidget(view)
-    view.show()
-    view.refresh()
-    run(qloop, view.tasks.wait_all())
-    assert f"the helper image {missing} is not on the Docker daemon" in view.message.text()
-    assert "is a setting" in view.message.text()
-    assert view.images.isVisible()
-    view.close()
-
-
-@pytest.mark.engine
-def test_the_window_passes_the_daemons_platform_down(
-    qtbot: QtBot, qloop: qasync.QEventLoop, engine: Engine
-) -> None:
-    reported = subprocess.run(
-        [engine.docker, "info", "--format", "{{.OSType}}/{{.Architecture}}"],
-        capture_output=True, text=True, check=True, timeout=30,
-    ).stdout.strip()  # fmt: skip
-    window = MainWindow()
-    qtbot.addWidget(window)
-    emulators = window.views["Emulators"]
-    assert isinstance(emulators, EmulatorsView)
-    assert emulators.native is None
-    window.check_engine()
-    run(qloop, window.tasks.wait_all())
-    assert emulators.native == Platform.parse(reported)
-    window.close()
-    run(qloop, window.shutdown())
 
 
 class HangingKernel(RecordedKernel):

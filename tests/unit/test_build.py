@@ -276,10 +276,12 @@ def test_cli_build_refuses_bad_options(
 
 
 def test_cli_build_bad_flag_value_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        cli.main(["build", "--provenance", "maybe", str(CTX)])
-    assert exc.value.code == 2
+    assert cli.main(["build", "--provenance", "maybe", str(CTX)]) == 2
     assert "expected true or false" in capsys.readouterr().err
+    assert cli.main(["build", "--provenance", "maybe", str(CTX), "--json"]) == 2
+    out = json.loads(capsys.readouterr().out)
+    assert out["ok"] is False and out["kind"] == "usage"
+    assert "expected true or false" in out["error"]
 
 
 def test_cli_replay_shows_the_emulation_cost(capsys: pytest.CaptureFixture[str]) -> None:

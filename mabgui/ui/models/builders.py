@@ -14,6 +14,7 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from mabgui.core.buildx import Builder, Chip, Node, Overview
+from mabgui.ui.models.table import ObjectRole as ObjectRole  # re-exported for views
 
 COL_NAME = 0
 COL_DRIVER = 1
@@ -22,7 +23,6 @@ COL_STATUS = 3
 COL_BUILDKIT = 4
 COL_PLATFORMS = 5
 HEADERS = ("Name", "Driver", "Endpoint", "Status", "BuildKit", "Platforms")
-ObjectRole = Qt.ItemDataRole.UserRole + 1
 ChipsRole = Qt.ItemDataRole.UserRole + 2
 CurrentRole = Qt.ItemDataRole.UserRole + 3
 

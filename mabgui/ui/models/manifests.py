@@ -1,7 +1,7 @@
 """The manifest tree as a Qt item model: index → platform manifests → config, layers, attestations.
 
-Nodes are built once per look-up from a :class:`~mabgui.core.registry.manifest.ManifestTree`; the model
-only renders them. ``ObjectRole`` gives the core object of a row (an ``ImageIndex``,
+Nodes are built once per look-up from a :class:`~mabgui.core.registry.manifest.ManifestTree`;
+the model only renders them. ``ObjectRole`` gives the core object of a row (an ``ImageIndex``,
 ``ImageManifest``, ``ImageConfig``, ``Layer``, ``Attestation`` or ``Descriptor``), ``DigestRole``
 its full digest and ``KindRole`` what it is.
 """
@@ -27,11 +27,11 @@ from mabgui.core.registry.manifest import (
     predicate_label,
     short_digest,
 )
+from mabgui.ui.models.table import ObjectRole
 from mabgui.ui.resources import monospace_font
 
 COL_NAME, COL_DIGEST, COL_TYPE, COL_SIZE = range(4)
 HEADERS = ("Name / platform", "Digest", "Media type", "Size")
-ObjectRole = Qt.ItemDataRole.UserRole + 1
 DigestRole = Qt.ItemDataRole.UserRole + 2
 KindRole = Qt.ItemDataRole.UserRole + 3
 

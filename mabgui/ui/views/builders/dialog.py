@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from mabgui.core import buildx
 from mabgui.core.platform import Platform, PlatformError, parse_platform_list
 from mabgui.ui.resources import monospace_font
-from mabgui.ui.tasks import TaskRunner
+from mabgui.ui.tasks import TaskFailure, TaskManager
 
 COMMON_PLATFORMS = (
     "linux/amd64", "linux/arm64", "linux/arm/v7", "linux/arm/v6", "linux/riscv64",
@@ -124,7 +124,7 @@ class NewBuilderDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("New multi-arch builder")
         self.setMinimumWidth(560)
-        self.tasks = TaskRunner(on_error=self._unexpected)
+        self.tasks = TaskManager(self, on_failure=self._unexpected)
         self.contexts: list[str] = []
         self.nodes: list[NodeEditor] = []
         self.result_: buildx.CreateResult | None = None
@@ -316,9 +316,9 @@ class NewBuilderDialog(QDialog):
         self.error.setText(text)
         self.error.show()
 
-    def _unexpected(self, exc: BaseException) -> None:
+    def _unexpected(self, failure: TaskFailure) -> None:
         self._set_running(False)
-        self.show_error(f"{type(exc).__name__}: {exc}")
+        self.show_error(failure.message, failure.hint)
 
     def done(self, result: int) -> None:
         self.tasks.cancel_all()

@@ -31,8 +31,6 @@ from PySide6.QtWidgets import (
 
 from mabgui.core import buildx
 from mabgui.core.buildx import Builder, Node, Note, Overview
-from mabgui.ui.views.builders.chips import ChipsDelegate, chip_label, legend_html
-from mabgui.ui.views.builders.dialog import NewBuilderDialog
 from mabgui.ui.models.builders import (
     COL_BUILDKIT,
     COL_DRIVER,
@@ -46,7 +44,9 @@ from mabgui.ui.models.builders import (
     ObjectRole,
 )
 from mabgui.ui.resources import monospace_font
-from mabgui.ui.tasks import TaskRunner
+from mabgui.ui.tasks import TaskFailure, TaskManager
+from mabgui.ui.views.builders.chips import ChipsDelegate, chip_label, legend_html
+from mabgui.ui.views.builders.dialog import NewBuilderDialog
 
 SLOW_NOTICE_MS = 3000
 _NOTE_COLORS = {"error": "#c53030", "warning": "#b7791f", "info": "#3b6fd8"}
@@ -63,7 +63,7 @@ class BuildersView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.tasks = TaskRunner(on_error=self._task_failed)
+        self.tasks = TaskManager(self, on_failure=self._task_failed)
         self.model = BuildersModel(self)
         self.overview: Overview | None = None
         self.details_builder: Builder | None = None  # from `buildx inspect`
@@ -169,8 +169,6 @@ class BuildersView(QWidget):
         splitter.setSizes([680, 320])
         layout.addWidget(splitter, 1)
         self._update_buttons()
-        tasks = self.tasks  # not self: the lambda must not keep the view alive
-        self.destroyed.connect(lambda *_: tasks.cancel_all())
 
     # --- loading --------------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
@@ -481,12 +479,8 @@ class BuildersView(QWidget):
             self.tasks.start("du", self._disk_usage(b.name))
 
     async def _disk_usage(self, name: str) -> None:
-        try:
-            du = await buildx.disk_usage(name)
-        except buildx.BuildxError as exc:
-            self._set_status(_error_text(str(exc), exc.hint), error=True)
-            return
-        self.disk_usage = du
+        # A BuildxError goes to the task manager: _task_failed shows its message and hint.
+        self.disk_usage = await buildx.disk_usage(name)
         self._show_details()
 
     def new_builder(self) -> NewBuilderDialog:
@@ -519,8 +513,8 @@ class BuildersView(QWidget):
         self.status.setText(text)
         self.status.setStyleSheet("color: #c53030;" if error else "")
 
-    def _task_failed(self, exc: BaseException) -> None:
-        self._set_status(_error_text(f"{type(exc).__name__}: {exc}", ""), error=True)
+    def _task_failed(self, failure: TaskFailure) -> None:
+        self._set_status(_error_text(failure.message, failure.hint), error=True)
         QTimer.singleShot(0, self._update_buttons)
 
 

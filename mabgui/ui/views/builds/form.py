@@ -30,8 +30,9 @@ from PySide6.QtWidgets import (
 
 from mabgui.core.build import BuildSpec, OutputKind, Secret, parse_build_arg
 from mabgui.core.platform import Platform, PlatformError, host_platform, is_emulated
+from mabgui.ui import settings as saved
+from mabgui.ui.tasks import TaskFailure, TaskManager
 from mabgui.ui.views.builds.style import escape
-from mabgui.ui.tasks import TaskRunner
 
 SETTINGS_KEY = "builds/last_spec"
 OUTPUT_LABELS = {
@@ -71,7 +72,7 @@ class BuildForm(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.tasks = TaskRunner(on_error=self._task_failed)
+        self.tasks = TaskManager(self, on_failure=self._task_failed)
         self._builder_platforms: dict[str, list[Platform]] = {}
         self._builder_unlisted: dict[str, list[Platform]] = {}
         self._native: dict[str, Platform] = {}
@@ -186,6 +187,10 @@ class BuildForm(QWidget):
         return box
 
     # --- builders and platforms ---------------------------------------------------------------
+    def builder_platforms(self) -> dict[str, list[Platform]]:
+        """The platforms of each builder as last loaded (empty until loaded)."""
+        return {name: list(p) for name, p in self._builder_platforms.items()}
+
     def load_builders(self) -> None:
         """List the buildx builders in the background (their platforms fill the checkboxes)."""
         self.platforms_note.setText("Loading the builders (docker buildx ls)…")
@@ -398,15 +403,13 @@ class BuildForm(QWidget):
     def save(self, spec: BuildSpec) -> None:
         QSettings().setValue(SETTINGS_KEY, json.dumps(spec.to_json(redact=True)))
 
-    def restore(self) -> None:
-        raw = QSettings().value(SETTINGS_KEY)
-        if not raw:
-            return
-        try:
-            spec = BuildSpec.from_json(json.loads(str(raw)))
-        except (ValueError, KeyError, TypeError, PlatformError):
-            return
-        self.set_spec(spec)
+    def restore(self) -> bool:
+        """Fill the form from the last spec; a corrupt setting is logged and forgotten."""
+        return saved.apply(
+            QSettings(),
+            SETTINGS_KEY,
+            lambda raw: self.set_spec(BuildSpec.from_json(json.loads(raw))),
+        )
 
     # --- misc ---------------------------------------------------------------------------------
     def _output_changed(self) -> None:
@@ -429,5 +432,5 @@ class BuildForm(QWidget):
         if path:
             self.dockerfile.setText(path)
 
-    def _task_failed(self, exc: BaseException) -> None:
-        self.platforms_note.setText(f"Cannot list the builders: {type(exc).__name__}: {exc}")
+    def _task_failed(self, failure: TaskFailure) -> None:
+        self.platforms_note.setText(f"Cannot list the builders: {failure.text}")

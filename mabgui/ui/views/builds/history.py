@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -22,9 +21,9 @@ from PySide6.QtWidgets import (
 
 from mabgui.core.build import history
 from mabgui.core.progress import StepState
+from mabgui.ui.models.table import Column, ObjectRole, RowsTableModel
+from mabgui.ui.tasks import TaskFailure, TaskManager
 from mabgui.ui.views.builds.style import STATE_COLORS, escape, format_duration, state_icon
-from mabgui.ui.models.table import ObjectRole, RowsTableModel
-from mabgui.ui.tasks import TaskRunner
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -41,7 +40,52 @@ def entry_image(entry: history.HistoryEntry) -> str:
     return ", ".join(str(t) for t in tags) if tags else context
 
 
-class HistoryModel(RowsTableModel):
+def _result_text(entry: history.HistoryEntry) -> str:
+    if entry.ok:
+        return "succeeded"
+    return "canceled" if entry.canceled else "failed"
+
+
+def _platforms_text(entry: history.HistoryEntry) -> str:
+    return ", ".join(p[len("linux/") :] if p.startswith("linux/") else p for p in entry.platforms)
+
+
+def _tooltip(entry: history.HistoryEntry) -> str:
+    lines = [f"build {escape(entry.id)}"]
+    lines += [f"{escape(p)}: {escape(s)}" for p, s in entry.platforms.items()]
+    if entry.digest:
+        lines.append(escape(entry.digest))
+    if entry.error:
+        lines.append(f"<span style='color:#c53030'>{escape(entry.error[:300])}</span>")
+    return "<br>".join(lines)
+
+
+_COLUMNS: tuple[Column[history.HistoryEntry], ...] = (
+    Column(
+        "Started",
+        lambda e: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.started)),
+        tooltip=_tooltip,
+        sort_key=lambda e: e.started,
+    ),
+    Column(
+        "Result",
+        _result_text,
+        tooltip=_tooltip,
+        decoration=lambda e: state_icon(entry_state(e)),
+        foreground=lambda e: QColor(STATE_COLORS[entry_state(e)]),
+    ),
+    Column("Platforms", _platforms_text, tooltip=_tooltip),
+    Column(
+        "Duration",
+        lambda e: format_duration(e.duration_s),
+        tooltip=_tooltip,
+        sort_key=lambda e: e.duration_s or 0.0,
+    ),
+    Column("Image / context", entry_image, tooltip=_tooltip),
+)
+
+
+class HistoryModel(RowsTableModel[history.HistoryEntry]):
     """Saved builds, newest first."""
 
     COL_WHEN = 0
@@ -49,61 +93,17 @@ class HistoryModel(RowsTableModel):
     COL_PLATFORMS = 2
     COL_DURATION = 3
     COL_IMAGE = 4
-    HEADERS = ("Started", "Result", "Platforms", "Duration", "Image / context")
+    HEADERS = tuple(c.header for c in _COLUMNS)
 
     def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._entries: list[history.HistoryEntry] = []
+        super().__init__(_COLUMNS, parent)
 
     @property
     def entries(self) -> list[history.HistoryEntry]:
-        return list(self._entries)
+        return self.rows()
 
     def set_entries(self, entries: list[history.HistoryEntry]) -> None:
-        self.beginResetModel()
-        self._entries = list(entries)
-        self.endResetModel()
-
-    def row_objects(self) -> Sequence[Any]:
-        return self._entries
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        entry = self.row_object(index)
-        if entry is None:
-            return None
-        col = index.column()
-        if role == ObjectRole:
-            return entry
-        state = entry_state(entry)
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col == self.COL_WHEN:
-                return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.started))
-            if col == self.COL_RESULT:
-                if entry.ok:
-                    return "succeeded"
-                return "canceled" if entry.canceled else "failed"
-            if col == self.COL_PLATFORMS:
-                return ", ".join(
-                    p[len("linux/") :] if p.startswith("linux/") else p for p in entry.platforms
-                )
-            if col == self.COL_DURATION:
-                return format_duration(entry.duration_s)
-            if col == self.COL_IMAGE:
-                return entry_image(entry)
-            return None
-        if role == Qt.ItemDataRole.DecorationRole and col == self.COL_RESULT:
-            return state_icon(state)
-        if role == Qt.ItemDataRole.ForegroundRole and col == self.COL_RESULT:
-            return QColor(STATE_COLORS[state])
-        if role == Qt.ItemDataRole.ToolTipRole:
-            lines = [f"build {escape(entry.id)}"]
-            lines += [f"{escape(p)}: {escape(s)}" for p, s in entry.platforms.items()]
-            if entry.digest:
-                lines.append(escape(entry.digest))
-            if entry.error:
-                lines.append(f"<span style='color:#c53030'>{escape(entry.error[:300])}</span>")
-            return "<br>".join(lines)
-        return None
+        self.set_rows(entries)
 
 
 class HistoryPanel(QWidget):
@@ -119,7 +119,7 @@ class HistoryPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.tasks = TaskRunner(on_error=self._task_failed)
+        self.tasks = TaskManager(self, on_failure=self._task_failed)
         self.model = HistoryModel(self)
         self.view = QTreeView()
         self.view.setModel(self.model)
@@ -204,5 +204,5 @@ class HistoryPanel(QWidget):
         await asyncio.to_thread(history.delete, entry)
         await self._refresh()
 
-    def _task_failed(self, exc: BaseException) -> None:
-        self.status.setText(f"{type(exc).__name__}: {exc}")
+    def _task_failed(self, failure: TaskFailure) -> None:
+        self.status.setText(failure.text)

@@ -7,7 +7,7 @@ suggests ``FROM --platform=$BUILDPLATFORM`` for RUN steps that lose real time un
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from mabgui.core.progress import BuildProgress, EmulationCost, emulation_insight
+from mabgui.ui.models.table import RIGHT, Column, RowsTableModel
 from mabgui.ui.views.builds.style import escape, format_duration, short_platform
-from mabgui.ui.models.table import ObjectRole, RowsTableModel
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -36,7 +36,23 @@ HINT_MIN_RATIO = 2.0
 TOP_COSTS = 3
 
 
-class InsightModel(RowsTableModel):
+def _ratio_color(cost: EmulationCost) -> QColor | None:
+    if cost.ratio >= 5:
+        return QColor("#c53030")
+    if cost.ratio >= 2:
+        return QColor("#c05621")
+    return None
+
+
+def _cost_tooltip(cost: EmulationCost) -> str:
+    return (
+        f"{escape(cost.emulated.raw_name)}<br>native ({cost.native.platform}): "
+        f"{format_duration(cost.native.duration_s)} · emulated: "
+        f"{format_duration(cost.emulated.duration_s)} · {cost.ratio:.1f}× slower"
+    )
+
+
+class InsightModel(RowsTableModel[EmulationCost]):
     """Emulated steps and their native twins, most seconds lost first."""
 
     COL_STEP = 0
@@ -48,72 +64,62 @@ class InsightModel(RowsTableModel):
     HEADERS = ("Step", "Platform", "Native", "QEMU", "Slowdown", "Lost")
 
     def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._costs: list[EmulationCost] = []
+        bold = self._bold_if_top
+
+        def seconds(
+            text: Callable[[EmulationCost], str],
+            key: Callable[[EmulationCost], Any],
+            header: str,
+            **extra: Any,
+        ) -> Column[EmulationCost]:
+            return Column(header, text, tooltip=_cost_tooltip, sort_key=key, alignment=RIGHT,
+                          font=bold, **extra)  # fmt: skip
+
+        super().__init__(
+            (
+                Column("Step", lambda c: c.label, tooltip=_cost_tooltip, font=bold),
+                Column(
+                    "Platform",
+                    lambda c: short_platform(c.emulated.platform),
+                    tooltip=_cost_tooltip,
+                    font=bold,
+                ),
+                seconds(
+                    lambda c: format_duration(c.native.duration_s),
+                    lambda c: c.native.duration_s or 0.0,
+                    "Native",
+                ),
+                seconds(
+                    lambda c: format_duration(c.emulated.duration_s),
+                    lambda c: c.emulated.duration_s or 0.0,
+                    "QEMU",
+                ),
+                seconds(
+                    lambda c: f"{c.ratio:.1f}×",
+                    lambda c: c.ratio,
+                    "Slowdown",
+                    foreground=_ratio_color,
+                ),
+                seconds(lambda c: f"+{format_duration(c.extra_s)}", lambda c: c.extra_s, "Lost"),
+            ),
+            parent,
+        )
+        self._bold = QFont()
+        self._bold.setBold(True)
+
+    def _bold_if_top(self, cost: EmulationCost) -> QFont | None:
+        """The costliest steps (the first rows) in bold."""
+        if cost.extra_s <= 0:
+            return None
+        top = self.row_objects()[:TOP_COSTS]
+        return self._bold if any(c is cost for c in top) else None
 
     @property
     def costs(self) -> list[EmulationCost]:
-        return list(self._costs)
+        return self.rows()
 
     def set_costs(self, costs: list[EmulationCost]) -> None:
-        same = len(costs) == len(self._costs) and all(
-            a.emulated is b.emulated for a, b in zip(costs, self._costs, strict=True)
-        )
-        if same:
-            self._costs = list(costs)
-            if costs:
-                self.dataChanged.emit(
-                    self.index(0, 0),
-                    self.index(len(costs) - 1, len(self.HEADERS) - 1),
-                )
-            return
-        self.beginResetModel()
-        self._costs = list(costs)
-        self.endResetModel()
-
-    def row_objects(self) -> Sequence[Any]:
-        return self._costs
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        cost = self.row_object(index)
-        if cost is None:
-            return None
-        col = index.column()
-        if role == ObjectRole:
-            return cost
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col == self.COL_STEP:
-                return cost.label
-            if col == self.COL_PLATFORM:
-                return short_platform(cost.emulated.platform)
-            if col == self.COL_NATIVE:
-                return format_duration(cost.native.duration_s)
-            if col == self.COL_EMULATED:
-                return format_duration(cost.emulated.duration_s)
-            if col == self.COL_RATIO:
-                return f"{cost.ratio:.1f}×"
-            if col == self.COL_EXTRA:
-                return f"+{format_duration(cost.extra_s)}"
-            return None
-        if role == Qt.ItemDataRole.TextAlignmentRole and col >= self.COL_NATIVE:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ForegroundRole and col == self.COL_RATIO:
-            if cost.ratio >= 5:
-                return QColor("#c53030")
-            if cost.ratio >= 2:
-                return QColor("#c05621")
-            return None
-        if role == Qt.ItemDataRole.FontRole and index.row() < TOP_COSTS and cost.extra_s > 0:
-            font = QFont()
-            font.setBold(True)
-            return font
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return (
-                f"{escape(cost.emulated.raw_name)}<br>native ({cost.native.platform}): "
-                f"{format_duration(cost.native.duration_s)} · emulated: "
-                f"{format_duration(cost.emulated.duration_s)} · {cost.ratio:.1f}× slower"
-            )
-        return None
+        self.update_rows(costs, lambda new, old: new.emulated is old.emulated)
 
 
 def _short(text: str, limit: int = 60) -> str:

@@ -7,7 +7,7 @@ Shared steps (``[internal] …``, exporting, pushing) get a lane of their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from PySide6.QtCore import (
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from mabgui.core.progress import Lane, Step, StepState
+from mabgui.ui.models.table import RIGHT, Column, ObjectRole, RowsTableModel
 from mabgui.ui.views.builds.style import (
     ERROR_BG,
     ERROR_BORDER,
@@ -41,14 +42,39 @@ from mabgui.ui.views.builds.style import (
     format_duration,
     state_icon,
 )
-from mabgui.ui.models.table import ObjectRole, RowsTableModel
 
 _Index = QModelIndex | QPersistentModelIndex
 
 Clock = Callable[[], float]
 
 
-class StepsModel(RowsTableModel):
+_MUTED = "#718096"
+
+
+def _step_foreground(step: Step) -> QColor | None:
+    if step.state is StepState.ERROR:
+        return QColor(STATE_COLORS[StepState.ERROR])
+    if step.state in (StepState.QUEUED, StepState.CANCELED, StepState.CACHED):
+        return QColor(_MUTED)
+    return None
+
+
+def _step_tooltip(step: Step) -> str:
+    parts = [f"<b>{escape(step.raw_name)}</b>", f"state: {STATE_TEXT[step.state]}"]
+    if step.emulated:
+        parts.append("runs under QEMU emulation")
+    if step.build_platform is not None:
+        parts.append(f"runs on {step.build_platform} (cross stage)")
+    if step.duration_s is not None:
+        parts.append(f"duration: {format_duration(step.duration_s)}")
+    if step.log_line_count:
+        parts.append(f"{step.log_line_count} log lines")
+    if step.error:
+        parts.append(f"<span style='color:#c53030'>{escape(step.error)}</span>")
+    return "<br>".join(parts)
+
+
+class StepsModel(RowsTableModel[Step]):
     """The steps of one lane (or the shared steps) in BuildKit's display order."""
 
     COL_STEP = 0
@@ -56,98 +82,70 @@ class StepsModel(RowsTableModel):
     HEADERS = ("Step", "Time")
 
     def __init__(self, clock: Clock | None = None, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._steps: list[Step] = []
+        super().__init__(
+            (
+                Column(
+                    "Step",
+                    lambda step: step.label,
+                    tooltip=_step_tooltip,
+                    decoration=lambda step: state_icon(step.state),
+                    foreground=_step_foreground,
+                ),
+                Column(
+                    "Time",
+                    self._time_text,
+                    tooltip=_step_tooltip,
+                    sort_key=lambda step: step.duration_s or 0.0,
+                    alignment=RIGHT,
+                    foreground=_step_foreground,
+                ),
+            ),
+            parent,
+        )
         self._clock: Clock = clock or (lambda: 0.0)
 
     @property
     def steps(self) -> list[Step]:
-        return list(self._steps)
+        return self.rows()
 
     def set_clock(self, clock: Clock) -> None:
         self._clock = clock
 
     def reset(self, steps: Iterable[Step]) -> None:
-        self.beginResetModel()
-        self._steps = list(steps)
-        self.endResetModel()
+        self.set_rows(steps)
 
     def insert(self, row: int, step: Step) -> None:
         """Mirror the core's insertion (``StepAdded.row``) so rows stay in the same order."""
-        row = max(0, min(row, len(self._steps)))
-        self.beginInsertRows(QModelIndex(), row, row)
-        self._steps.insert(row, step)
-        self.endInsertRows()
+        self.insert_row(row, step)
 
     def row_of(self, step: Step) -> int:
-        for row, candidate in enumerate(self._steps):
+        for row, candidate in enumerate(self.row_objects()):
             if candidate is step:
                 return row
         return -1
 
     def changed(self, steps: Iterable[Step]) -> None:
         """Targeted repaint of the rows of ``steps`` (one dataChanged per row)."""
-        last = self.columnCount() - 1
         for step in steps:
             row = self.row_of(step)
             if row >= 0:
-                self.dataChanged.emit(self.index(row, 0), self.index(row, last))
+                self.row_changed(row)
 
     def tick(self) -> None:
         """Repaint the time of running steps (their elapsed time grows)."""
-        for row, step in enumerate(self._steps):
+        for row, step in enumerate(self.row_objects()):
             if step.state is StepState.RUNNING:
-                cell = self.index(row, self.COL_TIME)
-                self.dataChanged.emit(cell, cell)
+                self.row_changed(row, self.COL_TIME, self.COL_TIME)
 
-    # --- Qt model API -------------------------------------------------------------------------
-    def row_objects(self) -> Sequence[Any]:
-        return self._steps
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        step = self.row_object(index)
-        if step is None:
-            return None
-        col = index.column()
-        if role == ObjectRole:
-            return step
+    def _time_text(self, step: Step) -> str:
         state = step.state
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col == self.COL_STEP:
-                return step.label
-            if col == self.COL_TIME:
-                if state is StepState.CACHED:
-                    return "cached"
-                if state is StepState.RUNNING:
-                    return format_duration(step.elapsed_s(self._clock()))
-                if state is StepState.CANCELED and step.duration_s is None:
-                    return "—"
-                return format_duration(step.duration_s)
-            return None
-        if role == Qt.ItemDataRole.DecorationRole and col == self.COL_STEP:
-            return state_icon(state)
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if state is StepState.ERROR:
-                return QColor(STATE_COLORS[StepState.ERROR])
-            if state in (StepState.QUEUED, StepState.CANCELED, StepState.CACHED):
-                return QColor("#718096")
-            return None
-        if role == Qt.ItemDataRole.TextAlignmentRole and col != self.COL_STEP:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            parts = [f"<b>{escape(step.raw_name)}</b>", f"state: {STATE_TEXT[state]}"]
-            if step.emulated:
-                parts.append("runs under QEMU emulation")
-            if step.build_platform is not None:
-                parts.append(f"runs on {step.build_platform} (cross stage)")
-            if step.duration_s is not None:
-                parts.append(f"duration: {format_duration(step.duration_s)}")
-            if step.log_line_count:
-                parts.append(f"{step.log_line_count} log lines")
-            if step.error:
-                parts.append(f"<span style='color:#c53030'>{escape(step.error)}</span>")
-            return "<br>".join(parts)
-        return None
+        if state is StepState.CACHED:
+            return "cached"
+        if state is StepState.RUNNING:
+            return format_duration(step.elapsed_s(self._clock()))
+        if state is StepState.CANCELED and step.duration_s is None:
+            return "—"
+        return format_duration(step.duration_s)
 
 
 def _set_text_color(label: QLabel, color: str) -> None:

@@ -32,9 +32,15 @@ from PySide6.QtWidgets import (
 
 from mabgui.core.platform import Platform
 from mabgui.core.progress import STDERR, BuildProgress, LogStore, Step
-from mabgui.ui.views.builds.style import SHARED_COLOR, STDERR_COLOR, color_icon, lane_color, short_platform
+from mabgui.ui.models.table import ObjectRole
+from mabgui.ui.views.builds.style import (
+    SHARED_COLOR,
+    STDERR_COLOR,
+    color_icon,
+    lane_color,
+    short_platform,
+)
 
-ObjectRole = Qt.ItemDataRole.UserRole + 1
 StreamRole = Qt.ItemDataRole.UserRole + 2
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -136,6 +142,10 @@ class LogModel(QAbstractListModel):
         if self._rows is None or not incremental:
             self._scan_to_end()
         self.endResetModel()
+
+    def stored_count(self) -> int:
+        """Lines in the build's log store, shown or filtered out."""
+        return len(self._log) if self._log is not None else 0
 
     def pending(self) -> int:
         """Lines of the store not examined by the filter yet."""

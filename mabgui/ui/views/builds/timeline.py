@@ -14,7 +14,13 @@ from PySide6.QtGui import QBrush, QColor, QCursor, QGuiApplication, QPen
 from PySide6.QtWidgets import QLabel, QToolTip, QVBoxLayout, QWidget
 
 from mabgui.core.progress import BuildProgress, Step, StepState
-from mabgui.ui.views.builds.style import STATE_COLORS, STATE_TEXT, escape, format_duration, short_platform
+from mabgui.ui.views.builds.style import (
+    STATE_COLORS,
+    STATE_TEXT,
+    escape,
+    format_duration,
+    short_platform,
+)
 
 EMULATED_BAND = "#fefcbf"
 BAR_HEIGHT = 0.64

@@ -33,8 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mabgui.core.build import history
-from mabgui.core.build import BuildError, BuildRun, BuildSpec, OutputKind
+from mabgui.core.build import BuildError, BuildRun, BuildSpec, OutputKind, history
 from mabgui.core.platform import Platform
 from mabgui.core.progress import (
     BuildFinished,
@@ -53,6 +52,8 @@ from mabgui.core.progress import (
     StepStatus,
     WarningAdded,
 )
+from mabgui.ui import settings as saved
+from mabgui.ui.tasks import TaskFailure, TaskManager
 from mabgui.ui.views.builds.form import BuildForm
 from mabgui.ui.views.builds.history import HistoryPanel, entry_image
 from mabgui.ui.views.builds.insight import InsightPanel
@@ -68,7 +69,6 @@ from mabgui.ui.views.builds.style import (
     lane_color,
 )
 from mabgui.ui.views.builds.timeline import TimelineWidget
-from mabgui.ui.tasks import TaskRunner
 
 FRAME_MS = 75  # view updates are coalesced to one per frame
 TIMELINE_MS = 300  # the timeline redraws at most this often while events pour in
@@ -104,7 +104,7 @@ class BuildsView(QWidget):
     def __init__(self, parent: QWidget | None = None, *, autoload: bool = True) -> None:
         super().__init__(parent)
         self.autoload = autoload  # list builders and history when first shown
-        self.tasks = TaskRunner(on_error=self._task_failed)
+        self.tasks = TaskManager(self, on_failure=self._task_failed)
         self.progress: BuildProgress | None = None
         self.live = False
         self.result_ref = ""
@@ -336,6 +336,13 @@ class BuildsView(QWidget):
         self.tasks.cancel(SESSION)
         self.cancel_button.setEnabled(False)
 
+    def lane(self, platform: Platform | None) -> LaneWidget | None:
+        """The lane of ``platform`` (None: the shared steps), if the build has one."""
+        return self._lanes.get(platform)
+
+    def lanes(self) -> dict[Platform | None, LaneWidget]:
+        return dict(self._lanes)
+
     @property
     def build_run(self) -> BuildRun | None:
         return self._run
@@ -526,7 +533,7 @@ class BuildsView(QWidget):
 
     def _choose_recording(self) -> None:
         settings = QSettings()
-        start = str(settings.value("builds/recording_dir", str(Path.home())))
+        start = saved.read_str(settings, "builds/recording_dir", str(Path.home()))
         path, _filter = QFileDialog.getOpenFileName(
             self,
             "Open a recorded rawjson stream",
@@ -761,7 +768,8 @@ class BuildsView(QWidget):
         if self.result_ref:
             self.inspect_requested.emit(self.result_ref)
 
-    def _task_failed(self, exc: BaseException) -> None:
-        self.show_error(f"<b>Error:</b> {escape(f'{type(exc).__name__}: {exc}')}")
+    def _task_failed(self, failure: TaskFailure) -> None:
+        hint = f"<br><i>{escape(failure.hint)}</i>" if failure.hint else ""
+        self.show_error(f"<b>Error:</b> {escape(failure.message)}{hint}")
         self.cancel_button.setEnabled(False)
         self._tick_timer.stop()

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLa
 from mabgui.core.binfmt import Backend, BinfmtError
 from mabgui.core.binfmt import backend as binfmt_backend
 from mabgui.core.binfmt.daemon import DEFAULT_INSTALLER_IMAGE, DEFAULT_SHELL_IMAGE, DaemonBinfmt
+from mabgui.ui import settings as saved
 
 _BACKENDS = (
     ("auto", "Automatic"),
@@ -39,7 +40,7 @@ class Header(QWidget):
         self.backend_box = QComboBox()
         for key, text in _BACKENDS:
             self.backend_box.addItem(text, key)
-        current = str(self.settings.value("emulators/backend", "auto"))
+        current = saved.read_str(self.settings, "emulators/backend", "auto")
         self.backend_box.setCurrentIndex(max(0, self.backend_box.findData(current)))
         self.backend_box.setEnabled(fixed is None)
         self.backend_box.currentIndexChanged.connect(self._backend_changed)
@@ -69,7 +70,7 @@ class Header(QWidget):
         self._update_images_visibility()
 
     def _setting(self, key: str, default: str) -> str:
-        return str(self.settings.value(f"emulators/{key}", default))
+        return saved.read_str(self.settings, f"emulators/{key}", default)
 
     def make_backend(self) -> Backend:
         """The backend the settings name; the daemon's when "local" cannot work here."""

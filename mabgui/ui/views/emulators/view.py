@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,19 +35,13 @@ from mabgui.core.binfmt import builders as binfmt_builders
 from mabgui.core.binfmt.builders import BuilderPlatforms, StaleBuilder
 from mabgui.core.platform import Platform
 from mabgui.ui.models.emulators import EmulatorsModel
-from mabgui.ui.tasks import TaskRunner
+from mabgui.ui.tasks import TaskFailure, TaskManager
 from mabgui.ui.views.emulators.header import Header
 from mabgui.ui.views.emulators.install_dialog import InstallDialog
 from mabgui.ui.views.emulators.messages import Messages, detach
 from mabgui.ui.views.emulators.table import handlers_table
 
 ListBuilders = Callable[[], Any]
-
-
-def _call(ref: weakref.ref[EmulatorsView], method: str, *args: Any) -> None:
-    view = ref()
-    if view is not None:
-        getattr(view, method)(*args)
 
 
 def _loop_running() -> bool:
@@ -73,12 +66,8 @@ class EmulatorsView(QWidget):
     ) -> None:
         super().__init__(parent)
         self.settings = settings or QSettings()
-        # No reference cycle through self (a QWidget in a cycle may be collected off the GUI
-        # thread by the garbage collector): the error handler holds the view weakly.
-        this = weakref.ref(self)
-        self.tasks = TaskRunner(on_error=lambda exc: _call(this, "_task_failed", exc))
-        tasks = self.tasks  # work in flight stops with the widget
-        self.destroyed.connect(lambda *_: tasks.cancel_all())
+        # Work in flight stops with the widget; the manager holds the handler weakly.
+        self.tasks = TaskManager(self, on_failure=self._task_failed)
         self._list_builders: ListBuilders = list_builders or binfmt_builders.list_builders
         self.header = Header(self.settings, backend)
         self.header.changed.connect(self._backend_changed)
@@ -259,10 +248,10 @@ class EmulatorsView(QWidget):
     def show_error(self, exc: BinfmtError) -> None:
         self.messages.show_error(exc)
 
-    def _task_failed(self, exc: BaseException) -> None:
-        detach(exc)
+    def _task_failed(self, failure: TaskFailure) -> None:
         self.refresh_button.setEnabled(True)
-        self.show_message("error", html.escape(f"Unexpected error: {type(exc).__name__}: {exc}"))
+        hint = f"<br>{html.escape(failure.hint)}" if failure.hint else ""
+        self.show_message("error", f"<b>{html.escape(failure.message)}</b>{hint}")
 
     def _ask(self, title: str, text: str) -> bool:
         if self.confirm is not None:

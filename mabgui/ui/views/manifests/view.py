@@ -9,7 +9,6 @@ Cancel); errors are shown in the view, which stays usable.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from PySide6.QtCore import QModelIndex, QSettings, Qt
 from PySide6.QtWidgets import (
@@ -30,12 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mabgui.core.registry.manifest import Layer, ManifestTree, fetch_tree, human_size
-from mabgui.core.registry.reference import InvalidReference, Reference, parse_reference
 from mabgui.core.registry import RegistryClient, RegistryError
 from mabgui.core.registry.cache import DigestCache, default_cache_dir
-from mabgui.ui.views.manifests.chart import SizeChart
-from mabgui.ui.views.manifests.details import ManifestDetails
+from mabgui.core.registry.manifest import Layer, ManifestTree, fetch_tree, human_size
+from mabgui.core.registry.reference import InvalidReference, Reference, parse_reference
+from mabgui.ui import settings as saved
 from mabgui.ui.models.manifests import (
     COL_DIGEST,
     COL_NAME,
@@ -47,7 +45,9 @@ from mabgui.ui.models.manifests import (
     ObjectRole,
     raw_of,
 )
-from mabgui.ui.tasks import TaskRunner
+from mabgui.ui.tasks import TaskFailure, TaskManager
+from mabgui.ui.views.manifests.chart import SizeChart
+from mabgui.ui.views.manifests.details import ManifestDetails
 
 HISTORY_KEY = "manifests/history"
 JSON_BLOBS = frozenset(
@@ -64,7 +64,7 @@ class ManifestsView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.tasks = TaskRunner(on_error=self._task_failed)
+        self.tasks = TaskManager(self, on_failure=self._task_failed)
         self.tree: ManifestTree | None = None
         self.last_error = ""
         self._generation = 0
@@ -148,9 +148,6 @@ class ManifestsView(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(main, 1)
         self._load_history()
-        # A view torn down with a look-up in flight must not be touched by it afterwards.
-        tasks = self.tasks
-        self.destroyed.connect(lambda *_: tasks.cancel_all())
 
     # --- public -----------------------------------------------------------------------------
 
@@ -307,9 +304,9 @@ class ManifestsView(QWidget):
             return
         self.open_reference(str(self.tree.reference.with_tag(item.text())))
 
-    def _task_failed(self, exc: BaseException) -> None:
+    def _task_failed(self, failure: TaskFailure) -> None:
         self._set_busy(False)
-        self._error(f"{type(exc).__name__}: {exc}", "")
+        self._error(failure.message, failure.hint)
 
     def _set_busy(self, busy: bool) -> None:
         self._busy = busy
@@ -328,9 +325,8 @@ class ManifestsView(QWidget):
     # --- history ------------------------------------------------------------------------------
 
     def _load_history(self) -> None:
-        value: Any = QSettings().value(HISTORY_KEY, [])
-        items = [value] if isinstance(value, str) else list(value or [])
-        self.ref_box.addItems([str(i) for i in items][:HISTORY_SIZE])
+        items = saved.read_str_list(QSettings(), HISTORY_KEY)
+        self.ref_box.addItems(items[:HISTORY_SIZE])
         self.ref_box.setEditText("")
 
     def history(self) -> list[str]:

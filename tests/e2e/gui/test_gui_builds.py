@@ -3,7 +3,8 @@
 Three small builds from the local busybox base through the form's Start path: a pushed
 3-platform build (three lanes finish, "Inspect result" names the pushed digest), one failing
 only on arm64 (exactly that lane turns red), a cancel during ``sleep 60`` (ends within 5 s,
-no buildx left), and a spec refused before start.
+no buildx left), and a spec refused before start. The form offers the platforms the real
+default builder can build.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 
 from mabgui.core.build import BuildSpec, OutputKind
 from mabgui.core.platform import Platform
+from mabgui.ui.views.builds.form import BuildForm
 from mabgui.ui.views.builds.view import BuildsView
 from tests.conftest import FIXTURES
 from tests.gui.conftest import run_until
@@ -27,6 +29,8 @@ AMD64 = Platform.parse("linux/amd64")
 ARM64 = Platform.parse("linux/arm64")
 ARMV7 = Platform.parse("linux/arm/v7")
 PLATFORMS = [AMD64, ARM64, ARMV7]
+
+pytestmark = pytest.mark.engine
 
 
 @pytest.fixture(autouse=True)
@@ -113,7 +117,7 @@ def test_three_platform_push_then_inspect(view, qloop, qtbot, engine, tmp_path: 
     assert result.ok, result.error
     assert [w.lane.platform for w in view.lane_widgets() if w.lane] == PLATFORMS
     for platform in PLATFORMS:
-        lane = view._lanes[platform]
+        lane = view.lane(platform)
         assert not lane.failed
         assert "done" in lane.state_label.text()
         assert lane.bar.value() == 1.0
@@ -139,9 +143,9 @@ def test_failure_only_on_arm64_marks_that_lane(view, qloop, engine, tmp_path: Pa
     view.form.start_button.click()
     _wait_finished(qloop, view, results)
     assert not results[-1].ok
-    failed = [p for p in PLATFORMS if view._lanes[p].failed]
+    failed = [p for p in PLATFORMS if view.lane(p).failed]
     assert failed == [ARM64]
-    lane = view._lanes[ARM64]
+    lane = view.lane(ARM64)
     assert "exit code: 1" in lane.error.text()
     assert "RUN" in lane.current.text()
     assert "linux/arm64" in view.error.text()
@@ -200,3 +204,18 @@ def test_invalid_spec_is_refused_before_start(view, qloop, engine, tmp_path: Pat
     run = view.build_run
     assert run is not None
     assert run.pid is None  # buildx never ran
+
+
+def test_unlisted_but_emulated_platforms_are_offered_marked(qtbot, qloop, engine) -> None:  # type: ignore[no-untyped-def]
+    # The default builder here does not list linux/arm/v7 although qemu-arm is registered:
+    # buildx still builds it, so the form offers it, marked, instead of hiding it.
+    widget = BuildForm()
+    qtbot.addWidget(widget)
+    widget.load_builders()
+    run_until(qloop, lambda: "default" in widget.builder_platforms(), timeout=60)
+    widget.builder.setCurrentText("default")
+    assert ARMV7 in widget.platform_boxes
+    assert widget.platform_boxes[ARMV7].text() == "linux/arm/v7 (QEMU*)"
+    assert "does not list it" in widget.platform_boxes[ARMV7].toolTip()
+    assert widget.platform_boxes[ARM64].text() == "linux/arm64 (QEMU)"
+    assert "not listed by it" in widget.platforms_note.text()
