@@ -280,7 +280,8 @@ def test_cli_build_bad_flag_value_is_usage_error(capsys: pytest.CaptureFixture[s
     assert "expected true or false" in capsys.readouterr().err
     assert cli.main(["build", "--provenance", "maybe", str(CTX), "--json"]) == 2
     out = json.loads(capsys.readouterr().out)
-    assert out["ok"] is False and out["kind"] == "usage"
+    assert out["ok"] is False
+    assert out["kind"] == "usage"
     assert "expected true or false" in out["error"]
 
 
