@@ -1,6 +1,6 @@
 """parse_timestamp (datetime.fromisoformat) on the timestamps of a real recorded build.
 
-    PYTHONPATH=$PWD python bench/bench_timestamps.py
+PYTHONPATH=$PWD python bench/bench_timestamps.py
 """
 
 from __future__ import annotations

@@ -18,7 +18,13 @@ from mabgui.core.build import BuildSpec, OutputKind, Validation, check_spec
 from mabgui.core.platform import Platform, is_emulated
 from mabgui.core.registry.reference import InvalidReference, parse_reference
 
-__all__ = ["builder_native_platforms", "builder_platforms", "check_tags", "validate"]
+__all__ = [
+    "builder_native_platforms",
+    "builder_platforms",
+    "check_tags",
+    "platform_warnings",
+    "validate",
+]
 
 
 def builder_native_platforms(builder: Any) -> tuple[Platform, ...]:
@@ -64,7 +70,7 @@ def _emulators() -> set[Platform]:
         return set()
 
 
-def _platform_warnings(
+def platform_warnings(
     spec: BuildSpec, chosen: Any, builders: Sequence[Any], natives: tuple[Platform, ...]
 ) -> list[str]:
     warnings: list[str] = []
@@ -123,7 +129,7 @@ async def validate(spec: BuildSpec) -> Validation:
     if chosen is not None:
         v.native = builder_native_platforms(chosen)
         if spec.platforms:
-            v.warnings += _platform_warnings(spec, chosen, builders, v.native)
+            v.warnings += platform_warnings(spec, chosen, builders, v.native)
     if spec.output is OutputKind.LOAD and len(spec.platforms) > 1:
         try:
             info = await engine.daemon_info()

@@ -127,9 +127,7 @@ def masked_argv(argv: Sequence[str]) -> str:
 
 def log_exit(argv: Sequence[str], returncode: int | None, duration_s: float) -> None:
     """Log how a command ended (called by :func:`run`, and by callers of :func:`spawn`)."""
-    _log.info(
-        "exit %s after %.2f s: %s", returncode, duration_s, masked_argv(argv[:3])
-    )
+    _log.info("exit %s after %.2f s: %s", returncode, duration_s, masked_argv(argv[:3]))
 
 
 def _die_with_parent() -> Callable[[], None] | None:

@@ -151,7 +151,7 @@ def test_check_spec_refuses_with_a_clear_message(kwargs: dict[str, object], mess
 
 def test_parse_helpers() -> None:
     assert B.parse_platforms(["linux/amd64,arm64", "linux/arm/v7", "amd64"]) == THREE
-    with pytest.raises(PlatformError, match="invalid --platform: .*unknown architecture 'sparc'"):
+    with pytest.raises(PlatformError, match=r"invalid --platform: .*unknown architecture 'sparc'"):
         B.parse_platforms(["linux/sparc"])
     assert B.parse_build_arg("A=b=c") == ("A", "b=c")
     with pytest.raises(ValueError, match="NAME=VALUE"):

@@ -25,7 +25,10 @@ class BuildError(MabguiError):
     kind = "build-refused"
 
     def __init__(self, errors: Sequence[str], warnings: Sequence[str] = ()) -> None:
-        message = errors[0] if len(errors) == 1 else "the build was refused:\n  - " + "\n  - ".join(errors)
+        if len(errors) == 1:
+            message = errors[0]
+        else:
+            message = "the build was refused:\n  - " + "\n  - ".join(errors)
         super().__init__(message, "nothing was started")
         self.errors = list(errors)
         self.warnings = list(warnings)
@@ -46,7 +49,7 @@ class Validation:
 
 
 def check_spec(spec: BuildSpec) -> Validation:
-    """The checks that need no engine: files, tags, output, secrets, args."""
+    """The checks that need no engine: files, output, secrets, build-arg names, target."""
     v = Validation()
     url_context = bool(URL_CONTEXT.match(spec.context))
     if not spec.context:
@@ -86,4 +89,3 @@ def check_spec(spec: BuildSpec) -> Validation:
     if spec.target and not _TARGET.match(spec.target):
         v.errors.append(f"target {spec.target!r} is not a stage name")
     return v
-

@@ -21,7 +21,7 @@ import os
 import tempfile
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from mabgui.core import log, process
@@ -153,7 +153,7 @@ class BuildRun:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._done.wait(), grace + 5.0)
 
-    async def events(self) -> AsyncIterator[list[ProgressEvent]]:
+    async def events(self) -> AsyncGenerator[list[ProgressEvent], None]:
         """Validate, start buildx and yield the progress events batch by batch.
 
         The last batch ends with :class:`~mabgui.core.progress.BuildFinished`. Raises
@@ -178,7 +178,7 @@ class BuildRun:
         finally:
             self._done.set()
 
-    async def _run(self, metadata: str) -> AsyncIterator[list[ProgressEvent]]:
+    async def _run(self, metadata: str) -> AsyncGenerator[list[ProgressEvent], None]:
         self.argv = self.spec.argv(metadata)
         self.started_at = time.time()
         t0 = time.monotonic()

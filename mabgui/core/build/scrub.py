@@ -70,9 +70,7 @@ class _StreamScrubber:
                         data = binascii.a2b_base64(entry["data"])
                     except (binascii.Error, ValueError):
                         continue  # not base64: scrubbed as text below
-                    entry["data"] = base64.b64encode(
-                        _scrub_bytes(data, self.raw_values)
-                    ).decode()
+                    entry["data"] = base64.b64encode(_scrub_bytes(data, self.raw_values)).decode()
         clean = scrub_json(status, self.values)
         self.out.append(json.dumps(clean, separators=(",", ":")).encode() + b"\n")
 

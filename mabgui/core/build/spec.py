@@ -225,8 +225,6 @@ class BuildSpec:
         )
 
 
-
-
 def parse_platforms(values: Sequence[str]) -> list[Platform]:
     """``--platform a,b --platform c`` → platforms, in order, without duplicates.
 
@@ -255,4 +253,3 @@ def parse_build_arg(text: str) -> tuple[str, str]:
     if not sep:  # docker takes the value from the environment
         value = os.environ.get(key, "")
     return key, value
-

@@ -19,6 +19,7 @@ from mabgui.core.progress.steps import (
     first_start,
 )
 
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """A plain-text line buildx printed between the JSON values."""
@@ -48,7 +49,6 @@ class BuildResult:
     exit_code: int | None = None
     canceled: bool = False
     duration_s: float | None = None  # wall time when the runner measured it
-
 
 
 _STREAM_BYTE = {STDOUT: b"\x01", STDERR: b"\x02"}
@@ -142,8 +142,6 @@ class LogStore:
     def lines_of(self, step: Step) -> Iterator[LogLine]:
         for i in step.log_indexes:
             yield self[i]
-
-
 
 
 @dataclass(eq=False)

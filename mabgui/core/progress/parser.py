@@ -56,9 +56,10 @@ def natives_of(native: NativeArg) -> tuple[Platform, ...]:
 def _b64(text: Any) -> bytes:
     """Base64 text → bytes (a TypeError for a non-text value: the value is skipped)."""
     try:
-        return binascii.a2b_base64(text)
+        data: bytes = binascii.a2b_base64(text)
     except (binascii.Error, ValueError):
-        return text.encode()
+        return str(text).encode()
+    return data
 
 
 def _str(value: Any) -> str:

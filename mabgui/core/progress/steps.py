@@ -1,4 +1,4 @@
-"""The pieces of the model one BuildKit vertex and one platform make: :class:`Step` and :class:`Lane`.
+"""What one BuildKit vertex and one platform make of the model: :class:`Step`, :class:`Lane`.
 
 ``emulated`` is decided by the caller's *native platforms* (the builder's nodes), never by the
 machine Python runs on.
@@ -246,7 +246,6 @@ def first_start(steps: Iterable[Step]) -> float | None:
             (cached if step.cached else live).append(step.started)
     starts = live or cached
     return min(starts) if starts else None
-
 
 
 def _is_cancel(error: str) -> bool:

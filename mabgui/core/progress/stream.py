@@ -56,7 +56,8 @@ class StreamReader:
         self._dropping = 0  # characters dropped so far of an over-long record (0: none)
         self.truncated = False  # the stream ended inside a pretty-printed value
         mib = max_record >> 20
-        self._limit = f"{mib} MiB" if mib and max_record == mib << 20 else f"{max_record} characters"
+        exact = mib and max_record == mib << 20
+        self._limit = f"{mib} MiB" if exact else f"{max_record} characters"
 
     def feed(self, data: bytes) -> None:
         text = self._decoder.decode(data)

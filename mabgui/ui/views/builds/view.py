@@ -33,9 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mabgui.core.build import history
 from mabgui.core import preflight
-from mabgui.core.build import BuildError, BuildRun, BuildSpec, OutputKind
+from mabgui.core.build import BuildError, BuildRun, BuildSpec, OutputKind, history
 from mabgui.core.platform import Platform
 from mabgui.core.progress import (
     BuildFinished,
@@ -54,6 +53,7 @@ from mabgui.core.progress import (
     StepStatus,
     WarningAdded,
 )
+from mabgui.ui.tasks import TaskRunner
 from mabgui.ui.views.builds.form import BuildForm
 from mabgui.ui.views.builds.history import HistoryPanel, entry_image
 from mabgui.ui.views.builds.insight import InsightPanel
@@ -69,7 +69,6 @@ from mabgui.ui.views.builds.style import (
     lane_color,
 )
 from mabgui.ui.views.builds.timeline import TimelineWidget
-from mabgui.ui.tasks import TaskRunner
 
 FRAME_MS = 75  # view updates are coalesced to one per frame
 TIMELINE_MS = 300  # the timeline redraws at most this often while events pour in
