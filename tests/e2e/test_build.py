@@ -419,9 +419,7 @@ def test_a_context_named_like_a_flag_is_built(engine: Engine, tmp_path: Path) ->
     assert any("RUN echo flag-context" in name for name in steps)
 
 
-def test_an_unwritable_history_warns_but_the_build_succeeds(
-    engine: Engine, tmp_path: Path
-) -> None:
+def test_an_unwritable_history_warns_but_the_build_succeeds(engine: Engine, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     ctx = _context(tmp_path, engine, "RUN true")

@@ -102,7 +102,8 @@ async def test_cancel_stops_the_process(tmp_path: Path) -> None:
     )
     task = asyncio.ensure_future(process.run([sys.executable, "-c", script], timeout=60))
     child, grandchild = (int(p) for p in (await _wait_for(pidfile)).split())
-    assert _alive(child) and _alive(grandchild)
+    assert _alive(child)
+    assert _alive(grandchild)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -31,7 +31,7 @@ from mabgui.core.progress.events import (
 )
 from mabgui.core.progress.model import BuildProgress, BuildResult, BuildWarning, Message
 from mabgui.core.progress.names import parse_step_name
-from mabgui.core.progress.steps import STDERR, STDOUT, Lane, Status, Step
+from mabgui.core.progress.steps import STDERR, STDOUT, Lane, Status, Step, StepState
 from mabgui.core.progress.stream import MAX_RECORD, StreamReader
 from mabgui.core.progress.timestamps import parse_timestamp
 
@@ -82,7 +82,8 @@ class ProgressParser:
         native: the builder's native platforms (the first platform each of its nodes lists),
             as the caller knows them; steps of other platforms are marked ``emulated``. None
             (a recording from elsewhere): the first lane counts as native while the stream
-            runs, the fastest lane once it ended, and ``progress.native_assumed`` says so.
+            runs, the lane that ran the shared steps fastest once it ended, and
+            ``progress.native_assumed`` says so.
         max_record: the longest line or pretty-printed value kept (longer ones are dropped
             with a message).
     """
@@ -133,21 +134,26 @@ class ProgressParser:
                 events.append(StepChanged(step))
 
     def _assume_native(self, events: list[ProgressEvent]) -> None:
-        """Natives unknown (a recording from elsewhere): at the end, the lane whose own steps
-        ran fastest is taken as native (QEMU costs several times the native time)."""
+        """Natives unknown (a recording from elsewhere): at the end, the lane that ran the
+        steps every lane finished fastest is taken as native (QEMU costs several times the
+        native time). Without such steps the first lane stays the assumption."""
         lanes = list(self.progress.lanes.values())
         if len(lanes) < 2:
             return
-
-        def run_time(lane: Lane) -> float:
-            return sum(
-                s.duration_s or 0.0 for s in lane.steps if not s.cached and s.index is not None
+        done: list[dict[tuple[str, int | None, str], float]] = []
+        for lane in lanes:
+            done.append(
+                {
+                    (s.stage, s.index, s.name): s.duration_s or 0.0
+                    for s in lane.steps
+                    if s.index is not None and s.state is StepState.DONE
+                }
             )
-
-        times = [run_time(lane) for lane in lanes]
-        if max(times) <= 0.0:
+        common = set(done[0]).intersection(*done[1:])
+        if not common:
             return
-        fastest = lanes[times.index(min(t for t in times if t > 0.0))]
+        times = [sum(d[key] for key in common) for d in done]
+        fastest = lanes[times.index(min(times))]
         if (fastest.platform,) != self.progress.natives:
             self._mark((fastest.platform,), events)
 
