@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from mabgui.core.errors import MabguiError
-from mabgui.core.platform import Platform, PlatformError
+from mabgui.core.platform import Platform, PlatformError, parse_platform_list
 
 URL_CONTEXT = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@)", re.IGNORECASE)
 BUILD_ARG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -232,14 +232,14 @@ def parse_platforms(values: Sequence[str]) -> list[Platform]:
     """
     seen: dict[Platform, None] = {}
     for value in values:
-        for item in value.split(","):
-            if item.strip():
-                try:
-                    seen.setdefault(Platform.parse(item), None)
-                except PlatformError as exc:
-                    raise PlatformError(
-                        f"invalid --platform: {exc}", "e.g. --platform linux/amd64,linux/arm64"
-                    ) from None
+        if not value.replace(",", "").strip():
+            continue
+        try:
+            seen.update(dict.fromkeys(parse_platform_list(value)))
+        except PlatformError as exc:
+            raise PlatformError(
+                f"invalid --platform: {exc}", "e.g. --platform linux/amd64,linux/arm64"
+            ) from None
     return list(seen)
 
 

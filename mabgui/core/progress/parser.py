@@ -176,7 +176,13 @@ class ProgressParser:
         self._text(line, self._events)
 
     def _on_dropped(self, chars: int, reason: str) -> None:
-        self._text(f"mabgui: dropped {reason} ({chars:,} characters)", self._events)
+        self._warn(f"mabgui: dropped {reason} ({chars:,} characters)", self._events)
+
+    def _warn(self, text: str, events: list[ProgressEvent]) -> None:
+        """A message of mabgui's own about the stream (shown like buildx's warnings)."""
+        message = Message(text, "warning")
+        self.progress.messages.append(message)
+        events.append(MessageAdded(message))
 
     def _text(self, line: str, events: list[ProgressEvent]) -> None:
         text = line.rstrip("\r\n")
@@ -205,7 +211,7 @@ class ProgressParser:
     def _odd_value(self, exc: Exception, events: list[ProgressEvent]) -> None:
         # JSON of an unexpected shape: keep going, say so once per value.
         reason = f"{type(exc).__name__}: {str(exc)[:120]}"
-        self._text(f"mabgui: skipped an unreadable progress value ({reason})", events)
+        self._warn(f"mabgui: skipped an unreadable progress value ({reason})", events)
 
     def _fold(self, status: dict[str, Any], events: list[ProgressEvent]) -> None:
         logs = status.get("logs")
