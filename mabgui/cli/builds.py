@@ -117,8 +117,8 @@ def _print_build_summary(progress: Any) -> None:
         print(f"error: {safe(summary['error'])}")
     if progress.native_assumed and progress.natives and progress.lanes:
         print(
-            f"(native platform not recorded: taken to be {progress.natives[0]}, the lane that "
-            "ran the common steps fastest; give --native to say which)"
+            f"(native platform not recorded: taken to be {progress.natives[0]}; "
+            "give --native to say which)"
         )
 
 

@@ -92,6 +92,16 @@ def test_a_malformed_entry_is_skipped_and_reported(
         history.get(bad.id)
 
 
+def test_odd_spec_fields_do_not_stop_a_replay(capsys: pytest.CaptureFixture[str]) -> None:
+    entry = _save()
+    meta = json.loads((entry.path / history.META_FILE).read_text())
+    meta["spec"]["platforms"] = 5
+    (entry.path / history.META_FILE).write_text(json.dumps(meta))
+    assert history.load(entry.id).steps
+    assert cli.main(["replay", entry.id, "--json"]) == 1  # the saved build failed
+    assert json.loads(capsys.readouterr().out)["ok"] is False
+
+
 def test_history_is_private_and_written_whole(data_dir: Path) -> None:
     entry = _save()
     base = data_dir / "builds"

@@ -133,6 +133,28 @@ def test_dev_zero_as_a_replay_file_is_a_clear_error(tmp_path: Path) -> None:
     assert "not a regular file" in res.stderr
 
 
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_pipe_is_read_once_plain_or_gzip(tmp_path: Path, compress: bool) -> None:
+    import gzip
+    import os
+    import threading
+
+    fifo = tmp_path / "stream.fifo"
+    os.mkfifo(fifo)
+    data = (FIXTURES / "progress" / "fail-arm64.rawjson").read_bytes()
+    payload = gzip.compress(data) if compress else data
+
+    def write() -> None:
+        with fifo.open("wb") as fh:
+            fh.write(payload)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    progress = history.open_recording(fifo)
+    writer.join(10)
+    assert progress.summary() == P.parse_bytes(data).summary()
+
+
 def test_timestamps_use_fromisoformat_and_refuse_junk() -> None:
     assert P.parse_timestamp("2026-11-29T16:22:37.389106956Z") == pytest.approx(
         1795969357.389106, abs=1e-6

@@ -297,10 +297,13 @@ def get(build_id: str, *, root: Path | None = None) -> HistoryEntry:
         raise HistoryError(f"saved build {build_id!r} is damaged: {exc}") from None
 
 
-def _feed_file(parser: ProgressParser, path: Path, gzipped: bool) -> None:
-    with gzip.open(path, "rb") if gzipped else path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            parser.feed(chunk)
+def _feed_file(parser: ProgressParser, path: Path) -> None:
+    """Feed a plain or gzip-compressed stream, opened once (a pipe cannot be reopened)."""
+    with path.open("rb") as raw:
+        gzipped = raw.peek(2)[:2] == b"\x1f\x8b"
+        with gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw as fh:
+            while chunk := fh.read(_CHUNK):
+                parser.feed(chunk)
 
 
 def load(
@@ -313,13 +316,14 @@ def load(
     if isinstance(entry, str):
         entry = get(entry, root=root)
     platforms = []
-    for text in entry.spec.get("platforms") or []:
+    listed = entry.spec.get("platforms")
+    for text in listed if isinstance(listed, list) else []:
         parsed = Platform.try_parse(str(text))
         if parsed is not None:
             platforms.append(parsed)
     parser = ProgressParser(platforms, entry.native or native)
     try:
-        _feed_file(parser, entry.stream_path, gzipped=True)
+        _feed_file(parser, entry.stream_path)
     except (OSError, EOFError, zlib.error) as exc:
         raise HistoryError(
             f"saved build {entry.id!r}: the progress stream is damaged: {exc}"
@@ -353,8 +357,8 @@ def open_recording(
 ) -> BuildProgress:
     """Parse a recorded ``--progress=rawjson`` file (plain or gzip), e.g. a CI artifact.
 
-    Raises :class:`HistoryError` when the file is missing, is not a regular file (a device
-    such as ``/dev/zero`` never ends), is damaged, or holds no build progress at all.
+    Raises :class:`HistoryError` when the file is missing, is a device (``/dev/zero`` never
+    ends; a pipe is read), is damaged, or holds no build progress at all.
     """
     p = Path(path)
     hint = "give a rawjson file or a build id from `mabgui history`"
@@ -366,16 +370,14 @@ def open_recording(
         raise HistoryError(f"cannot read {str(p)!r}: {exc.strerror or exc}", hint) from None
     if stat.S_ISDIR(info.st_mode):
         raise HistoryError(f"{str(p)!r} is a directory, not a recorded stream", hint)
-    if not stat.S_ISREG(info.st_mode):
-        raise HistoryError(f"{str(p)!r} is not a regular file (a device or a pipe)", hint)
-    try:
-        with p.open("rb") as raw:
-            gzipped = raw.read(2) == b"\x1f\x8b"
-    except OSError as exc:
-        raise HistoryError(f"cannot read {str(p)!r}: {exc.strerror or exc}", hint) from None
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISFIFO(info.st_mode)):
+        # A device (/dev/zero, /dev/urandom) never ends; a pipe (<(zcat …)) does.
+        raise HistoryError(f"{str(p)!r} is not a regular file (a device or a socket)", hint)
     parser = ProgressParser(platforms or [], native)
     try:
-        _feed_file(parser, p, gzipped)
+        _feed_file(parser, p)
+    except PermissionError as exc:
+        raise HistoryError(f"cannot read {str(p)!r}: {exc.strerror or exc}", hint) from None
     except (OSError, EOFError, zlib.error) as exc:
         raise HistoryError(
             f"{str(p)!r} is damaged: {exc}", "the recording was cut or corrupted"
