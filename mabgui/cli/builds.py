@@ -15,6 +15,7 @@ from mabgui.cli.render import (
     fmt_s,
     json_flag,
     print_json,
+    safe,
 )
 
 
@@ -35,7 +36,7 @@ class _BuildPrinter:
             for ev in events:
                 if isinstance(ev, P.MessageAdded) and ev.message.level != "info":
                     self._clear()
-                    print(ev.message.text, file=self.out)
+                    print(safe(ev.message.text), file=self.out)
             self._redraw(progress, force=any(isinstance(e, P.BuildFinished) for e in events))
             return
         for ev in events:
@@ -49,11 +50,11 @@ class _BuildPrinter:
                 self._printed.add(step)
                 where = str(step.platform) if step.platform is not None else "shared"
                 line = f"{where:<14} {step.state.value:<8} {fmt_s(step.duration_s):>7}  "
-                print(line + step.label[:100], file=self.out)
+                print(line + safe(step.label[:100]), file=self.out)
                 if step.state is P.StepState.ERROR:
-                    print(f"{'':<14} error: {step.error}", file=self.out)
+                    print(f"{'':<14} error: {safe(step.error)}", file=self.out)
             elif isinstance(ev, P.MessageAdded) and ev.message.level != "info":
-                print(ev.message.text, file=self.out)
+                print(safe(ev.message.text), file=self.out)
         self.out.flush()
 
     def _clear(self) -> None:
@@ -83,7 +84,7 @@ class _BuildPrinter:
                 end = lane.completed if lane.completed is not None else wall
                 elapsed = fmt_s(end - lane.started)
             emu = "*" if lane.emulated else " "
-            text = f"{platform!s:<14}{emu}{bar} {lane.state.value:<8} {elapsed:>6}  {what}"
+            text = f"{platform!s:<14}{emu}{bar} {lane.state.value:<8} {elapsed:>6}  {safe(what)}"
             lines.append(text[:width])
         self._clear()
         for line in lines:
@@ -103,15 +104,22 @@ def _print_build_summary(progress: Any) -> None:
         counts = f"{len(steps):>3} steps ({cached} cached)"
         print(f"{platform!s:<16} {state:<9} {counts} {total:7.1f}s{emu}")
         if lane.error:
-            print(f"{'':<16} {lane.error}")
+            print(f"{'':<16} {safe(lane.error)}")
+        elif not steps:
+            print(f"{'':<16} no step ran for this platform")
     print(f"{'shared':<16} {'':<9} {len(summary['shared']):>3} steps")
     _print_emulation_cost(progress)
     if summary["duration_s"] is not None:
         print(f"duration: {summary['duration_s']:.1f}s")
     if summary["digest"]:
-        print(f"digest: {summary['digest']}")
+        print(f"digest: {safe(summary['digest'])}")
     if summary["error"]:
-        print(f"error: {summary['error']}")
+        print(f"error: {safe(summary['error'])}")
+    if progress.native_assumed and progress.natives and progress.lanes:
+        print(
+            f"(native platform not recorded: taken to be {progress.natives[0]}; "
+            "give --native to say which)"
+        )
 
 
 def _print_emulation_cost(progress: Any, top: int = 3) -> None:
@@ -125,7 +133,10 @@ def _print_emulation_cost(progress: Any, top: int = 3) -> None:
     print(f"emulation cost (same step, native {native} vs QEMU):")
     for c in costs:
         label = c.label if len(c.label) <= 60 else c.label[:59] + "…"
-        print(f"  {c.emulated.platform!s:<14} {c.ratio:5.1f}× slower (+{c.extra_s:.1f}s)  {label}")
+        print(
+            f"  {c.emulated.platform!s:<14} {c.ratio:5.1f}× slower (+{c.extra_s:.1f}s)  "
+            f"{safe(label)}"
+        )
     if any(c.cross_compile_hint for c in costs):
         print("  hint: run such steps once, natively: FROM --platform=$BUILDPLATFORM … AS build,")
         print("        cross-compile for $TARGETPLATFORM there and COPY --from=build the result")
@@ -162,20 +173,12 @@ def _failed(progress: Any, as_json: bool) -> int:
 
 
 def _build_spec_from_args(args: argparse.Namespace) -> Any:
+    """The spec the options describe (core's parse errors reach ``main`` as they are)."""
     from mabgui.core import build as B
-    from mabgui.core.platform import PlatformError
 
-    try:
-        platforms = B.parse_platforms(args.platform or [])
-    except PlatformError as exc:
-        raise CliError(
-            f"invalid --platform: {exc}", "e.g. --platform linux/amd64,linux/arm64"
-        ) from None
-    try:
-        build_args = dict(B.parse_build_arg(a) for a in args.build_arg or [])
-        secrets = [B.Secret.parse(s) for s in args.secret or []]
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    platforms = B.parse_platforms(args.platform or [])
+    build_args = dict(B.parse_build_arg(a) for a in args.build_arg or [])
+    secrets = [B.Secret.parse(s) for s in args.secret or []]
     output, dest = B.OutputKind.DEFAULT, ""
     chosen = [o for o in (args.push and "push", args.load and "load", args.output) if o]
     if len(chosen) > 1:
@@ -220,39 +223,65 @@ def _build_spec_from_args(args: argparse.Namespace) -> Any:
     )
 
 
-def _write_bytes(path: str, data: bytes) -> None:
-    with open(path, "wb") as fh:
+def _check_record(path: str) -> None:
+    """``--record FILE`` must be writable before anything starts (not after the build)."""
+    import os
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CliError(f"--record {path!r} is a directory", "give a file name", code=1)
+    if not os.path.isdir(folder):
+        raise CliError(f"--record: folder {folder!r} does not exist", "nothing was started")
+    if not os.access(folder, os.W_OK):
+        raise CliError(f"--record: folder {folder!r} is not writable", "nothing was started")
+
+
+def _write_private(path: str, data: bytes) -> None:
+    import os
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
         fh.write(data)
 
 
 async def _build(args: argparse.Namespace) -> int:
+    import contextlib
+
     from mabgui.core import build as B
-    from mabgui.core import preflight_push
+    from mabgui.core import preflight, preflight_push
 
     spec = _build_spec_from_args(args)
+    if args.record:
+        _check_record(args.record)
     # Without --builder, buildx uses the current builder: so does mabgui (no --builder passed).
     used = await preflight_push.resolve_builder(spec.builder or None)
     if spec.output is B.OutputKind.PUSH:
         await preflight_push.check_push(used, spec.tags)
-    validation = await B.validate(spec)
+    validation = await preflight.validate(spec)
     for warning in validation.warnings:
-        print(f"mabgui: warning: {warning}", file=sys.stderr)
+        print(f"mabgui: warning: {safe(warning)}", file=sys.stderr)
     if not validation.ok:
-        if len(validation.errors) == 1:
-            raise CliError(validation.errors[0], "nothing was started")
-        raise CliError(
-            "the build was refused:\n  - " + "\n  - ".join(validation.errors),
-            "nothing was started",
-        )
-    run = B.BuildRun(spec, save_history=not args.no_history, validate_first=False)
+        raise B.BuildError(validation.errors, validation.warnings)
+    run = B.BuildRun(
+        spec,
+        save_history=not args.no_history,
+        validate_first=False,
+        native=validation.native or None,
+    )
     printer = _BuildPrinter(sys.stderr if args.json else sys.stdout, live=not args.quiet)
     try:
-        async for batch in run.events():
-            if not args.quiet:
-                printer.batch(run.progress, batch)
+        async with contextlib.aclosing(run.events()) as batches:
+            async for batch in batches:
+                if not args.quiet:
+                    printer.batch(run.progress, batch)
     finally:
-        if args.record:
-            await asyncio.to_thread(_write_bytes, args.record, run.raw_stream)
+        if args.record and run.raw_size:
+            try:  # scrubbed of build-arg values and secrets, like the history's copy
+                await asyncio.to_thread(_write_private, args.record, run.saved_stream())
+            except OSError as exc:
+                print(f"mabgui: warning: --record {args.record!r}: {exc}", file=sys.stderr)
+    if run.history_error:
+        print(f"mabgui: warning: {safe(run.history_error)}", file=sys.stderr)
     progress = run.progress
     if args.json:
         print_json({**progress.summary(), "builder": used.name if used else spec.builder or None})
@@ -266,29 +295,24 @@ async def _build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_replay(target: str) -> Any:
+def _open_replay(target: str, native: Any) -> Any:
     """A recorded file, else a saved build's id (``mabgui history`` lists them)."""
     import os
 
     from mabgui.core.build import history
 
-    if not os.path.exists(target) and os.sep not in target and "/" not in target:
-        try:
-            return history.load(target)
-        except history.HistoryError:
-            pass  # not a saved build either: report the missing file below
-    return history.open_recording(target)
+    if not os.path.lexists(target) and os.sep not in target and "/" not in target:
+        folder = history.history_dir() / target
+        if folder.is_dir():  # a saved build: its errors (damaged) are its own
+            return history.load(target, native=native)
+    return history.open_recording(target, native=native)
 
 
 async def _replay(args: argparse.Namespace) -> int:
-    from mabgui.core.build import history
+    from mabgui.core import build as B
 
-    try:
-        progress = await asyncio.to_thread(_open_replay, args.file)
-    except history.HistoryError as exc:
-        raise CliError(
-            str(exc), "give a rawjson file or a build id from `mabgui history`"
-        ) from None
+    native = B.parse_platforms([args.native]) if args.native else None
+    progress = await asyncio.to_thread(_open_replay, args.file, native)
     if args.json:
         print_json(progress.summary())
     else:
@@ -303,7 +327,10 @@ async def _history(args: argparse.Namespace) -> int:
 
     from mabgui.core.build import history
 
-    entries = await asyncio.to_thread(history.list_entries, args.limit)
+    listing = await asyncio.to_thread(history.read_entries, args.limit)
+    entries = listing.entries
+    for reason in listing.skipped:
+        print(f"mabgui: warning: {safe(reason)}", file=sys.stderr)
     if args.json:
         print_json([e.to_json() for e in entries])
         return 0
@@ -315,8 +342,18 @@ async def _history(args: argparse.Namespace) -> int:
         state = "ok" if e.ok else "canceled" if e.canceled else "FAILED"
         lanes = " ".join(f"{p}:{s}" for p, s in e.platforms.items())
         took = fmt_s(e.duration_s)
-        print(f"{e.id}  {when}  {state:<8} {took:>7}  {e.spec.get('context', '')}  {lanes}")
+        context = safe(str(e.spec.get("context", "")))
+        print(f"{safe(e.id)}  {when}  {state:<8} {took:>7}  {context}  {safe(lanes)}")
     return 0
+
+
+def _count(text: str) -> int:
+    digits = text.strip()
+    if digits.startswith("-") and digits[1:].isascii() and digits[1:].isdigit():
+        raise argparse.ArgumentTypeError(f"expected 0 or more, not {digits}")
+    if not (digits.isascii() and digits.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}")
+    return int(digits)
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -366,10 +403,15 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "build failed.",
     )
     r.add_argument("file", metavar="FILE", help="a rawjson file (plain or .gz) or a build id")
+    r.add_argument(
+        "--native", metavar="LIST",
+        help="the builder's native platform(s) when the recording was made (which lanes ran "
+        "under QEMU); default: as saved with the build, else the first lane",
+    )  # fmt: skip
     json_flag(r)
     command(r, _replay)
 
     h = sub.add_parser("history", help="list saved builds (newest first)")
-    h.add_argument("--limit", type=int, default=None, metavar="N")
+    h.add_argument("--limit", type=_count, default=None, metavar="N", help="at most N (≥ 0)")
     json_flag(h)
     command(h, _history)

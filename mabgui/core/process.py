@@ -2,7 +2,12 @@
 
 Every child gets its own process group so that a cancel or a timeout stops it *and* whatever it
 started (buildx plugins, ssh helpers): first SIGINT (buildx then cancels the solve cleanly), and
-after a grace period SIGKILL to the whole group. No orphans are left behind.
+after a grace period SIGKILL to the whole group. No orphans are left behind. On Linux a child
+also gets the parent-death signal (``PR_SET_PDEATHSIG`` = SIGKILL), so it dies with mabgui even
+when mabgui is killed with ``kill -9`` and no clean-up of ours runs.
+
+Every command is logged (``log.get("process")``): its argv with values masked (build-arg
+values, registered secrets, credential-looking text), then its exit code and duration.
 """
 
 from __future__ import annotations
@@ -13,12 +18,18 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from mabgui.core import log
 from mabgui.core.errors import MabguiError
 
 DEFAULT_GRACE_S = 3.0
+_log = log.get("process")
+# Flags whose next argument is NAME=VALUE with a value that must not be logged.
+_VALUE_FLAGS = frozenset({"--build-arg", "--env", "-e", "--label"})
+_PR_SET_PDEATHSIG = 1
 
 
 class CommandNotFound(MabguiError):
@@ -99,12 +110,61 @@ def child_environment(env: Mapping[str, str] | None = None) -> dict[str, str] | 
     return full
 
 
+def masked_argv(argv: Sequence[str]) -> str:
+    """``argv`` as one line for a log: ``--build-arg K=V`` as ``K=***``, secrets masked."""
+    out: list[str] = []
+    mask_next = False
+    for arg in argv:
+        if mask_next and "=" in arg:
+            arg = arg.split("=", 1)[0] + "=" + log.MASK
+        elif arg.startswith(tuple(f"{flag}=" for flag in _VALUE_FLAGS if flag.startswith("--"))):
+            flag, _, rest = arg.partition("=")
+            arg = f"{flag}={rest.split('=', 1)[0]}={log.MASK}" if "=" in rest else arg
+        mask_next = arg in _VALUE_FLAGS
+        out.append(arg)
+    return log.redact(" ".join(out))
+
+
+def log_exit(argv: Sequence[str], returncode: int | None, duration_s: float) -> None:
+    """Log how a command ended (called by :func:`run`, and by callers of :func:`spawn`)."""
+    _log.info("exit %s after %.2f s: %s", returncode, duration_s, masked_argv(argv[:3]))
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that sets the parent-death signal (Linux only; None elsewhere).
+
+    libc and its ``prctl`` are looked up here, in the parent: the child, between fork and
+    exec, only makes the call.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
+        return None
+    parent = os.getpid()
+    kill = int(signal.SIGKILL)
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl: follow it now
+            os.kill(os.getpid(), kill)
+
+    return preexec
+
+
 def _group_kwargs() -> dict[str, object]:
     if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
         import subprocess
 
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-    return {"start_new_session": True}
+    kwargs: dict[str, object] = {"start_new_session": True}  # setsid(), then preexec_fn
+    preexec = _die_with_parent()
+    if preexec is not None:
+        kwargs["preexec_fn"] = preexec
+    return kwargs
 
 
 async def spawn(
@@ -114,9 +174,14 @@ async def spawn(
     cwd: str | None = None,
     stdin: int | None = asyncio.subprocess.DEVNULL,
 ) -> asyncio.subprocess.Process:
-    """Start ``argv`` in a new process group with piped stdout and stderr."""
+    """Start ``argv`` in a new process group with piped stdout and stderr.
+
+    The child dies with this process (parent-death signal, Linux). The start is logged; the
+    caller logs the end with :func:`log_exit`.
+    """
     exe = which(argv[0]) if os.sep not in argv[0] else argv[0]
     full_env = child_environment(env)
+    _log.info("run: %s", masked_argv(argv))
     return await asyncio.create_subprocess_exec(
         exe,
         *argv[1:],
@@ -174,6 +239,7 @@ async def run(
     the caller's own task, so a cancel landing at any point leaves no coroutine behind; a cancel
     or a timeout stops the process group.
     """
+    t0 = time.monotonic()
     proc = await spawn(
         argv, env=env, cwd=cwd,
         stdin=asyncio.subprocess.PIPE if input_text is not None else asyncio.subprocess.DEVNULL,
@@ -184,10 +250,14 @@ async def run(
             out, err = await proc.communicate(data)
     except TimeoutError:
         await stop(proc, grace)
+        log_exit(argv, proc.returncode, time.monotonic() - t0)
+        _log.warning("timed out after %g s: %s", timeout, masked_argv(argv[:3]))
         raise CommandTimeout(argv, timeout) from None
     except asyncio.CancelledError:
         await stop(proc, grace)
+        log_exit(argv, proc.returncode, time.monotonic() - t0)
         raise
+    log_exit(argv, proc.returncode, time.monotonic() - t0)
     return CommandResult(
         list(argv),
         proc.returncode if proc.returncode is not None else -1,

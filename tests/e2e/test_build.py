@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from mabgui.core import build as B
+from mabgui.core import preflight
 from mabgui.core import progress as P
 from mabgui.core.build import history
 from mabgui.core.platform import Platform
@@ -85,7 +86,7 @@ def test_three_platform_build_pushes_an_index_with_three_lanes(
         context=str(ctx), platforms=THREE, tags=[f"{repo}:e2e"], output=B.OutputKind.PUSH,
         no_cache=True,
     )  # fmt: skip
-    run = B.BuildRun(spec)
+    run = B.BuildRun(spec, preflight=preflight.validate)
     seen_running: set[Platform] = set()
     batches = 0
 
@@ -103,6 +104,7 @@ def test_three_platform_build_pushes_an_index_with_three_lanes(
     assert result is not None
     assert result.ok, result.error
     assert run.validation is not None
+    assert run.validation.native == (AMD64,)  # the default builder's node, from the engine
     # The default builder does not list arm/v7, QEMU builds it: a warning, not a refusal.
     assert any("linux/arm/v7" in w for w in run.validation.warnings)
     assert list(progress.lanes) == THREE
@@ -288,14 +290,14 @@ def test_validation_warns_for_platforms_without_emulator_and_accepts_load(
 ) -> None:
     ctx = _context(tmp_path, engine, "RUN true")
     mips = Platform.parse("linux/mips64le")  # parses, but no builder or emulator offers it
-    v = asyncio.run(B.validate(B.BuildSpec(context=str(ctx), platforms=[AMD64, mips])))
+    v = asyncio.run(preflight.validate(B.BuildSpec(context=str(ctx), platforms=[AMD64, mips])))
     assert v.ok, v.errors
     (warning,) = [w for w in v.warnings if "linux/mips64le" in w]
     assert "no emulator for it is registered" in warning
     assert "mabgui emulators install mips64le" in warning
     # The engine runs the containerd image store: --load of several platforms is allowed.
     load = B.BuildSpec(context=str(ctx), platforms=[AMD64, ARM64], output=B.OutputKind.LOAD)
-    assert asyncio.run(B.validate(load)).ok
+    assert asyncio.run(preflight.validate(load)).ok
 
 
 def test_local_output_writes_one_tree_per_platform(
@@ -311,3 +313,130 @@ def test_local_output_writes_one_tree_per_platform(
     assert json.loads(res.stdout)["ok"] is True
     assert (out / "linux_amd64" / "arch").read_text().strip() == "x86_64"
     assert (out / "linux_arm64" / "arch").read_text().strip() == "aarch64"
+
+
+# --- issue 15: values, killed processes, flags through positionals, odd platforms ---------------
+
+
+def _every_file(root: Path) -> list[tuple[Path, bytes]]:
+    import gzip
+
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            if data[:2] == b"\x1f\x8b":
+                data = gzip.decompress(data)
+            found.append((path, data))
+    return found
+
+
+def test_no_build_arg_or_secret_value_reaches_any_file(engine: Engine, tmp_path: Path) -> None:
+    """A build with values BuildKit expands into step names and logs: history, --record and
+    the log file (all under a fresh HOME) hold none of them."""
+    home = tmp_path / "home"
+    home.mkdir()
+    secret = tmp_path / "token.txt"
+    secret.write_text("file-secret-e2e-value")
+    values = {"GITHUB_PAT": "ghp_e2evalue0123", "DB_PASSWORD": "pw-e2e-hunter2"}
+    ctx = _context(
+        tmp_path,
+        engine,
+        "ARG GITHUB_PAT\nARG DB_PASSWORD\n"
+        'RUN echo "pat=$GITHUB_PAT pw=$DB_PASSWORD"\n'
+        "RUN --mount=type=secret,id=tok cat /run/secrets/tok",
+    )
+    record = home / "stream.rawjson"
+    env = {
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "MABGUI_DATA_DIR": str(home / "mabgui-data"),
+    }
+    build_args = [a for k, v in values.items() for a in ("--build-arg", f"{k}={v}")]
+    res = _mabgui(
+        "-v", "build", "--no-cache", "--platform", "linux/amd64", *build_args,
+        "--secret", f"id=tok,src={secret}", "--record", str(record), "--json", str(ctx),
+        env=env,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "RUN echo" in res.stdout  # the summary on stdout is for the user: not stored
+    files = _every_file(home)
+    names = {p.name for p, _ in files}
+    assert {"build.json", "progress.rawjson.gz", "stream.rawjson", "mabgui.log"} <= names
+    for path, data in files:
+        for value in (*values.values(), "file-secret-e2e-value"):
+            assert value.encode() not in data, f"{value!r} in {path}"
+    log_text = next(d for p, d in files if p.name == "mabgui.log").decode()
+    assert "GITHUB_PAT=***" in log_text
+    assert "exit 0 after" in log_text
+    log_lines = [ln for ln in res.stderr.splitlines() if ln.startswith("mabgui: INFO")]
+    assert log_lines
+    assert not [ln for ln in log_lines if values["GITHUB_PAT"] in ln]
+
+
+def test_kill_9_of_mabgui_build_leaves_no_buildx_behind(engine: Engine, tmp_path: Path) -> None:
+    marker = f"mabgui-k9-{uuid.uuid4().hex[:10]}"
+    ctx = _context(tmp_path, engine, f"RUN echo {marker} && sleep 60")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mabgui", "build", "--no-cache", "-q", str(ctx)],
+        env={**os.environ, "MABGUI_DATA_DIR": str(tmp_path / "data")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not _build_containers(marker):
+            assert time.monotonic() < deadline, "the sleep step never started"
+            assert proc.poll() is None, "mabgui ended before the step started"
+            time.sleep(0.1)
+    finally:
+        proc.kill()  # SIGKILL: no clean-up of ours runs
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while [ln for ln in _pgrep("buildx build") if str(ctx) in ln] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [ln for ln in _pgrep("buildx build") if str(ctx) in ln] == []
+    while _build_containers(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _build_containers(marker) == []
+
+
+def test_a_context_named_like_a_flag_is_built(engine: Engine, tmp_path: Path) -> None:
+    ctx = tmp_path / "--help"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM {engine.base_image}\nRUN echo flag-context\n")
+    res = subprocess.run(
+        [sys.executable, "-m", "mabgui", "build", "--json", "--no-history", "--", "--help"],
+        capture_output=True, text=True, timeout=240, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["ok"] is True
+    steps = [s["name"] for lane in summary["platforms"].values() for s in lane["steps"]]
+    assert any("RUN echo flag-context" in name for name in steps)
+
+
+def test_an_unwritable_history_warns_but_the_build_succeeds(engine: Engine, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    ctx = _context(tmp_path, engine, "RUN true")
+    res = _mabgui("build", "--json", str(ctx), env={"MABGUI_DATA_DIR": str(blocker)})
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["ok"] is True
+    assert "mabgui: warning: the build was not saved in the history" in res.stderr
+
+
+def test_another_os_is_explained_and_never_an_ok_lane(engine: Engine, tmp_path: Path) -> None:
+    ctx = _context(tmp_path, engine, "RUN true")
+    res = _mabgui(
+        "build", "--json", "--no-history", "--platform", "windows/amd64", str(ctx),
+        env={"MABGUI_DATA_DIR": str(tmp_path / "data")},
+    )  # fmt: skip
+    assert "QEMU emulates processors, not operating systems" in res.stderr
+    assert "emulators install" not in res.stderr
+    data = json.loads(res.stdout)
+    for lane in data.get("platforms", {}).values():
+        assert not (lane["ok"] and not lane["steps"])

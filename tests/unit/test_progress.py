@@ -387,3 +387,42 @@ def test_partial_lines_carriage_returns_and_interleaved_streams() -> None:
     # A single-platform build has no platform prefix: its steps go to the requested lane.
     assert [s.label.split(" ")[0] for s in lane.steps] == ["[1/2]", "[2/2]"]
     assert progress.summary()["platforms"]["linux/amd64"]["steps"][1]["log_lines"] == 5
+
+
+# --- native platforms: from the builder, never from this machine --------------------------------
+
+BENCH = FIXTURES.parent.parent / "bench" / "data" / "progress-3x30x200.rawjson.gz"
+
+
+def test_native_platforms_come_from_the_caller() -> None:
+    data = gzip.decompress(BENCH.read_bytes())
+    one = P.parse_bytes(data, THREE, native=ARM64)
+    assert one.natives == (ARM64,)
+    assert not one.native_assumed
+    assert {p for p, lane in one.lanes.items() if lane.emulated} == {AMD64, ARMV7}
+    two = P.parse_bytes(data, THREE, native=[AMD64, ARM64])  # a builder with two nodes
+    assert {p for p, lane in two.lanes.items() if lane.emulated} == {ARMV7}
+    assert all(not s.emulated for s in two.lanes[ARM64].steps)
+
+
+def test_unknown_natives_are_assumed_and_said() -> None:
+    data = gzip.decompress(BENCH.read_bytes())
+    progress = P.parse_bytes(data)  # a recording from elsewhere: nobody said
+    assert progress.native_assumed
+    assert progress.natives == (AMD64,)  # the lane that ran the common steps fastest
+    assert {p for p, lane in progress.lanes.items() if lane.emulated} == {ARM64, ARMV7}
+    # A failed build has no step that every lane finished: the first lane stays assumed.
+    failed = P.parse_bytes(load("fail-arm64.rawjson"))
+    assert failed.natives == (next(iter(failed.lanes)),)
+
+
+def test_set_native_marks_lanes_and_steps_again() -> None:
+    parser = P.ProgressParser(THREE)
+    assert parser.progress.native_assumed
+    parser.feed(load("multi-platform.rawjson"))
+    parser.set_native(ARM64)
+    events = parser.feed(b"")
+    assert not parser.progress.native_assumed
+    assert {p for p, lane in parser.progress.lanes.items() if lane.emulated} == {AMD64, ARMV7}
+    changed = {e.step.platform for e in events if isinstance(e, P.StepChanged)}
+    assert changed == {AMD64, ARM64}  # steps whose flag flipped are redrawn

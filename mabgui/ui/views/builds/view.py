@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mabgui.core import preflight
 from mabgui.core.build import BuildError, BuildRun, BuildSpec, OutputKind, history
 from mabgui.core.platform import Platform
 from mabgui.core.progress import (
@@ -292,7 +293,7 @@ class BuildsView(QWidget):
         self.tasks.start(SESSION, self._build(spec))
 
     async def _build(self, spec: BuildSpec) -> None:
-        run = BuildRun(spec)
+        run = BuildRun(spec, preflight=preflight.validate)
         self._run = run
         self._run_done = False
         self._spec = spec
