@@ -1,5 +1,10 @@
 """The Docker engine as mabgui sees it: CLI, current context, daemon and buildx plugin.
 
+:func:`engine_facts` is the one source of engine facts: ONE ``docker info`` per refresh gives
+the context, the daemon's version, OS/arch, image store and insecure registries, and the buildx
+plugin's version (the CLI reports its plugins there). Callers pass the :class:`EngineFacts` down
+(overview, doctor, status bar) instead of asking again.
+
 The docker SDK is synchronous, so every call runs in a worker thread (``asyncio.to_thread``):
 the event loop, and with qasync the GUI, never waits on the daemon.
 """
@@ -14,10 +19,19 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-from mabgui.core import process
+from mabgui.core import log, process
 from mabgui.core.errors import MabguiError
+from mabgui.core.platform import Platform
 
 DOCKER_TIMEOUT_S = 10.0
+INFO_TIMEOUT_S = 15.0
+CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter.v1"
+DAEMON_DOWN_HINT = (
+    "Start the Docker daemon (dockerd / Docker Desktop), or pick a reachable context with "
+    "`docker context use NAME`."
+)
+
+_log = log.get("engine")
 
 
 class EngineError(MabguiError):
@@ -221,3 +235,153 @@ async def buildx_version() -> ToolVersion:
     raw = parts[1] if len(parts) > 1 else res.stdout.strip()
     m = re.match(r"v?(\d+\.\d+\.\d+)", raw)
     return ToolVersion(cli.path + " buildx", m.group(1) if m else raw)
+
+
+@dataclass(frozen=True)
+class EngineFacts:
+    """What one ``docker info`` says about the engine; ``error`` set when the daemon did not answer.
+
+    Fields of the daemon are empty (``""``, None) when it could not be asked; the client part
+    (context, CLI and buildx versions) is known whenever the docker CLI ran.
+    """
+
+    context: str = ""  # the docker context the CLI used ("default", a name, or DOCKER_HOST)
+    endpoint: str = ""  # its docker host (unix:///var/run/docker.sock, tcp://…, ssh://…)
+    client_version: str = ""
+    server_version: str = ""
+    os: str = ""  # "Debian GNU/Linux 12 (bookworm)", "Docker Desktop"
+    os_type: str = ""  # "linux" | "windows"
+    architecture: str = ""  # as the daemon spells it ("x86_64", "aarch64")
+    kernel: str = ""
+    image_store: bool | None = None  # the containerd image store is on; None: unknown
+    insecure_registries: tuple[str, ...] = ()  # registries and CIDRs reached over plain HTTP
+    buildx_version: str = ""  # "0.30.1"; "" when the plugin is missing
+    buildx_path: str = ""
+    error: str = ""  # why the daemon part is missing
+    hint: str = ""
+
+    @property
+    def daemon_ok(self) -> bool:
+        return not self.error and bool(self.architecture)
+
+    @property
+    def platform(self) -> Platform | None:
+        """The daemon's native platform (``linux/amd64``): what its local nodes run natively."""
+        if not self.architecture:
+            return None
+        return Platform.try_parse(f"{self.os_type or 'linux'}/{self.architecture}")
+
+    def to_json(self) -> dict[str, Any]:
+        platform = self.platform
+        return {
+            "context": self.context,
+            "endpoint": self.endpoint,
+            "client_version": self.client_version,
+            "server_version": self.server_version,
+            "os": self.os,
+            "platform": str(platform) if platform is not None else None,
+            "containerd_image_store": self.image_store,
+            "insecure_registries": list(self.insecure_registries),
+            "buildx_version": self.buildx_version,
+            "error": self.error,
+        }
+
+
+def _version(raw: str) -> str:
+    m = re.match(r"v?(\d+\.\d+\.\d+)", raw.strip())
+    return m.group(1) if m else raw.strip()
+
+
+def parse_engine_facts(text: str, *, endpoint: str = "", stderr: str = "") -> EngineFacts:
+    """``docker info --format '{{json .}}'`` → :class:`EngineFacts` (pure; tested on recordings).
+
+    The CLI prints its client part even when the daemon is down (then exit 1, the reason on
+    stderr, or in ``ServerErrors`` on older CLIs).
+    """
+    try:
+        data = json.loads(text.strip() or "{}")
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    client = data.get("ClientInfo") if isinstance(data.get("ClientInfo"), dict) else {}
+    buildx = next(
+        (
+            p
+            for p in client.get("Plugins") or ()
+            if isinstance(p, dict) and p.get("Name") == "buildx"
+        ),
+        {},
+    )
+    errors = [str(e) for e in data.get("ServerErrors") or () if e]
+    if stderr.strip():
+        errors.append(stderr.strip().splitlines()[-1])
+    arch = str(data.get("Architecture") or "")
+    if not arch and not errors:
+        errors.append("docker info did not report the daemon")
+    driver_status = data.get("DriverStatus")
+    image_store: bool | None = None
+    if isinstance(driver_status, list) and arch:
+        pairs = dict(tuple(p) for p in driver_status if isinstance(p, list) and len(p) == 2)
+        image_store = pairs.get("driver-type") == CONTAINERD_SNAPSHOTTER
+    elif arch:
+        image_store = False
+    registry = data.get("RegistryConfig") if isinstance(data.get("RegistryConfig"), dict) else {}
+    index = registry.get("IndexConfigs") if isinstance(registry.get("IndexConfigs"), dict) else {}
+    insecure = [
+        str(name)
+        for name, cfg in index.items()
+        if isinstance(cfg, dict) and not cfg.get("Secure", True)
+    ]
+    insecure += [str(c) for c in registry.get("InsecureRegistryCIDRs") or ()]
+    error = errors[0] if errors and not arch else ""
+    return EngineFacts(
+        context=str(client.get("Context") or ""),
+        endpoint=endpoint,
+        client_version=str(client.get("Version") or ""),
+        server_version=str(data.get("ServerVersion") or ""),
+        os=str(data.get("OperatingSystem") or ""),
+        os_type=str(data.get("OSType") or ""),
+        architecture=arch,
+        kernel=str(data.get("KernelVersion") or ""),
+        image_store=image_store,
+        insecure_registries=tuple(sorted(set(insecure))),
+        buildx_version=_version(str(buildx.get("Version") or "")),
+        buildx_path=str(buildx.get("Path") or ""),
+        error=error,
+        hint=DAEMON_DOWN_HINT if error else "",
+    )
+
+
+def _current_endpoint() -> str:
+    try:
+        return current_context().host
+    except Exception as exc:  # a broken docker config: docker info reports the same
+        _log.debug("cannot read the current docker context: %s", exc)
+        return ""
+
+
+async def engine_facts(timeout_s: float = INFO_TIMEOUT_S) -> EngineFacts:
+    """Ask ``docker info`` once. Never raises: a missing CLI or a daemon that does not answer
+    gives facts with ``error`` and ``hint`` set (and the client part when the CLI ran)."""
+    try:
+        docker = process.which("docker")
+    except process.CommandNotFound:
+        return EngineFacts(
+            error="the docker CLI was not found on PATH",
+            hint="Install the Docker CLI (docker-ce-cli, docker.io or Docker Desktop).",
+        )
+    endpoint = await asyncio.to_thread(_current_endpoint)
+    try:
+        res = await process.run([docker, "info", "--format", "{{json .}}"], timeout=timeout_s)
+    except process.CommandTimeout:
+        _log.warning("docker info did not answer within %g s", timeout_s)
+        return EngineFacts(
+            endpoint=endpoint,
+            error=f"Docker did not answer within {timeout_s:g} s",
+            hint="Check the daemon or the remote context; it may be overloaded or unreachable.",
+        )
+    facts = parse_engine_facts(res.stdout, endpoint=endpoint, stderr="" if res.ok else res.stderr)
+    if facts.error:
+        _log.warning("docker info: %s", facts.error)
+    return facts
