@@ -29,13 +29,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mabgui.core.binfmt import backend as binfmt_backend
-from mabgui.core.binfmt import builders as binfmt_builders
+from mabgui.core import buildx
+from mabgui.core import overview as binfmt_builders
 from mabgui.core.binfmt import Backend, BinfmtError, BinfmtState, Handler, LocalBinfmt
-from mabgui.core.binfmt.builders import BuilderPlatforms, StaleBuilder
+from mabgui.core.binfmt import backend as binfmt_backend
 from mabgui.core.binfmt.daemon import DEFAULT_INSTALLER_IMAGE, DEFAULT_SHELL_IMAGE, DaemonBinfmt
+from mabgui.core.errors import MabguiError
+from mabgui.core.overview import BuilderPlatforms, StaleBuilder
 from mabgui.core.platform import Platform
-from mabgui.ui.views.emulators.install_dialog import InstallDialog
 from mabgui.ui.models.emulators import (
     COL_BUILDERS,
     COL_ENABLED,
@@ -47,6 +48,7 @@ from mabgui.ui.models.emulators import (
     EmulatorsModel,
 )
 from mabgui.ui.tasks import TaskRunner
+from mabgui.ui.views.emulators.install_dialog import InstallDialog
 
 ListBuilders = Callable[[], Any]
 _BACKENDS = (
@@ -114,7 +116,7 @@ class EmulatorsView(QWidget):
         tasks = self.tasks  # work in flight stops with the widget
         self.destroyed.connect(lambda *_: tasks.cancel_all())
         self._fixed_backend = backend
-        self._list_builders: ListBuilders = list_builders or binfmt_builders.list_builders
+        self._list_builders: ListBuilders = list_builders or binfmt_builders.list_builder_platforms
         self.backend: Backend = backend or self._make_backend()
         self.state: BinfmtState | None = None
         self.builders: list[BuilderPlatforms] | None = None
@@ -327,7 +329,7 @@ class EmulatorsView(QWidget):
     async def _refresh_builders(self) -> None:
         try:
             builders = list(await self._list_builders())
-        except (BinfmtError, OSError) as exc:
+        except (MabguiError, OSError) as exc:
             _detach(exc)
             self.builders = None
             self.stale = []
@@ -357,7 +359,9 @@ class EmulatorsView(QWidget):
 
     def _stale_builder(self) -> BuilderPlatforms | None:
         """The builder the restart button offers: one mabgui can restart first."""
-        restartable = [s.builder for s in self.stale if binfmt_builders.restart_command(s.builder)]
+        restartable = [
+            s.builder for s in self.stale if buildx.restart_argv(s.builder.name, s.builder.driver)
+        ]
         if restartable:
             return restartable[0]
         return self.stale[0].builder if self.stale else None
@@ -596,7 +600,7 @@ class EmulatorsView(QWidget):
         builder = self._stale_builder()
         if builder is None:
             return
-        commands = binfmt_builders.restart_command(builder)
+        commands = buildx.restart_argv(builder.name, builder.driver)
         if not commands:
             self.show_error(BinfmtError(
                 f"{builder.name} uses the docker driver: its BuildKit is part of dockerd.",
@@ -616,9 +620,9 @@ class EmulatorsView(QWidget):
     async def _restart(self, builder: BuilderPlatforms) -> None:
         self.show_message("info", f"Restarting {_esc(builder.name)}…")
         try:
-            await binfmt_builders.restart_builder(builder)
-        except BinfmtError as exc:
-            self.show_error(exc)
+            await buildx.restart(builder.name, driver=builder.driver)
+        except MabguiError as exc:
+            self.show_error(BinfmtError(str(exc), exc.hint))
             return
         self.show_message("info", f"{_esc(builder.name)} was restarted.")
         await self._refresh_builders()
