@@ -28,7 +28,8 @@ def unlisted_emulated(
     listed: Iterable[Platform], native: Iterable[Platform], emulatable: Iterable[Platform]
 ) -> list[Platform]:
     """The ``emulatable`` platforms that are emulated (not of a ``native`` family) and that
-    ``listed`` does not name (by family): the emulators BuildKit did not pick up.
+    ``listed`` does not name (by family): the emulators BuildKit did not pick up. In the
+    order of ``emulatable``.
 
     Empty when no native platform is known: emulation cannot be judged then.
     """
@@ -36,9 +37,8 @@ def unlisted_emulated(
     if not natives:
         return []
     families = {p.family for p in listed}
-    return [
-        p for p in sorted(set(emulatable)) if p.family not in families and p.family not in natives
-    ]
+    missing = (p for p in emulatable if p.family not in families and p.family not in natives)
+    return list(dict.fromkeys(missing))  # in the order given, once each
 
 
 # --- chips and notes of the Builders view --------------------------------------------------------
@@ -71,7 +71,7 @@ def platform_chips(node: Node, emulatable: Iterable[Platform] = ()) -> list[Chip
         chips.append(Chip(p, kind, p in node.pinned))
     here = node.daemon_platform is not None and (node.local or node.endpoint == "default")
     if here and native is not None and node.status == "running" and not node.pinned:
-        for p in unlisted_emulated(node.platforms, [native], emulatable):
+        for p in unlisted_emulated(node.platforms, [native], sorted(set(emulatable))):
             chips.append(Chip(p, "unlisted"))
     return chips
 

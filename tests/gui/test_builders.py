@@ -16,10 +16,9 @@ from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from mabgui.core import buildx
-from mabgui.core.buildx import Overview
+from mabgui.core.engine import EngineFacts
+from mabgui.core.overview import Overview
 from mabgui.core.platform import Platform
-from mabgui.ui.views.builders.chips import grouped
-from mabgui.ui.views.builders.dialog import NewBuilderDialog
 from mabgui.ui.models.builders import (
     COL_ENDPOINT,
     COL_NAME,
@@ -29,6 +28,8 @@ from mabgui.ui.models.builders import (
     ChipsRole,
     ObjectRole,
 )
+from mabgui.ui.views.builders.chips import grouped
+from mabgui.ui.views.builders.dialog import NewBuilderDialog
 from mabgui.ui.views.builders.view import BuildersView
 from tests.conftest import FIXTURES, Engine
 from tests.gui.conftest import run, run_until
@@ -39,11 +40,16 @@ EMULATABLE = frozenset(
     Platform.parse(p) for p in ("linux/arm64", "linux/arm/v7", "linux/arm/v6", "linux/s390x")
 )
 CONTEXTS = {"default": "unix:///var/run/docker.sock", "mabgui-e2e-second": "unix:///tmp/s.sock"}
+FACTS = EngineFacts(
+    context="default", endpoint=CONTEXTS["default"], os_type="linux", architecture="x86_64",
+    image_store=True,
+)  # fmt: skip
 
 
 def overview(fixture: str) -> Overview:
     builders = buildx.parse_ls_json((FIX / fixture).read_text())
-    return Overview(buildx.resolve_hosts(builders, CONTEXTS), AMD64, EMULATABLE, True)
+    return Overview(buildx.with_engine(buildx.resolve_hosts(builders, CONTEXTS), FACTS), FACTS,
+                    EMULATABLE)  # fmt: skip
 
 
 def names(model: BuildersModel, parent: QModelIndex | None = None) -> list[str]:
@@ -134,7 +140,7 @@ def test_model_updates_are_targeted(qtmodeltester: object, qtbot: QtBot) -> None
 
     # Builders removed, moved and added keep the selection model consistent.
     reordered = overview("ls-multi-current.txt")
-    model.set_overview(Overview(list(reversed(reordered.builders)), AMD64, EMULATABLE, True))
+    model.set_overview(Overview(list(reversed(reordered.builders)), FACTS, EMULATABLE))
     qtmodeltester.check(model)  # type: ignore[attr-defined]
     assert names(model) == [
         "mabgui-e2e-second", "default", "mabgui-fixture-remote", "mabgui-fixture-multi",
@@ -199,6 +205,8 @@ def test_dialog_shows_buildx_error_and_leaves_nothing_behind(
     dialog.created.connect(created.append)
     dialog.show()
     dialog.name.setText(temp_builder)
+    # A BuildKit image that is neither loaded nor pullable here (no network).
+    dialog.nodes[0].driver_opts.setText("image=moby/buildkit:mabgui-absent")
     dialog.start()
     assert dialog.running()
     assert not dialog.create_button.isEnabled()
@@ -210,7 +218,7 @@ def test_dialog_shows_buildx_error_and_leaves_nothing_behind(
     assert "Nothing was left behind" in text
     log = dialog.log.toPlainText()
     assert "booting buildkit" in log
-    assert f"$ docker buildx rm {temp_builder}" in log
+    assert f"$ docker buildx rm -- {temp_builder}" in log
     assert created == []
     assert temp_builder not in buildx_names()
     run(qloop, asyncio.sleep(0.3))  # let the layout settle before looking at it
@@ -270,7 +278,10 @@ def test_refresh_cancels_the_refresh_in_flight(
 def test_bootstrap_error_then_remove_with_confirmation(
     qtbot: QtBot, qloop: qasync.QEventLoop, temp_builder: str
 ) -> None:
-    run(qloop, buildx.create(buildx.CreateRequest(name=temp_builder, bootstrap=False)))
+    # A BuildKit image that is neither loaded nor pullable here (no network).
+    absent = buildx.NodeSpec(driver_opts={"image": "moby/buildkit:mabgui-absent"})
+    req = buildx.CreateRequest(name=temp_builder, nodes=(absent,), bootstrap=False)
+    run(qloop, buildx.create(req))
     view = _loaded_view(qtbot, qloop)
     view.select(temp_builder)
     assert view.selected_builder().name == temp_builder  # type: ignore[union-attr]
@@ -317,7 +328,7 @@ def test_cancel_stops_a_hanging_bootstrap(
     assert time.monotonic() - started < 5
     assert "cancelled" in view.status.text()
     leftovers = subprocess.run(
-        ["pgrep", "-f", f"buildx inspect --bootstrap {temp_builder}"], capture_output=True
+        ["pgrep", "-f", f"buildx inspect --bootstrap -- {temp_builder}"], capture_output=True
     )
     assert leftovers.stdout == b""
     run_until(qloop, lambda: not view.refreshing())

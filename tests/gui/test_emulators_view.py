@@ -15,11 +15,10 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from mabgui.core import binfmt, buildx
-from mabgui.core.binfmt import builders as binfmt_builders
+from mabgui.core import overview as binfmt_builders
 from mabgui.core.binfmt import BinfmtState, LocalBinfmt
 from mabgui.core.binfmt.daemon import DaemonBinfmt
 from mabgui.core.platform import Platform
-from mabgui.ui.views.emulators.install_dialog import InstallDialog
 from mabgui.ui.models.emulators import (
     COL_BUILDERS,
     COL_ENABLED,
@@ -29,6 +28,7 @@ from mabgui.ui.models.emulators import (
     EmulatorsModel,
     ObjectRole,
 )
+from mabgui.ui.views.emulators.install_dialog import InstallDialog
 from mabgui.ui.views.emulators.view import EmulatorsView
 from tests.conftest import Engine
 from tests.gui.conftest import run, run_until
