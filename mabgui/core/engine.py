@@ -292,6 +292,14 @@ def _version(raw: str) -> str:
     return m.group(1) if m else raw.strip()
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def parse_engine_facts(text: str, *, endpoint: str = "", stderr: str = "") -> EngineFacts:
     """``docker info --format '{{json .}}'`` → :class:`EngineFacts` (pure; tested on recordings).
 
@@ -299,41 +307,30 @@ def parse_engine_facts(text: str, *, endpoint: str = "", stderr: str = "") -> En
     stderr, or in ``ServerErrors`` on older CLIs).
     """
     try:
-        data = json.loads(text.strip() or "{}")
-    except ValueError:
+        data = _obj(json.loads(text.strip() or "{}"))
+    except (ValueError, RecursionError):
         data = {}
-    if not isinstance(data, dict):
-        data = {}
-    client = data.get("ClientInfo") if isinstance(data.get("ClientInfo"), dict) else {}
-    buildx = next(
-        (
-            p
-            for p in client.get("Plugins") or ()
-            if isinstance(p, dict) and p.get("Name") == "buildx"
-        ),
-        {},
-    )
-    errors = [str(e) for e in data.get("ServerErrors") or () if e]
+    client = _obj(data.get("ClientInfo"))
+    plugins = [_obj(p) for p in _items(client.get("Plugins"))]
+    buildx = next((p for p in plugins if p.get("Name") == "buildx"), {})
+    errors = [str(e) for e in _items(data.get("ServerErrors")) if e]
     if stderr.strip():
         errors.append(stderr.strip().splitlines()[-1])
     arch = str(data.get("Architecture") or "")
     if not arch and not errors:
         errors.append("docker info did not report the daemon")
-    driver_status = data.get("DriverStatus")
     image_store: bool | None = None
-    if isinstance(driver_status, list) and arch:
-        pairs = dict(tuple(p) for p in driver_status if isinstance(p, list) and len(p) == 2)
+    if arch:
+        pairs = {str(p[0]): p[1] for p in _items(data.get("DriverStatus")) if len(_items(p)) == 2}
         image_store = pairs.get("driver-type") == CONTAINERD_SNAPSHOTTER
-    elif arch:
-        image_store = False
-    registry = data.get("RegistryConfig") if isinstance(data.get("RegistryConfig"), dict) else {}
-    index = registry.get("IndexConfigs") if isinstance(registry.get("IndexConfigs"), dict) else {}
+    registry = _obj(data.get("RegistryConfig"))
+    index = _obj(registry.get("IndexConfigs"))
     insecure = [
         str(name)
         for name, cfg in index.items()
         if isinstance(cfg, dict) and not cfg.get("Secure", True)
     ]
-    insecure += [str(c) for c in registry.get("InsecureRegistryCIDRs") or ()]
+    insecure += [str(c) for c in _items(registry.get("InsecureRegistryCIDRs"))]
     error = errors[0] if errors and not arch else ""
     return EngineFacts(
         context=str(client.get("Context") or ""),

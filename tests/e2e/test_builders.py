@@ -70,6 +70,10 @@ def current_in_table() -> str:
     return ""
 
 
+# A BuildKit image neither loaded nor pullable (no network): the offline failure path.
+ABSENT_IMAGE = "image=moby/buildkit:mabgui-absent"
+
+
 def unique(kind: str) -> str:
     return f"mabgui-e2e-{kind}-{uuid.uuid4().hex[:8]}"
 
@@ -253,7 +257,7 @@ def test_offline_docker_container_bootstrap_fails_with_buildx_error(engine: Engi
     gone = unique("gone")
     try:
         res = mabgui("builder", "create", "--name", kept, "--driver", "docker-container",
-                     "--bootstrap", "--keep")  # fmt: skip
+                     "--driver-opt", ABSENT_IMAGE, "--bootstrap", "--keep")  # fmt: skip
         assert res.returncode == 1
         assert "failed to resolve reference" in res.stderr
         assert "moby/buildkit" in res.stderr
@@ -263,7 +267,8 @@ def test_offline_docker_container_bootstrap_fails_with_buildx_error(engine: Engi
         assert res.returncode == 0, res.stderr
         assert kept not in buildx_ls_json()
 
-        res = mabgui("builder", "create", "--name", gone, "--bootstrap")
+        res = mabgui("builder", "create", "--name", gone, "--driver-opt", ABSENT_IMAGE,
+                     "--bootstrap")  # fmt: skip
         assert res.returncode == 1
         assert "moby/buildkit" in res.stderr
         assert "Nothing was left behind" in res.stderr
@@ -342,6 +347,17 @@ async def test_a_hanging_node_cannot_hang_the_list(engine: Engine) -> None:
     finally:
         run("docker", "context", "rm", "--force", context)
         server.close()
+
+
+def test_names_never_reach_buildx_as_flags(engine: Engine) -> None:
+    before = set(buildx_ls_json())
+    res = mabgui("builder", "rm", "--", "--all-inactive")
+    assert res.returncode == 1
+    assert "invalid builder name '--all-inactive'" in res.stderr
+    res = mabgui("builder", "inspect", "--", "--help")
+    assert res.returncode == 1
+    assert "invalid builder name" in res.stderr
+    assert set(buildx_ls_json()) == before
 
 
 def test_errors_are_buildx_own_words(engine: Engine) -> None:
