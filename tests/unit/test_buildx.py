@@ -291,6 +291,19 @@ def test_explain_recorded_errors(fixture: str, needle: str) -> None:
     assert needle in buildx.explain(text)
 
 
+def test_failures_are_logged_on_the_buildx_logger(caplog: pytest.LogCaptureFixture) -> None:
+    from mabgui.core.process import CommandResult
+
+    res = CommandResult(["docker"], 1, "", read("stop-missing.err"))
+    with caplog.at_level("WARNING", logger="mabgui.buildx"):
+        buildx.command_error(res, "cannot stop builder 'mabgui-nope'")
+        with pytest.raises(buildx.BuildxError):
+            buildx.check_name("--all-inactive")
+    messages = [r.getMessage() for r in caplog.records if r.name == "mabgui.buildx"]
+    assert any("cannot stop builder 'mabgui-nope'" in m and "exit 1" in m for m in messages)
+    assert any("invalid builder name '--all-inactive'" in m for m in messages)
+
+
 def test_not_found_errors_are_typed() -> None:
     from mabgui.core.process import CommandResult
 

@@ -235,6 +235,7 @@ async def _stream(
             await proc.wait()
     except TimeoutError:
         await process.stop(proc, grace=1.0)
+        _log.warning("docker buildx %s timed out after %g s", " ".join(args[:2]), timeout_s)
         raise BuildxTimeout(
             f"`docker buildx {' '.join(args[:2])}` did not finish within {timeout_s:g} s "
             "and was stopped",

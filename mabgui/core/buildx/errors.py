@@ -95,8 +95,9 @@ DOCKER_DRIVER_MULTIPLATFORM_FIX = (
 
 
 def refuse(message: str, hint: str = "") -> BuildxError:
-    """A :class:`BuildxError` for a request refused before buildx runs (logged)."""
-    _log.warning("refused: %s", message)
+    """A :class:`BuildxError` raised by mabgui itself (a request refused before buildx runs,
+    output it cannot read), logged like buildx's own failures."""
+    _log.warning("%s", message)
     return BuildxError(message, hint)
 
 

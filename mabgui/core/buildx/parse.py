@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from mabgui.core.buildx.errors import BuildxError
+from mabgui.core.buildx.errors import refuse
 from mabgui.core.buildx.model import Builder, DiskUsage, GCPolicy, Node
 from mabgui.core.platform import read_platform_list
 
@@ -109,9 +109,9 @@ def parse_ls_json(text: str) -> list[Builder]:
         try:
             data = json.loads(line)
         except ValueError as exc:
-            raise BuildxError(f"unexpected output from `docker buildx ls`: {raw[:200]!r}") from exc
+            raise refuse(f"unexpected output from `docker buildx ls`: {raw[:200]!r}") from exc
         if not isinstance(data, dict):
-            raise BuildxError(f"unexpected output from `docker buildx ls`: {raw[:200]!r}")
+            raise refuse(f"unexpected output from `docker buildx ls`: {raw[:200]!r}")
         builder = builder_from_json(data, current)
         if builder.name and builder.name not in builders:
             builders[builder.name] = builder
@@ -130,7 +130,7 @@ def parse_ls_table(stdout: str, stderr: str = "") -> list[Builder]:
     """
     lines = [ln.rstrip("\n") for ln in stdout.splitlines() if ln.strip()]
     if not lines or not lines[0].startswith("NAME/NODE"):
-        raise BuildxError(f"unexpected output from `docker buildx ls`: {stdout[:200]!r}")
+        raise refuse(f"unexpected output from `docker buildx ls`: {stdout[:200]!r}")
     header = lines[0]
     names = ["NAME/NODE", "DRIVER/ENDPOINT", "STATUS", "BUILDKIT", "PLATFORMS"]
     starts = [header.find(n) for n in names]
@@ -221,7 +221,7 @@ def parse_inspect(text: str) -> Builder:
         if kv := _kv(line):
             fields.setdefault(kv[0], kv[1])
     if "Name" not in fields:
-        raise BuildxError(f"unexpected output from `docker buildx inspect`: {text[:200]!r}")
+        raise refuse(f"unexpected output from `docker buildx inspect`: {text[:200]!r}")
     nodes = []
     for block in re.split(r"\n\s*\n", rest.strip("\n")):
         node = _parse_inspect_node(block)
@@ -327,7 +327,7 @@ def parse_du(text: str, builder: str = "") -> DiskUsage:
         elif (line.strip() and not line.startswith("ID") and not kv) or (kv and kv[0] == "ID"):
             records += 1  # a table row, or a record of the --verbose form
     if "Total" not in totals and records == 0 and text.strip():
-        raise BuildxError(f"unexpected output from `docker buildx du`: {text[:200]!r}")
+        raise refuse(f"unexpected output from `docker buildx du`: {text[:200]!r}")
     return DiskUsage(
         builder=builder,
         records=records,
