@@ -16,7 +16,7 @@ import json
 import os
 import re
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mabgui.core import log, process
@@ -350,6 +350,18 @@ def parse_engine_facts(text: str, *, endpoint: str = "", stderr: str = "") -> En
     )
 
 
+def _unreachable_reason(endpoint: str, error: str) -> str:
+    """The CLI says "Cannot connect…" for every cause; say which one when it can be seen."""
+    low = error.lower()
+    if endpoint.startswith("unix://") and not os.path.exists(endpoint.removeprefix("unix://")):
+        return "the socket does not exist (is the daemon running?)"
+    if "permission denied" in low:
+        return f"permission denied on the socket (add yourself to the docker group): {error}"
+    if "connection refused" in low:
+        return f"connection refused (is the daemon running?): {error}"
+    return error
+
+
 def _current_endpoint() -> str:
     try:
         return current_context().host
@@ -380,5 +392,6 @@ async def engine_facts(timeout_s: float = INFO_TIMEOUT_S) -> EngineFacts:
         )
     facts = parse_engine_facts(res.stdout, endpoint=endpoint, stderr="" if res.ok else res.stderr)
     if facts.error:
+        facts = replace(facts, error=_unreachable_reason(facts.endpoint, facts.error))
         _log.warning("docker info: %s", facts.error)
     return facts
