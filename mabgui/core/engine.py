@@ -5,8 +5,9 @@ the context, the daemon's version, OS/arch, image store and insecure registries,
 plugin's version (the CLI reports its plugins there). Callers pass the :class:`EngineFacts` down
 (overview, doctor, status bar) instead of asking again.
 
-The docker SDK is synchronous, so every call runs in a worker thread (``asyncio.to_thread``):
-the event loop, and with qasync the GUI, never waits on the daemon.
+The docker SDK (used for the context and a client, :func:`docker_client`) is synchronous: call
+it from a worker thread (``asyncio.to_thread``) so the event loop, and with qasync the GUI,
+never waits on the daemon.
 """
 
 from __future__ import annotations
@@ -51,24 +52,16 @@ class DockerContext:
 
 @dataclass(frozen=True)
 class DaemonInfo:
+    """The daemon's part of :class:`EngineFacts`, for callers that need it up (else an error)."""
+
     context: DockerContext
     server_version: str
-    api_version: str
     os: str
     os_type: str
     architecture: str
     kernel: str
-    driver: str
     containerd_image_store: bool
-    cpus: int
-    memory_bytes: int
     insecure_registries: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ToolVersion:
-    path: str
-    version: str
 
 
 def current_context() -> DockerContext:
@@ -126,115 +119,6 @@ def _probe_unix_socket(path: str, timeout: float) -> None:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         sock.connect(path)
-
-
-def _daemon_info_blocking(context: DockerContext | None) -> DaemonInfo:
-    ctx = context or current_context()
-    try:
-        client = docker_client(ctx)
-        try:
-            info = client.info()
-            version = client.version()
-        finally:
-            client.close()
-    except EngineError:
-        raise
-    except Exception as exc:  # the SDK raises requests/urllib3/docker errors alike
-        raise EngineError(
-            f"Docker is not reachable at {ctx.host or ctx.name}: {_short_error(exc)}",
-            "Start the Docker daemon (dockerd / Docker Desktop), or pick a reachable context "
-            "with `docker context use NAME`.",
-        ) from exc
-    driver_status = dict(info.get("DriverStatus") or [])
-    image_store = driver_status.get("driver-type") == "io.containerd.snapshotter.v1"
-    registry_cfg = info.get("RegistryConfig") or {}
-    insecure = [
-        c
-        for c in (registry_cfg.get("IndexConfigs") or {})
-        if not registry_cfg["IndexConfigs"][c].get("Secure", True)
-    ]
-    return DaemonInfo(
-        context=ctx,
-        server_version=str(version.get("Version", info.get("ServerVersion", ""))),
-        api_version=str(version.get("ApiVersion", "")),
-        os=str(info.get("OperatingSystem", "")),
-        os_type=str(info.get("OSType", "linux")),
-        architecture=str(info.get("Architecture", "")),
-        kernel=str(info.get("KernelVersion", "")),
-        driver=str(info.get("Driver", "")),
-        containerd_image_store=image_store,
-        cpus=int(info.get("NCPU", 0)),
-        memory_bytes=int(info.get("MemTotal", 0)),
-        insecure_registries=sorted(
-            insecure + list(registry_cfg.get("InsecureRegistryCIDRs") or [])
-        ),
-    )
-
-
-def _short_error(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    # requests wraps the useful part deep inside: "Connection aborted", "No such file"...
-    m = re.search(r"\((?:'[^']*', )?(?:[A-Za-z]+Error\()?(?:\d+, )?'?([^()']+?)'?\)\)", text)
-    if "FileNotFoundError" in text or "No such file" in text:
-        return "the socket does not exist (is the daemon running?)"
-    if "Connection refused" in text:
-        return "connection refused (is the daemon running?)"
-    if "Permission denied" in text:
-        return "permission denied on the socket (add yourself to the docker group)"
-    return m.group(1) if m else text
-
-
-async def daemon_info(context: DockerContext | None = None) -> DaemonInfo:
-    """Ask the daemon who it is. Raises :class:`EngineError` with a hint when it cannot."""
-    try:
-        return await asyncio.wait_for(
-            asyncio.to_thread(_daemon_info_blocking, context), DOCKER_TIMEOUT_S + 2
-        )
-    except TimeoutError:
-        raise EngineError(
-            f"Docker did not answer within {DOCKER_TIMEOUT_S:g} s",
-            "Check the daemon or the remote context; it may be overloaded or unreachable.",
-        ) from None
-
-
-async def docker_cli() -> ToolVersion:
-    """The docker CLI on PATH and its client version."""
-    try:
-        path = process.which("docker")
-    except process.CommandNotFound:
-        raise EngineError(
-            "the docker CLI was not found on PATH",
-            "Install the Docker CLI (docker-ce-cli, docker.io or Docker Desktop).",
-        ) from None
-    res = await process.run(
-        [path, "version", "--format", "{{json .Client}}"], timeout=DOCKER_TIMEOUT_S
-    )
-    try:
-        client = json.loads(res.stdout.strip().splitlines()[0])
-        return ToolVersion(path, str(client.get("Version", "")))
-    except (ValueError, IndexError):
-        # `docker version` exits 1 when the daemon is down but still prints the client part
-        # for plain `--version`: fall back to it.
-        res = await process.run([path, "--version"], timeout=DOCKER_TIMEOUT_S)
-        m = re.search(r"version ([^\s,]+)", res.stdout)
-        return ToolVersion(path, m.group(1) if m else res.stdout.strip())
-
-
-async def buildx_version() -> ToolVersion:
-    """The buildx plugin's version (``docker buildx version``); EngineError when missing."""
-    cli = await docker_cli()
-    res = await process.run([cli.path, "buildx", "version"], timeout=DOCKER_TIMEOUT_S)
-    if not res.ok:
-        raise EngineError(
-            f"the docker buildx plugin is not available: {res.message().splitlines()[0]}",
-            "Install docker-buildx (Debian/Ubuntu: docker-buildx or docker-buildx-plugin) "
-            "into a cli-plugins folder such as /usr/libexec/docker/cli-plugins.",
-        )
-    # "github.com/docker/buildx 0.13.1+ds1 0.13.1+ds1-3" or "github.com/docker/buildx v0.17.1 abc"
-    parts = res.stdout.split()
-    raw = parts[1] if len(parts) > 1 else res.stdout.strip()
-    m = re.match(r"v?(\d+\.\d+\.\d+)", raw)
-    return ToolVersion(cli.path + " buildx", m.group(1) if m else raw)
 
 
 @dataclass(frozen=True)
@@ -395,3 +279,22 @@ async def engine_facts(timeout_s: float = INFO_TIMEOUT_S) -> EngineFacts:
         facts = replace(facts, error=_unreachable_reason(facts.endpoint, facts.error))
         _log.warning("docker info: %s", facts.error)
     return facts
+
+
+async def daemon_info() -> DaemonInfo:
+    """The daemon part of :func:`engine_facts` (one ``docker info``); :class:`EngineError` with
+    a hint when the daemon cannot be asked. Prefer :func:`engine_facts` and pass it down."""
+    facts = await engine_facts()
+    if not facts.daemon_ok:
+        where = facts.endpoint or facts.context or "the current context"
+        raise EngineError(f"Docker is not reachable at {where}: {facts.error}", facts.hint)
+    return DaemonInfo(
+        context=DockerContext(facts.context, facts.endpoint),
+        server_version=facts.server_version,
+        os=facts.os,
+        os_type=facts.os_type or "linux",
+        architecture=facts.architecture,
+        kernel=facts.kernel,
+        containerd_image_store=bool(facts.image_store),
+        insecure_registries=list(facts.insecure_registries),
+    )
