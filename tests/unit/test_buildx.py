@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from mabgui.core import buildx
@@ -295,10 +297,15 @@ def test_failures_are_logged_on_the_buildx_logger(caplog: pytest.LogCaptureFixtu
     from mabgui.core.process import CommandResult
 
     res = CommandResult(["docker"], 1, "", read("stop-missing.err"))
-    with caplog.at_level("WARNING", logger="mabgui.buildx"):
-        buildx.command_error(res, "cannot stop builder 'mabgui-nope'")
-        with pytest.raises(buildx.BuildxError):
-            buildx.check_name("--all-inactive")
+    logger = logging.getLogger("mabgui.buildx")  # the app's setup may stop propagation to root
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level("WARNING", logger="mabgui.buildx"):
+            buildx.command_error(res, "cannot stop builder 'mabgui-nope'")
+            with pytest.raises(buildx.BuildxError):
+                buildx.check_name("--all-inactive")
+    finally:
+        logger.removeHandler(caplog.handler)
     messages = [r.getMessage() for r in caplog.records if r.name == "mabgui.buildx"]
     assert any("cannot stop builder 'mabgui-nope'" in m and "exit 1" in m for m in messages)
     assert any("invalid builder name '--all-inactive'" in m for m in messages)
