@@ -1,4 +1,9 @@
-"""``mabgui builders`` and ``mabgui builder …``: buildx builders."""
+"""``mabgui builders`` and ``mabgui builder …``: buildx builders.
+
+Core's errors (:class:`~mabgui.core.buildx.BuildxError`, a
+:class:`~mabgui.core.errors.MabguiError`) pass through: ``main`` prints them once, with their
+hint, as text or as the ``--json`` error object.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,6 @@ from mabgui.cli.render import (
     print_json,
     progress_printer,
 )
-
-
-def _buildx_cli_error(exc: Any) -> CliError:
-    return CliError(str(exc), getattr(exc, "hint", ""))
 
 
 def _chip_text(chip: Any) -> str:
@@ -45,12 +46,9 @@ def _print_builders_table(ov: Any) -> None:
 
 
 async def _builders_list(args: argparse.Namespace) -> int:
-    from mabgui.core import buildx
+    from mabgui.core import overview
 
-    try:
-        ov = await buildx.overview()
-    except buildx.BuildxError as exc:
-        raise _buildx_cli_error(exc) from exc
+    ov = await overview.overview()
     if args.json:
         print_json(ov.to_json())
     else:
@@ -73,7 +71,7 @@ async def _builder_create(args: argparse.Namespace) -> int:
             opts["namespace"] = args.namespace
         if args.replicas is not None:
             opts["replicas"] = str(args.replicas)
-        platforms = tuple(parse_platform_list(",".join(args.platform))) if args.platform else ()
+        platforms = tuple(parse_platform_list(args.platform)) if args.platform else ()
         req = buildx.CreateRequest(
             name=args.name or f"mabgui-{uuid.uuid4().hex[:8]}",
             driver=args.driver,
@@ -103,10 +101,11 @@ async def _builder_create(args: argparse.Namespace) -> int:
     except PlatformError as exc:
         raise CliError(str(exc), "Platforms look like linux/arm64 or linux/arm/v7.", 2) from exc
     except buildx.BuildxError as exc:
-        hint = exc.hint
-        if args.bootstrap and not args.keep:
-            hint = (hint + " " if hint else "") + "Nothing was left behind (use --keep to keep it)."
-        raise CliError(str(exc), hint) from exc
+        if args.bootstrap and not args.keep:  # the same error, with what the user needs to know
+            exc.hint = (exc.hint + " " if exc.hint else "") + (
+                "Nothing was left behind (use --keep to keep it)."
+            )
+        raise
     if args.json:
         print_json(
             {
@@ -135,10 +134,7 @@ async def _builder_create(args: argparse.Namespace) -> int:
 async def _builder_use(args: argparse.Namespace) -> int:
     from mabgui.core import buildx
 
-    try:
-        await buildx.use(args.name, default=args.default, global_=args.global_)
-    except buildx.BuildxError as exc:
-        raise _buildx_cli_error(exc) from exc
+    await buildx.use(args.name, default=args.default, global_=args.global_)
     print(f"current builder: {args.name}")
     return 0
 
@@ -146,10 +142,7 @@ async def _builder_use(args: argparse.Namespace) -> int:
 async def _builder_stop(args: argparse.Namespace) -> int:
     from mabgui.core import buildx
 
-    try:
-        await buildx.stop(args.name)
-    except buildx.BuildxError as exc:
-        raise _buildx_cli_error(exc) from exc
+    await buildx.stop(args.name)
     print(f"builder {args.name} stopped")
     return 0
 
@@ -160,10 +153,7 @@ async def _builder_rm(args: argparse.Namespace) -> int:
     if args.all_inactive:
         if args.names:
             raise CliError("name builders or pass --all-inactive, not both", code=2)
-        try:
-            builders = await buildx.list_builders()
-        except buildx.BuildxError as exc:
-            raise _buildx_cli_error(exc) from exc
+        builders = await buildx.list_builders()
         inactive = [b.name for b in builders if b.name != "default" and b.status != "running"]
         if not inactive:
             print("no inactive builder to remove")
@@ -175,15 +165,12 @@ async def _builder_rm(args: argparse.Namespace) -> int:
             )
     elif not args.names:
         raise CliError("name the builder(s) to remove", "See `mabgui builders`.", 2)
-    try:
-        report = await buildx.remove(
-            args.names,
-            keep_state=args.keep_state,
-            keep_daemon=args.keep_daemon,
-            all_inactive=args.all_inactive,
-        )
-    except buildx.BuildxError as exc:
-        raise _buildx_cli_error(exc) from exc
+    report = await buildx.remove(
+        args.names,
+        keep_state=args.keep_state,
+        keep_daemon=args.keep_daemon,
+        all_inactive=args.all_inactive,
+    )
     print(report or "removed")
     return 0
 
@@ -243,14 +230,11 @@ async def _builder_inspect(args: argparse.Namespace) -> int:
 
     from mabgui.core import buildx
 
-    try:
-        b = await buildx.inspect(
-            args.name,
-            bootstrap=args.bootstrap,
-            progress=progress_printer(args.json) if args.bootstrap else None,
-        )
-    except buildx.BuildxError as exc:
-        raise _buildx_cli_error(exc) from exc
+    b = await buildx.inspect(
+        args.name,
+        bootstrap=args.bootstrap,
+        progress=progress_printer(args.json) if args.bootstrap else None,
+    )
     # inspect does not say whether the builder is the current one; ls does.
     current = args.name is None
     if not current:
@@ -272,10 +256,7 @@ async def _builder_bootstrap(args: argparse.Namespace) -> int:
 async def _builder_du(args: argparse.Namespace) -> int:
     from mabgui.core import buildx
 
-    try:
-        du = await buildx.disk_usage(args.name)
-    except buildx.BuildxError as exc:
-        raise _buildx_cli_error(exc) from exc
+    du = await buildx.disk_usage(args.name)
     if args.json:
         print_json(du.to_json())
     else:

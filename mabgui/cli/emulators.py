@@ -44,11 +44,14 @@ def _binfmt_handler_line(handler: Any, builders: list[str] | None) -> str:
 
 async def _emulators_list(args: argparse.Namespace) -> int:
     from mabgui.core import binfmt
-    from mabgui.core.binfmt import builders as binfmt_builders
+    from mabgui.core import overview as binfmt_builders
+    from mabgui.core.errors import MabguiError
 
     backend = _emulators_backend(args)
     builders_task = (
-        None if args.no_builders else asyncio.ensure_future(binfmt_builders.list_builders())
+        None
+        if args.no_builders
+        else asyncio.ensure_future(binfmt_builders.list_builder_platforms())
     )
     native_task = None if args.no_builders else asyncio.ensure_future(_native_platform())
     try:
@@ -64,7 +67,7 @@ async def _emulators_list(args: argparse.Namespace) -> int:
     if builders_task is not None and native_task is not None:
         try:
             builders = await builders_task
-        except (binfmt.BinfmtError, OSError) as exc:
+        except (MabguiError, OSError) as exc:
             warnings.append(f"builders unknown: {exc}")
         native = await native_task
     stale = binfmt_builders.stale_builders(state, builders, native) if native else []

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from mabgui.core import binfmt, engine
-from mabgui.core.platform import host_platform
+from mabgui.core import binfmt, engine, process
+from mabgui.core.engine import EngineFacts
+from mabgui.core.platform import Platform
 
 
 class Status(StrEnum):
@@ -31,6 +31,7 @@ class Check:
 @dataclass(frozen=True)
 class Diagnosis:
     checks: list[Check]
+    facts: EngineFacts | None = None  # what the checks were made from: pass it on, do not re-ask
 
     @property
     def multiplatform_ready(self) -> bool:
@@ -44,42 +45,48 @@ class Diagnosis:
         return {
             "ok": self.multiplatform_ready,
             "checks": [{**asdict(c), "status": str(c.status)} for c in self.checks],
+            "engine": self.facts.to_json() if self.facts is not None else None,
         }
 
 
-async def _check_cli() -> Check:
+def _check_cli(facts: EngineFacts) -> Check:
     try:
-        cli = await engine.docker_cli()
-    except engine.EngineError as exc:
-        return Check("docker-cli", "Docker CLI", Status.FAIL, str(exc), exc.hint)
+        path = process.which("docker")
+    except process.CommandNotFound:
+        return Check("docker-cli", "Docker CLI", Status.FAIL, facts.error, facts.hint)
     return Check(
-        "docker-cli", "Docker CLI", Status.OK, f"{cli.path} (version {cli.version})",
-        data={"path": cli.path, "version": cli.version},
+        "docker-cli", "Docker CLI", Status.OK, f"{path} (version {facts.client_version})",
+        data={"path": path, "version": facts.client_version},
     )  # fmt: skip
 
 
-async def _check_daemon() -> tuple[Check, Check | None]:
-    try:
-        info = await engine.daemon_info()
-    except engine.EngineError as exc:
-        return Check("daemon", "Docker daemon", Status.FAIL, str(exc), exc.hint), None
+def _check_daemon(facts: EngineFacts) -> tuple[Check, Check | None]:
+    if not facts.daemon_ok:
+        where = facts.endpoint or facts.context or "the current context"
+        detail = facts.error or "docker info did not report the daemon"
+        return Check(
+            "daemon", "Docker daemon", Status.FAIL,
+            f"Docker is not reachable at {where}: {detail}", facts.hint or engine.DAEMON_DOWN_HINT,
+        ), None  # fmt: skip
     daemon = Check(
         "daemon",
         "Docker daemon",
         Status.OK,
-        f"context {info.context.name} ({info.context.host}): Docker {info.server_version}, "
-        f"{info.os_type}/{info.architecture}",
+        f"context {facts.context} ({facts.endpoint}): Docker {facts.server_version}, "
+        f"{facts.platform or facts.architecture}",
         data={
-            "context": info.context.name,
-            "endpoint": info.context.host,
-            "server_version": info.server_version,
-            "os": info.os,
-            "os_type": info.os_type,
-            "architecture": info.architecture,
-            "containerd_image_store": info.containerd_image_store,
+            "context": facts.context,
+            "endpoint": facts.endpoint,
+            "server_version": facts.server_version,
+            "os": facts.os,
+            "os_type": facts.os_type,
+            "architecture": facts.architecture,
+            "platform": str(facts.platform) if facts.platform else None,
+            "containerd_image_store": facts.image_store,
+            "insecure_registries": list(facts.insecure_registries),
         },
     )
-    if info.containerd_image_store:
+    if facts.image_store:
         store = Check(
             "image-store", "containerd image store", Status.OK,
             "on: the default docker builder can build several platforms into one image",
@@ -98,17 +105,23 @@ async def _check_daemon() -> tuple[Check, Check | None]:
     return daemon, store
 
 
-async def _check_buildx() -> Check:
-    try:
-        bx = await engine.buildx_version()
-    except engine.EngineError as exc:
-        return Check("buildx", "buildx plugin", Status.FAIL, str(exc), exc.hint)
+def _check_buildx(facts: EngineFacts) -> Check:
+    if not facts.buildx_version:
+        return Check(
+            "buildx", "buildx plugin", Status.FAIL,
+            "the docker buildx plugin is not available",
+            "Install docker-buildx (Debian/Ubuntu: docker-buildx or docker-buildx-plugin) "
+            "into a cli-plugins folder such as /usr/libexec/docker/cli-plugins.",
+        )  # fmt: skip
     return Check(
-        "buildx", "buildx plugin", Status.OK, f"version {bx.version}", data={"version": bx.version}
-    )
+        "buildx", "buildx plugin", Status.OK, f"version {facts.buildx_version}",
+        data={"version": facts.buildx_version, "path": facts.buildx_path},
+    )  # fmt: skip
 
 
-def check_binfmt(root: str | None = None) -> Check:
+def check_binfmt(root: str | None = None, native: Platform | None = None) -> Check:
+    """binfmt_misc of this machine; ``native`` (the daemon's platform) is left out of the
+    emulated platforms listed."""
     if not sys.platform.startswith("linux"):
         return Check(
             "binfmt", "QEMU emulators (binfmt_misc)", Status.OK,
@@ -126,10 +139,11 @@ def check_binfmt(root: str | None = None) -> Check:
             "`docker run --privileged --rm tonistiigi/binfmt --install all`).",
             data={"mounted": False, "handlers": []},
         )
-    native = host_platform()
     qemu = [h for h in state.handlers if h.is_qemu]
     enabled = [h for h in qemu if h.enabled and state.enabled]
-    platforms = sorted({str(p) for h in enabled for p in h.platforms if p.family != native.family})
+    platforms = sorted({
+        str(p) for h in enabled for p in h.platforms if native is None or p.family != native.family
+    })  # fmt: skip
     data = {
         "mounted": True,
         "enabled": state.enabled,
@@ -168,11 +182,14 @@ def check_binfmt(root: str | None = None) -> Check:
     return Check("binfmt", "QEMU emulators (binfmt_misc)", Status.OK, detail, data=data)
 
 
-async def diagnose(binfmt_root: str | None = None) -> Diagnosis:
-    """Run every check concurrently; never raises for a missing piece, it reports it."""
-    cli, (daemon, store), bx = await asyncio.gather(_check_cli(), _check_daemon(), _check_buildx())
-    checks = [cli, daemon]
+async def diagnose(binfmt_root: str | None = None, facts: EngineFacts | None = None) -> Diagnosis:
+    """Every check from ONE ``docker info`` (``facts``, asked here when not given) and this
+    machine's binfmt_misc; never raises for a missing piece, it reports it."""
+    if facts is None:
+        facts = await engine.engine_facts()
+    daemon, store = _check_daemon(facts)
+    checks = [_check_cli(facts), daemon]
     if store is not None:
         checks.append(store)
-    checks += [bx, check_binfmt(binfmt_root)]
-    return Diagnosis(checks)
+    checks += [_check_buildx(facts), check_binfmt(binfmt_root, facts.platform)]
+    return Diagnosis(checks, facts)

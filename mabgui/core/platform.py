@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import platform as _host_platform
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mabgui.core.errors import MabguiError
@@ -130,15 +131,56 @@ class Platform:
         return self
 
 
-def parse_platform_list(text: str) -> list[Platform]:
-    """Parse a comma-separated ``--platform`` value, keeping order and dropping duplicates."""
+@dataclass(frozen=True)
+class PlatformList:
+    """A platform list as a tool printed it: the platforms, those marked ``*``, the unreadable."""
+
+    platforms: tuple[Platform, ...] = ()
+    marked: tuple[Platform, ...] = ()  # buildx's ``*``: fixed with ``create --platform``
+    invalid: tuple[str, ...] = ()
+
+
+def read_platform_list(values: str | Iterable[str]) -> PlatformList:
+    """The one platform-list parser: comma-separated items, in order, without duplicates.
+
+    Lenient (tool output): an item that is not a platform lands in ``invalid`` instead of
+    raising; a trailing ``*`` marks the item. :func:`parse_platform_list` is its strict form.
+    """
     seen: dict[Platform, None] = {}
-    for item in text.split(","):
-        if item.strip():
-            seen.setdefault(Platform.parse(item), None)
-    if not seen:
+    marked: dict[Platform, None] = {}
+    invalid: list[str] = []
+    for value in [values] if isinstance(values, str) else values:
+        for item in value.split(","):
+            text = item.strip()
+            if not text:
+                continue
+            platform = Platform.try_parse(text.rstrip("*"))
+            if platform is None:
+                invalid.append(text)
+                continue
+            seen.setdefault(platform, None)
+            if text.endswith("*"):
+                marked.setdefault(platform, None)
+    return PlatformList(tuple(seen), tuple(marked), tuple(invalid))
+
+
+def parse_platform_list(
+    values: str | Iterable[str], *, allow_empty: bool = False
+) -> list[Platform]:
+    """User input (``--platform a,b --platform c``) → platforms, in order, without duplicates.
+
+    Raises :class:`PlatformError` naming the first bad item (or, unless ``allow_empty``, when
+    nothing was given).
+    """
+    parsed = read_platform_list(values)
+    if parsed.invalid:
+        Platform.parse(parsed.invalid[0])  # raises with the precise reason
+        raise PlatformError(f"{parsed.invalid[0]!r} is not a platform")
+    if parsed.marked:
+        raise PlatformError(f"'{parsed.marked[0]}*': '*' is not part of a platform")
+    if not parsed.platforms and not allow_empty:
         raise PlatformError("no platform given")
-    return list(seen)
+    return list(parsed.platforms)
 
 
 def host_platform() -> Platform:

@@ -355,6 +355,17 @@ async def test_a_hanging_node_cannot_hang_the_list(engine: Engine) -> None:
         server.close()
 
 
+def test_names_never_reach_buildx_as_flags(engine: Engine) -> None:
+    before = set(buildx_ls_json())
+    res = mabgui("builder", "rm", "--", "--all-inactive")
+    assert res.returncode == 1
+    assert "invalid builder name '--all-inactive'" in res.stderr
+    res = mabgui("builder", "inspect", "--", "--help")
+    assert res.returncode == 1
+    assert "invalid builder name" in res.stderr
+    assert set(buildx_ls_json()) == before
+
+
 def test_errors_are_buildx_own_words(engine: Engine) -> None:
     res = mabgui("builder", "use", "mabgui-e2e-nope")
     assert res.returncode == 1

@@ -11,7 +11,8 @@ from PySide6.QtCore import QModelIndex, Qt
 from pytestqt.qtbot import QtBot
 
 from mabgui.core import buildx
-from mabgui.core.buildx import Overview
+from mabgui.core.engine import EngineFacts
+from mabgui.core.overview import Overview
 from mabgui.core.platform import Platform
 from mabgui.ui.models.builders import (
     COL_ENDPOINT,
@@ -32,11 +33,16 @@ EMULATABLE = frozenset(
     Platform.parse(p) for p in ("linux/arm64", "linux/arm/v7", "linux/arm/v6", "linux/s390x")
 )
 CONTEXTS = {"default": "unix:///var/run/docker.sock", "mabgui-e2e-second": "unix:///tmp/s.sock"}
+FACTS = EngineFacts(
+    context="default", endpoint=CONTEXTS["default"], os_type="linux", architecture="x86_64",
+    image_store=True,
+)  # fmt: skip
 
 
 def overview(fixture: str) -> Overview:
     builders = buildx.parse_ls_json((FIX / fixture).read_text())
-    return Overview(buildx.resolve_hosts(builders, CONTEXTS), AMD64, EMULATABLE, True)
+    return Overview(buildx.with_engine(buildx.resolve_hosts(builders, CONTEXTS), FACTS), FACTS,
+                    EMULATABLE)  # fmt: skip
 
 
 def names(model: BuildersModel, parent: QModelIndex | None = None) -> list[str]:
@@ -111,7 +117,7 @@ def test_model_updates_are_targeted(qtmodeltester: object, qtbot: QtBot) -> None
 
     # Builders removed, moved and added keep the selection model consistent.
     reordered = overview("ls-multi-current.txt")
-    model.set_overview(Overview(list(reversed(reordered.builders)), AMD64, EMULATABLE, True))
+    model.set_overview(Overview(list(reversed(reordered.builders)), FACTS, EMULATABLE))
     qtmodeltester.check(model)  # type: ignore[attr-defined]
     assert names(model) == [
         "mabgui-e2e-second", "default", "mabgui-fixture-remote", "mabgui-fixture-multi",

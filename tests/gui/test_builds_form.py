@@ -35,12 +35,16 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def form(qtbot):  # type: ignore[no-untyped-def]
     widget = BuildForm()
     qtbot.addWidget(widget)
-    widget.set_builders({"default": [AMD64, ARM64, RISCV], "multi": [AMD64, ARM64, ARMV7]})
+    widget.set_builders(
+        {"default": [AMD64, ARM64, RISCV], "multi": [AMD64, ARM64, ARMV7]},
+        natives={"default": (AMD64,), "multi": (AMD64,)},
+    )
     return widget
 
 
 def test_platform_checkboxes_follow_the_builder(form) -> None:  # type: ignore[no-untyped-def]
     assert list(form.platform_boxes) == [AMD64, ARM64, RISCV]
+    assert [p for p, box in form.platform_boxes.items() if box.isChecked()] == [AMD64]  # native
     assert "QEMU" in form.platform_boxes[ARM64].text()
     assert "QEMU" not in form.platform_boxes[AMD64].text()
     form.platform_boxes[ARM64].setChecked(True)

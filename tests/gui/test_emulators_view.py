@@ -16,8 +16,8 @@ from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
 
 from mabgui.core import binfmt, buildx
+from mabgui.core import overview as binfmt_builders
 from mabgui.core.binfmt import BinfmtState, LocalBinfmt
-from mabgui.core.binfmt import builders as binfmt_builders
 from mabgui.core.binfmt.daemon import DaemonBinfmt
 from mabgui.core.platform import Platform
 from mabgui.ui.models.emulators import (

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from mabgui.core import binfmt, buildx
+from mabgui.core import overview as binfmt_builders
 from mabgui.core.binfmt import BinfmtError
-from mabgui.core.binfmt import builders as binfmt_builders
 from mabgui.core.binfmt import daemon as binfmt_daemon
 from mabgui.core.platform import Platform
 
@@ -98,11 +98,11 @@ def test_enabled_handler_missing_from_a_running_builder() -> None:
     stale = binfmt_builders.stale_builders(state, builders, native=P("linux/amd64"))
     assert [(s.handler.name, s.builder.name) for s in stale] == [("qemu-arm", "default")]
     assert "restart" in stale[0].message
-    assert binfmt_builders.restart_command(stale[0].builder) == []  # docker driver: dockerd
-    other = binfmt_builders.BuilderPlatforms("multi", "docker-container", "running")
-    assert binfmt_builders.restart_command(other) == [
-        ["docker", "buildx", "stop", "multi"],
-        ["docker", "buildx", "inspect", "--bootstrap", "multi"],
+    docker = stale[0].builder
+    assert buildx.restart_argv(docker.name, docker.driver) == []  # docker driver: dockerd
+    assert buildx.restart_argv("multi", "docker-container") == [
+        ["docker", "buildx", "stop", "--", "multi"],
+        ["docker", "buildx", "inspect", "--bootstrap", "--", "multi"],
     ]
     # A stopped builder re-detects at its next start: no warning.
     stopped = binfmt_builders.BuilderPlatforms("idle", "docker-container", "inactive")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from mabgui.core import buildx
 from mabgui.core.buildx import Builder, CreateRequest, Node, NodeSpec
+from mabgui.core.engine import EngineFacts
 from mabgui.core.platform import Platform
 from tests.conftest import FIXTURES
 
@@ -290,11 +293,29 @@ def test_explain_recorded_errors(fixture: str, needle: str) -> None:
     assert needle in buildx.explain(text)
 
 
+def test_failures_are_logged_on_the_buildx_logger(caplog: pytest.LogCaptureFixture) -> None:
+    from mabgui.core.process import CommandResult
+
+    res = CommandResult(["docker"], 1, "", read("stop-missing.err"))
+    logger = logging.getLogger("mabgui.buildx")  # the app's setup may stop propagation to root
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level("WARNING", logger="mabgui.buildx"):
+            buildx.command_error(res, "cannot stop builder 'mabgui-nope'")
+            with pytest.raises(buildx.BuildxError):
+                buildx.check_name("--all-inactive")
+    finally:
+        logger.removeHandler(caplog.handler)
+    messages = [r.getMessage() for r in caplog.records if r.name == "mabgui.buildx"]
+    assert any("cannot stop builder 'mabgui-nope'" in m and "exit 1" in m for m in messages)
+    assert any("invalid builder name '--all-inactive'" in m for m in messages)
+
+
 def test_not_found_errors_are_typed() -> None:
     from mabgui.core.process import CommandResult
 
     res = CommandResult(["docker"], 1, "", read("stop-missing.err"))
-    err = buildx._error(res, "cannot stop builder 'mabgui-nope'")
+    err = buildx.command_error(res, "cannot stop builder 'mabgui-nope'")
     assert isinstance(err, buildx.BuilderNotFound)
     assert str(err) == "cannot stop builder 'mabgui-nope': no builder \"mabgui-nope\" found"
 
@@ -314,11 +335,11 @@ def test_create_argv_multi_node() -> None:
     assert buildx.create_argv(req, 0) == [
         "create", "--name", "mb", "--driver", "docker-container", "--node", "mb0",
         "--driver-opt", "network=host", "--platform", "linux/amd64,linux/arm/v7",
-        "--buildkitd-flags", "--debug", "default",
+        "--buildkitd-flags", "--debug", "--", "default",
     ]  # fmt: skip
     assert buildx.create_argv(req, 1) == [
         "create", "--name", "mb", "--append", "--node", "mb1", "--platform", "linux/arm64",
-        "ssh://pi@arm-box",
+        "--", "ssh://pi@arm-box",
     ]  # fmt: skip
 
 
@@ -354,62 +375,91 @@ def test_parse_driver_opts() -> None:
         buildx.parse_driver_opts(["nope"])
 
 
-# --- chips and notes ------------------------------------------------------------------------------
+# --- names never reach buildx as flags ------------------------------------------------------------
 
 
-def test_chips_mark_emulated_platforms_of_local_nodes() -> None:
-    (default,) = buildx.parse_ls_json(read("ls-default-current.txt"))
-    node = default.nodes[0]
-    emulatable = [P("linux/arm64"), P("linux/arm/v7"), P("linux/arm/v6"), P("linux/s390x")]
-    chips = buildx.platform_chips(node, AMD64, emulatable)
-    kinds = {str(c.platform): c.kind for c in chips}
-    assert kinds["linux/amd64"] == "native"
-    assert kinds["linux/amd64/v3"] == "native"
-    assert kinds["linux/arm64"] == "emulated"
-    assert kinds["linux/s390x"] == "emulated"
-    assert kinds["linux/arm/v7"] == "unlisted"
-    assert kinds["linux/arm/v6"] == "unlisted"
-    remote = Node("r0", "ssh://pi@arm-box", "running", platforms=(P("linux/arm64"),))
-    assert [c.kind for c in buildx.platform_chips(remote, AMD64, emulatable)] == ["unknown"]
+@pytest.mark.parametrize("name", ["--all-inactive", "-f", "", "a b", "x\x1b[31m"])
+def test_names_that_could_be_flags_are_refused(name: str) -> None:
+    with pytest.raises(buildx.BuildxError, match="invalid builder name"):
+        buildx.check_name(name)
 
 
-def test_notes_explain_what_buildx_does_not() -> None:
-    (default,) = buildx.parse_ls_json(read("ls-default-current.txt"))
-    notes = buildx.builder_notes(
-        default, native=AMD64, emulatable=[P("linux/arm/v7")], image_store=False
-    )
-    titles = [n.title for n in notes]
-    assert "The docker driver cannot build several platforms here" in titles
-    unlisted = next(n for n in notes if "linux/arm/v7" in n.title)
-    assert "restarting dockerd" in unlisted.detail
-    assert buildx.builder_notes(default, native=AMD64, image_store=True) == []
-
-    builders = {b.name: b for b in buildx.parse_ls_json(read("ls-error.json"))}
-    notes = buildx.builder_notes(builders["mabgui-fixture-multi"], native=AMD64)
-    error = notes[0]  # errors first
-    assert error.level == "error"
-    assert error.title == "Node mabgui-fixture-multi1 is in error"
-    assert error.action == ""  # its daemon is down: Bootstrap would not help
-    assert "Cannot connect to the Docker daemon" in error.detail
-    assert "not running or not reachable" in error.detail
-    assert any(n.title == "Node mabgui-fixture-multi0 is inactive" for n in notes)
-    broken = buildx.builder_notes(builders["mabgui-e2e-second"])
-    assert broken[0].level == "error"
-    assert broken[0].action == "remove"
+async def test_commands_refuse_flag_names_before_running_buildx() -> None:
+    for call in (
+        buildx.stop("--help"),
+        buildx.use("-x"),
+        buildx.inspect("--bootstrap"),
+        buildx.remove(["ok", "--all-inactive"]),
+        buildx.disk_usage("--verbose"),
+    ):
+        with pytest.raises(buildx.BuildxError, match="invalid builder name"):
+            await call
 
 
-def test_running_docker_container_node_missing_an_emulator_offers_restart() -> None:
-    node = Node("b0", "unix:///var/run/docker.sock", "running", platforms=(AMD64, P("arm64")))
-    builder = Builder("b", "docker-container", (node,))
-    (note,) = buildx.builder_notes(builder, native=AMD64, emulatable=[P("riscv64"), P("arm64")])
-    assert note.action == "restart"
-    assert note.title.startswith("linux/riscv64 can be emulated")
+def test_restart_argv_puts_names_after_double_dash() -> None:
+    assert buildx.restart_argv("multi", "docker-container") == [
+        ["docker", "buildx", "stop", "--", "multi"],
+        ["docker", "buildx", "inspect", "--bootstrap", "--", "multi"],
+    ]
+    assert buildx.restart_argv("default", "docker") == []  # dockerd's own BuildKit
 
 
-def test_daemon_facts() -> None:
-    native, store = buildx.parse_daemon_facts(read("daemon-facts.txt"))
-    assert native == AMD64
-    assert store is True
-    classic = 'aarch64|linux|[["Backing Filesystem","extfs"],["Supports d_type","true"]]'
-    assert buildx.parse_daemon_facts(classic) == (P("linux/arm64"), False)
-    assert buildx.parse_daemon_facts("") == (None, None)
+async def test_restart_of_the_docker_driver_says_to_restart_dockerd() -> None:
+    with pytest.raises(buildx.BuildxError, match="part of dockerd") as err:
+        await buildx.restart("default", driver="docker")
+    assert "Restart the Docker daemon" in err.value.hint
+
+
+# --- native platforms, per node -------------------------------------------------------------------
+
+ARM64 = P("linux/arm64")
+FACTS = EngineFacts(
+    context="default", endpoint="unix:///var/run/docker.sock", os_type="linux",
+    architecture="x86_64",
+)  # fmt: skip
+
+
+def test_a_remote_node_is_native_for_the_first_platform_its_worker_reports() -> None:
+    node = Node("arm0", "tcp://10.0.0.7:1234", "running", platforms=(ARM64, P("linux/arm/v7")))
+    assert node.native_platform == ARM64
+    assert node.is_native(ARM64) is True
+    assert node.is_native(AMD64) is False
+    assert node.is_native(P("linux/arm/v7")) is False
+    # Not started: no worker report, no daemon of ours: unknown.
+    idle = Node("arm0", "tcp://10.0.0.7:1234", "inactive", platforms=(ARM64,), pinned=(ARM64,))
+    assert idle.native_platform is None
+    assert idle.is_native(ARM64) is None
+
+
+def test_pinned_platforms_come_before_the_workers_own() -> None:
+    # buildx lists `create --platform` platforms (`*`) before what the worker reports.
+    node = Node(
+        "n", "tcp://h:1234", "running", platforms=(P("linux/riscv64"), ARM64, AMD64),
+        pinned=(P("linux/riscv64"),),
+    )  # fmt: skip
+    assert node.native_platform == ARM64
+
+
+def test_nodes_on_our_daemon_run_its_architecture_even_before_they_start() -> None:
+    builders = buildx.parse_ls_json(read("ls-multi-current.txt"))
+    contexts = {"default": FACTS.endpoint, "mabgui-e2e-second": "unix:///tmp/x.sock"}
+    resolved = buildx.with_engine(buildx.resolve_hosts(builders, contexts), FACTS)
+    by_name = {b.name: b for b in resolved}
+    multi = by_name["mabgui-fixture-multi"]
+    local, second = multi.nodes
+    assert local.status == "inactive"
+    assert local.native_platform == AMD64  # unix:///var/run/docker.sock: the daemon asked
+    assert second.native_platform is None  # another context's daemon, not started
+    assert multi.native_platforms() == [AMD64]
+    assert by_name["default"].nodes[0].native_platform == AMD64
+    remote = by_name["mabgui-fixture-remote"]
+    assert remote.nodes[0].daemon_platform is None  # the remote driver never is our daemon
+
+
+def test_a_builder_with_an_arm64_node_has_two_native_platforms() -> None:
+    amd = Node("b0", "unix:///var/run/docker.sock", "running", platforms=(AMD64, ARM64))
+    arm = Node("b1", "tcp://arm-box:1234", "running", platforms=(ARM64, P("linux/arm/v7")))
+    (builder,) = buildx.with_engine([Builder("b", "docker-container", (amd, arm))], FACTS)
+    assert builder.native_platforms() == [AMD64, ARM64]
+    assert builder.nodes[0].is_native(ARM64) is False  # amd64 node: arm64 under QEMU
+    assert builder.nodes[1].is_native(ARM64) is True

@@ -14,6 +14,7 @@ import pytest
 from mabgui.core import buildx
 from mabgui.core import progress as P
 from mabgui.core.buildx import registries
+from mabgui.core.overview import Overview
 from mabgui.core.platform import Platform
 from tests.conftest import FIXTURES
 
@@ -36,7 +37,7 @@ def raw_builders(version: str) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_builders_json_agrees_with_buildx_ls_json(version: str) -> None:
-    mine = buildx.Overview(buildx.parse_ls_json(read(version, "ls-current.txt"))).to_json()
+    mine = Overview(buildx.parse_ls_json(read(version, "ls-current.txt"))).to_json()
     raw = raw_builders(version)
     assert [b["name"] for b in mine] == list(raw)
     for b in mine:

@@ -67,3 +67,43 @@ def test_diagnosis_json_shape() -> None:
     assert data["ok"] is False
     assert data["checks"][0]["status"] == "fail"
     assert data["checks"][0]["fix"] == "start it"
+
+
+async def test_diagnosis_from_one_docker_info(binfmt_dir: Path) -> None:
+    """Daemon, image store and buildx checks come from the facts given: nothing is re-asked."""
+    from mabgui.core import engine
+
+    up = engine.parse_engine_facts(
+        (FIXTURES / "engine" / "docker-info.json").read_text(),
+        endpoint="unix:///var/run/docker.sock",
+    )
+    diagnosis = await doctor.diagnose(str(binfmt_dir), facts=up)
+    assert diagnosis.facts is up
+    daemon = diagnosis.check("daemon")
+    assert daemon is not None
+    assert daemon.status is doctor.Status.OK
+    assert daemon.data["platform"] == "linux/amd64"
+    assert daemon.data["insecure_registries"] == ["127.0.0.0/8", "127.0.0.1:5000", "localhost:5000"]
+    store = diagnosis.check("image-store")
+    assert store is not None
+    assert store.status is doctor.Status.OK
+    bx = diagnosis.check("buildx")
+    assert bx is not None
+    assert bx.data["version"] == "0.30.1"
+    binfmt_check = diagnosis.check("binfmt")
+    assert binfmt_check is not None
+    assert "linux/amd64" not in binfmt_check.data["platforms"]
+    assert diagnosis.to_json()["engine"]["buildx_version"] == "0.30.1"
+
+    down = engine.parse_engine_facts(
+        (FIXTURES / "engine" / "docker-info-daemon-down.json").read_text(),
+        stderr=(FIXTURES / "engine" / "docker-info-daemon-down.err").read_text(),
+    )
+    diagnosis = await doctor.diagnose(str(binfmt_dir), facts=down)
+    daemon = diagnosis.check("daemon")
+    assert daemon is not None
+    assert daemon.status is doctor.Status.FAIL
+    assert "Cannot connect to the Docker daemon" in daemon.detail
+    assert "Start the Docker daemon" in daemon.fix
+    assert diagnosis.check("image-store") is None
+    assert not diagnosis.multiplatform_ready

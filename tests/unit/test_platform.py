@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from mabgui.core.platform import Platform, PlatformError, is_emulated, parse_platform_list
+from mabgui.core.platform import (
+    Platform,
+    PlatformError,
+    is_emulated,
+    parse_platform_list,
+    read_platform_list,
+)
 
 
 @pytest.mark.parametrize(
@@ -53,6 +59,23 @@ def test_platform_list_keeps_order_and_drops_duplicates() -> None:
     assert [str(p) for p in got] == ["linux/arm64", "linux/amd64", "linux/arm/v7"]
     with pytest.raises(PlatformError):
         parse_platform_list(" , ")
+    assert parse_platform_list([], allow_empty=True) == []
+
+
+def test_platform_list_takes_repeated_flags() -> None:
+    got = parse_platform_list(["linux/amd64,arm64", "linux/arm/v7", "amd64"])
+    assert [str(p) for p in got] == ["linux/amd64", "linux/arm64", "linux/arm/v7"]
+    with pytest.raises(PlatformError, match="unknown architecture 'sparc'"):
+        parse_platform_list(["linux/amd64", "linux/sparc"])
+    with pytest.raises(PlatformError, match="not part of a platform"):
+        parse_platform_list("linux/arm64*")
+
+
+def test_read_platform_list_is_lenient_for_tool_output() -> None:
+    got = read_platform_list(["linux/arm64*", " linux/amd64", "linux/sparc", "linux/arm64"])
+    assert [str(p) for p in got.platforms] == ["linux/arm64", "linux/amd64"]
+    assert [str(p) for p in got.marked] == ["linux/arm64"]
+    assert got.invalid == ("linux/sparc",)
 
 
 def test_emulated_compares_families() -> None:

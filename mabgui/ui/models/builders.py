@@ -13,7 +13,8 @@ from typing import Any
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from mabgui.core.buildx import Builder, Chip, Node, Overview
+from mabgui.core.buildx import Builder, Node
+from mabgui.core.overview import Chip, Overview
 from mabgui.ui.models.table import ObjectRole as ObjectRole  # re-exported for views
 
 COL_NAME = 0
@@ -39,7 +40,7 @@ _KIND_RANK = {"native": 0, "emulated": 1, "unknown": 2, "unlisted": 3}
 KIND_WORDS = {
     "native": "native",
     "emulated": "emulated (QEMU)",
-    "unknown": "remote node: native or emulated unknown",
+    "unknown": "native platform of this node unknown (not started yet)",
     "unlisted": "an emulator is registered, but the node does not list it",
 }
 

@@ -14,7 +14,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from mabgui.core.binfmt import BinfmtState, Handler
-from mabgui.core.binfmt.builders import BuilderPlatforms, StaleBuilder, listing_builders
+from mabgui.core.overview import BuilderPlatforms, StaleBuilder, listing_builders
 from mabgui.ui.models.table import Column, RowsTableModel
 
 COL_NAME = 0

@@ -75,7 +75,7 @@ def test_dialog_shows_buildx_error_and_leaves_nothing_behind(
     assert "Nothing was left behind" in text
     log = dialog.log.toPlainText()
     assert "booting buildkit" in log
-    assert f"$ docker buildx rm {temp_builder}" in log
+    assert f"$ docker buildx rm -- {temp_builder}" in log
     assert created == []
     assert temp_builder not in buildx_names()
     QApplication.sendPostedEvents()  # pending layout requests, before the screenshot
@@ -174,7 +174,7 @@ def test_cancel_stops_a_hanging_bootstrap(
     view = _loaded_view(qtbot, qloop)
     view.select(temp_builder)
     view.bootstrap_selected()
-    pattern = f"buildx inspect --bootstrap {temp_builder}"
+    pattern = f"buildx inspect --bootstrap -- {temp_builder}"
     run_until(qloop, lambda: _process_running(pattern), timeout=30)  # buildx is waiting
     started = time.monotonic()
     view.cancel_action()

@@ -1,4 +1,4 @@
-"""Platforms drawn as chips: native, emulated (QEMU), remote, and emulatable-but-unlisted."""
+"""Platforms drawn as chips: native, emulated (QEMU), not known yet, and emulatable-but-unlisted."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from mabgui.core.buildx import Chip
+from mabgui.core.overview import Chip
 
 # kind -> (fill, border, text)
 CHIP_COLORS = {
@@ -67,7 +67,7 @@ def legend_html() -> str:
     return (
         f"{swatch('native', 'amd64')} native &nbsp; "
         f"{swatch('emulated', EMULATED_MARK + ' arm64')} emulated with QEMU (slower) &nbsp; "
-        f"{swatch('unknown', 'arm64')} remote node &nbsp; "
+        f"{swatch('unknown', 'arm64')} native or emulated not known yet &nbsp; "
         f"{swatch('unlisted', '+arm/v7')} emulator registered but not listed by the node &nbsp; "
         "<b>bold</b>: pinned with --platform"
     )

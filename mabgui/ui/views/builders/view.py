@@ -1,6 +1,6 @@
 """The Builders area: every buildx builder, its nodes and platforms; use, bootstrap, stop, remove.
 
-Renders :func:`mabgui.core.buildx.overview` as a tree (builders → nodes) with platform chips,
+Renders :func:`mabgui.core.overview.overview` as a tree (builders → nodes) with platform chips,
 explains what buildx leaves cryptic in a details pane (nodes in error, emulators a node does not
 list, the docker driver without the containerd image store) and runs the actions through a
 :class:`~mabgui.ui.tasks.TaskRunner`: a refresh replaces one in flight, a running action can be
@@ -29,8 +29,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mabgui.core import buildx
-from mabgui.core.buildx import Builder, Node, Note, Overview
+from mabgui.core import buildx, overview
+from mabgui.core.buildx import Builder, Node
+from mabgui.core.errors import MabguiError
+from mabgui.core.overview import Note, Overview
 from mabgui.ui.models.builders import (
     COL_BUILDKIT,
     COL_DRIVER,
@@ -199,8 +201,8 @@ class BuildersView(QWidget):
     async def _refresh(self) -> None:
         selected = self.selected_builder()
         try:
-            ov = await buildx.overview()
-        except buildx.BuildxError as exc:
+            ov = await overview.overview()
+        except MabguiError as exc:
             self._set_status(_error_text(str(exc), exc.hint), error=True)
             return
         self.overview = ov
@@ -212,6 +214,10 @@ class BuildersView(QWidget):
                 self.tree.setCurrentIndex(self.model.builder_index(current.name))
         names = ", ".join(b.name for b in ov.builders if b.current) or "none"
         status = f"{len(ov.builders)} builder(s) · current: {names}"
+        if ov.facts is not None and ov.facts.context:
+            status += f" · context {ov.facts.context}"
+        if ov.facts is not None and ov.facts.buildx_version:
+            status += f" · buildx {ov.facts.buildx_version}"
         if ov.daemon_error:
             status += f" · {ov.daemon_error}"
         self._set_status(status + f" · updated {time.strftime('%H:%M:%S')}")
@@ -317,8 +323,14 @@ class BuildersView(QWidget):
             rows.append(("Platforms", ", ".join(
                 f"<span title='{_e(KIND_WORDS[c.kind])}'>{_e(chip_label(c))}</span>"
                 + ("*" if c.pinned else "") for c in chips)))  # fmt: skip
-        if ov.native is not None and node.local:
-            rows.append(("Native", _e(str(ov.native)) + " (the daemon's architecture)"))
+        native = node.native_platform
+        if native is not None:
+            why = (
+                "the daemon's architecture"
+                if node.daemon_platform is not None
+                else "the first platform its BuildKit reports"
+            )
+            rows.append(("Native", f"{_e(str(native))} ({why})"))
         opts = full.driver_opts or node.driver_opts
         if opts:
             rows.append(("Driver options", _e(", ".join(f"{k}={v}" for k, v in opts.items()))))
@@ -410,11 +422,10 @@ class BuildersView(QWidget):
         if b is None:
             return
 
-        async def restart(name: str) -> None:
-            await buildx.stop(name)
-            await buildx.bootstrap(name, progress=self.activity.appendPlainText)
-
-        self._run_action(f"Restart {b.name}", restart(b.name))
+        self._run_action(
+            f"Restart {b.name}",
+            buildx.restart(b.name, driver=b.driver, progress=self.activity.appendPlainText),
+        )
 
     def stop_selected(self) -> None:
         b = self.selected_builder()

@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from mabgui.core.build import BuildSpec, OutputKind, Secret, parse_build_arg
-from mabgui.core.platform import Platform, PlatformError, host_platform, is_emulated
+from mabgui.core.errors import MabguiError
+from mabgui.core.platform import Platform, PlatformError, is_emulated
 from mabgui.ui import settings as saved
 from mabgui.ui.tasks import TaskFailure, TaskManager
 from mabgui.ui.views.builds.style import escape
@@ -77,7 +78,9 @@ class BuildForm(QWidget):
         self._builder_unlisted: dict[str, list[Platform]] = {}
         self._native: dict[str, Platform] = {}
         self.platform_boxes: dict[Platform, QCheckBox] = {}
-        self._wanted: set[Platform] = {host_platform()}
+        # Nothing is wanted until the builders load: then the current builder's native platforms.
+        self._wanted: set[Platform] = set()
+        self._builder_natives: dict[str, tuple[Platform, ...]] = {}
 
         self.builder = QComboBox()
         self.builder.addItem("default")
@@ -197,11 +200,11 @@ class BuildForm(QWidget):
         self.tasks.start("builders", self._load_builders())
 
     async def _load_builders(self) -> None:
-        from mabgui.core import buildx
+        from mabgui.core import overview as ov
 
         try:
-            overview = await buildx.overview()
-        except buildx.BuildxError as exc:
+            overview = await ov.overview()
+        except MabguiError as exc:
             self.platforms_note.setText(f"Cannot list the builders: {exc}")
             return
         unlisted: dict[str, list[Platform]] = {}
@@ -214,6 +217,7 @@ class BuildForm(QWidget):
             {b.name: b.platforms for b in overview.builders},
             current=next((b.name for b in overview.builders if b.current), None),
             unlisted=unlisted,
+            natives={b.name: tuple(b.native_platforms()) for b in overview.builders},
         )
 
     def set_builders(
@@ -221,16 +225,22 @@ class BuildForm(QWidget):
         platforms: dict[str, list[Platform]],
         current: str | None = None,
         unlisted: dict[str, list[Platform]] | None = None,
+        natives: dict[str, tuple[Platform, ...]] | None = None,
     ) -> None:
         """Offer these builders (name → platforms they list).
 
         ``unlisted`` are platforms a builder does not list although an emulator for them is
         registered (it started before the emulator): buildx still builds them, so they are
-        offered too, marked.
+        offered too, marked. ``natives`` are the platforms each builder's nodes run without
+        emulation (decided per node); unknown, nothing is marked QEMU.
         """
         selected = self.builder.currentText()
         self._builder_platforms = dict(platforms)
         self._builder_unlisted = dict(unlisted or {})
+        self._builder_natives = dict(natives or {})
+        if not self._wanted and not any(b.isChecked() for b in self.platform_boxes.values()):
+            first = selected if selected in platforms else (current or next(iter(platforms), ""))
+            self._wanted = set(self._builder_natives.get(first, ())[:1])
         self.builder.blockSignals(True)
         self.builder.clear()
         for name in platforms:
@@ -257,9 +267,9 @@ class BuildForm(QWidget):
         listed = self._builder_platforms.get(name, [])
         unlisted = [p for p in self._builder_unlisted.get(name, []) if p not in listed]
         offered = listed + unlisted
-        native = host_platform()
+        natives = self._builder_natives.get(name, ())
         for i, platform in enumerate(offered):
-            emulated = is_emulated(platform, native)
+            emulated = bool(natives) and all(is_emulated(platform, n) for n in natives)
             if platform in unlisted:
                 box = QCheckBox(f"{platform} (QEMU*)")
                 box.setToolTip(

@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mabgui.core import buildx
+from mabgui.core import overview as binfmt_builders
 from mabgui.core.binfmt import (
     Backend,
     BinfmtError,
@@ -31,8 +33,8 @@ from mabgui.core.binfmt import (
     check_handler_name,
     is_handler_name,
 )
-from mabgui.core.binfmt import builders as binfmt_builders
-from mabgui.core.binfmt.builders import BuilderPlatforms, StaleBuilder
+from mabgui.core.errors import MabguiError
+from mabgui.core.overview import BuilderPlatforms, StaleBuilder
 from mabgui.core.platform import Platform
 from mabgui.ui.models.emulators import EmulatorsModel
 from mabgui.ui.tasks import TaskFailure, TaskManager
@@ -68,7 +70,7 @@ class EmulatorsView(QWidget):
         self.settings = settings or QSettings()
         # Work in flight stops with the widget; the manager holds the handler weakly.
         self.tasks = TaskManager(self, on_failure=self._task_failed)
-        self._list_builders: ListBuilders = list_builders or binfmt_builders.list_builders
+        self._list_builders: ListBuilders = list_builders or binfmt_builders.list_builder_platforms
         self.header = Header(self.settings, backend)
         self.header.changed.connect(self._backend_changed)
         self.backend: Backend = self.header.backend
@@ -194,7 +196,7 @@ class EmulatorsView(QWidget):
     async def _refresh_builders(self) -> None:
         try:
             builders = list(await self._list_builders())
-        except (BinfmtError, OSError) as exc:
+        except (MabguiError, OSError) as exc:
             detach(exc)
             self.builders = None
             self.stale = []
@@ -236,7 +238,9 @@ class EmulatorsView(QWidget):
 
     def _stale_builder(self) -> BuilderPlatforms | None:
         """The builder the restart button offers: one mabgui can restart first."""
-        restartable = [s.builder for s in self.stale if binfmt_builders.restart_command(s.builder)]
+        restartable = [
+            s.builder for s in self.stale if buildx.restart_argv(s.builder.name, s.builder.driver)
+        ]
         if restartable:
             return restartable[0]
         return self.stale[0].builder if self.stale else None
@@ -467,7 +471,7 @@ class EmulatorsView(QWidget):
         builder = self._stale_builder()
         if builder is None:
             return
-        commands = binfmt_builders.restart_command(builder)
+        commands = buildx.restart_argv(builder.name, builder.driver)
         if not commands:
             self.show_error(BinfmtError(
                 f"{builder.name} uses the docker driver: its BuildKit is part of dockerd.",
@@ -487,9 +491,9 @@ class EmulatorsView(QWidget):
     async def _restart(self, builder: BuilderPlatforms) -> None:
         self.show_message("info", f"Restarting {html.escape(builder.name)}…")
         try:
-            await binfmt_builders.restart_builder(builder)
-        except BinfmtError as exc:
-            self.show_error(exc)
+            await buildx.restart(builder.name, driver=builder.driver)
+        except MabguiError as exc:
+            self.show_error(BinfmtError(str(exc), exc.hint))
             return
         self.show_message("info", f"{html.escape(builder.name)} was restarted.")
         await self._refresh_builders()
