@@ -47,14 +47,24 @@ def _print_builders_table(ov: Any) -> None:
 async def _builders_list(args: argparse.Namespace) -> int:
     from mabgui.core import buildx
 
+    import dataclasses
+
+    from mabgui.cli import nodes
+
     try:
         ov = await buildx.overview()
     except buildx.BuildxError as exc:
         raise _buildx_cli_error(exc) from exc
+    ov = dataclasses.replace(ov, builders=await nodes.with_pins(ov.builders))
     if args.json:
-        print_json(ov.to_json())
+        data = ov.to_json()
+        for b, item in zip(ov.builders, data, strict=True):
+            item["warnings"] = nodes.warnings_json(b)
+        print_json(data)
     else:
         _print_builders_table(ov)
+        for b in ov.builders:
+            nodes.print_warnings(b)
     return 0
 
 
@@ -257,10 +267,15 @@ async def _builder_inspect(args: argparse.Namespace) -> int:
         with contextlib.suppress(buildx.BuildxError):
             current = any(x.current and x.name == b.name for x in await buildx.list_builders())
     b = dataclasses.replace(b, current=current)
+    from mabgui.cli import nodes
+
     if args.json:
-        print_json(_inspect_json(b))
+        print_json({**_inspect_json(b), "warnings": nodes.warnings_json(b)})
     else:
         _print_inspect(b)
+        if nodes.warnings_json(b):
+            print()
+        nodes.print_warnings(b)
     return 0
 
 
@@ -370,3 +385,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     d.add_argument("name", nargs="?", help="builder (default: the current one)")
     json_flag(d)
     command(d, _builder_du)
+
+    from mabgui.cli import nodes
+
+    nodes.add_builder_actions(actions)

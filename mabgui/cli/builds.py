@@ -227,11 +227,13 @@ def _write_bytes(path: str, data: bytes) -> None:
 
 async def _build(args: argparse.Namespace) -> int:
     from mabgui.core import build as B
+    from mabgui.cli import nodes
     from mabgui.core import preflight_push
 
     spec = _build_spec_from_args(args)
     # Without --builder, buildx uses the current builder: so does mabgui (no --builder passed).
     used = await preflight_push.resolve_builder(spec.builder or None)
+    lanes = await nodes.build_lanes(used, spec.platforms)  # node and native/QEMU per platform
     if spec.output is B.OutputKind.PUSH:
         await preflight_push.check_push(used, spec.tags)
     validation = await B.validate(spec)
@@ -255,10 +257,13 @@ async def _build(args: argparse.Namespace) -> int:
             await asyncio.to_thread(_write_bytes, args.record, run.raw_stream)
     progress = run.progress
     if args.json:
-        print_json({**progress.summary(), "builder": used.name if used else spec.builder or None})
+        summary = {**progress.summary(), "builder": used.name if used else spec.builder or None}
+        nodes.add_lanes(summary, lanes)
+        print_json(summary)
     else:
         print()
         _print_build_summary(progress)
+        nodes.print_lanes(used, lanes)
         if run.history_id:
             print(f"saved as build {run.history_id}")
     if progress.result is None or not progress.result.ok:

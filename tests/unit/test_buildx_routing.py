@@ -139,3 +139,13 @@ def test_a_closer_match_on_a_later_node_wins() -> None:
     builder = buildx.Builder("x", "remote", nodes=(first, second))
     assert routing.route(builder, [ARMV7]) == {ARMV7: Route("b", True)}
     assert routing.route(builder, [ARM64]) == {ARM64: Route("a", True)}
+
+
+def test_a_platform_pinned_nowhere_defeats_every_pin() -> None:
+    (arm64,) = routing.misrouted(recorded("pinned"), [*BOTH, ARMV7])
+    assert arm64.platform == ARM64
+    assert arm64.unpinned == ()
+    assert arm64.pinned_nowhere == (ARMV7,)
+    assert "no node is pinned to linux/arm/v7" in arm64.reason
+    assert "separate build" in arm64.fix
+    assert arm64.to_json()["action"] == ""

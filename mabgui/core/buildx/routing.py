@@ -141,6 +141,7 @@ class RoutingProblem:
     chosen_node: str  # where buildx sends it
     native_nodes: tuple[str, ...]  # nodes that run it natively
     unpinned: tuple[str, ...]  # nodes without a pin to their native platform
+    pinned_nowhere: tuple[Platform, ...] = ()  # platforms of the build no node is pinned to
 
     @property
     def message(self) -> str:
@@ -151,15 +152,26 @@ class RoutingProblem:
 
     @property
     def reason(self) -> str:
-        return (
+        rule = (
             "buildx sends each platform to a pinned node only when every platform of the build is "
             "pinned; otherwise the first node that lists a platform gets it, emulated or not "
-            f"(docker/buildx#366). Not pinned to their native platform: {', '.join(self.unpinned)}."
+            "(docker/buildx#366)."
         )
+        if self.unpinned:
+            return f"{rule} Not pinned to their native platform: {', '.join(self.unpinned)}."
+        names = ", ".join(str(p) for p in self.pinned_nowhere)
+        return f"{rule} Every node is pinned, but no node is pinned to {names}."
 
     @property
     def fix(self) -> str:
-        return f"mabgui builder pin-native {self.builder}"
+        if self.unpinned:
+            return f"mabgui builder pin-native {self.builder}"
+        names = ", ".join(str(p) for p in self.pinned_nowhere)
+        return (
+            f"build {names} in a separate build, or pin it to a node too "
+            f"(docker buildx create --append --name {self.builder} --node NODE "
+            "--platform ITS,PINS,AND,THIS ENDPOINT)"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -168,10 +180,11 @@ class RoutingProblem:
             "node": self.chosen_node,
             "native_nodes": list(self.native_nodes),
             "unpinned_nodes": list(self.unpinned),
+            "pinned_nowhere": [str(p) for p in self.pinned_nowhere],
             "message": self.message,
             "detail": self.reason,
             "fix": self.fix,
-            "action": "pin-native",
+            "action": "pin-native" if self.unpinned else "",
         }
 
 
@@ -192,15 +205,20 @@ def misrouted(builder: Builder, platforms: Iterable[Platform]) -> list[RoutingPr
     """
     own = natives(builder)
     unpinned = tuple(n.name for n in builder.nodes if n.name in own and own[n.name] not in n.pinned)
+    routes = route(builder, platforms)
+    pins = {p for n in builder.nodes for p in n.pinned}
+    nowhere = tuple(p for p in routes if p not in pins)
     out = []
-    for p, where in route(builder, platforms).items():
+    for p, where in routes.items():
         if where.native:
             continue
         native_nodes = tuple(
             name for name, native in own.items() if name != where.node and not is_emulated(p, native)
         )
         if native_nodes:
-            out.append(RoutingProblem(builder.name, p, where.node, native_nodes, unpinned))
+            out.append(
+                RoutingProblem(builder.name, p, where.node, native_nodes, unpinned, nowhere)
+            )
     return out
 
 
