@@ -45,11 +45,10 @@ def _print_builders_table(ov: Any) -> None:
 
 
 async def _builders_list(args: argparse.Namespace) -> int:
-    from mabgui.core import buildx
-
     import dataclasses
 
     from mabgui.cli import nodes
+    from mabgui.core import buildx
 
     try:
         ov = await buildx.overview()
@@ -73,10 +72,12 @@ async def _builder_create(args: argparse.Namespace) -> int:
     import os
     import uuid
 
+    from mabgui.cli import nodes
     from mabgui.core import buildx
-    from mabgui.core.buildx import registries
+    from mabgui.core.buildx import create_checks, registries
     from mabgui.core.platform import PlatformError, parse_platform_list
 
+    req: Any = None
     try:
         opts = buildx.parse_driver_opts(args.driver_opt or [])
         if args.namespace:
@@ -104,6 +105,7 @@ async def _builder_create(args: argparse.Namespace) -> int:
         req, setup, tmp_config = await registries.prepare_create(
             req, config_file=args.config or "", carry_daemon=not args.no_daemon_registries
         )
+        await nodes.precheck_create(req)
         try:
             result = await buildx.create(req, progress=progress_printer(args.json))
         finally:
@@ -113,8 +115,9 @@ async def _builder_create(args: argparse.Namespace) -> int:
     except PlatformError as exc:
         raise CliError(str(exc), "Platforms look like linux/arm64 or linux/arm/v7.", 2) from exc
     except buildx.BuildxError as exc:
-        hint = exc.hint
-        if args.bootstrap and not args.keep:
+        hint = nodes.create_hint(exc, req) or exc.hint
+        refused = isinstance(exc, create_checks.CreateRefused) or "already exists" in str(exc)
+        if args.bootstrap and not args.keep and not refused:
             hint = (hint + " " if hint else "") + "Nothing was left behind (use --keep to keep it)."
         raise CliError(str(exc), hint) from exc
     if args.json:
@@ -185,6 +188,9 @@ async def _builder_rm(args: argparse.Namespace) -> int:
             )
     elif not args.names:
         raise CliError("name the builder(s) to remove", "See `mabgui builders`.", 2)
+    from mabgui.cli import nodes
+
+    current = await nodes.current_builder()
     try:
         report = await buildx.remove(
             args.names,
@@ -195,6 +201,7 @@ async def _builder_rm(args: argparse.Namespace) -> int:
     except buildx.BuildxError as exc:
         raise _buildx_cli_error(exc) from exc
     print(report or "removed")
+    nodes.print_after_remove(current, args.names)
     return 0
 
 

@@ -226,8 +226,8 @@ def _write_bytes(path: str, data: bytes) -> None:
 
 
 async def _build(args: argparse.Namespace) -> int:
-    from mabgui.core import build as B
     from mabgui.cli import nodes
+    from mabgui.core import build as B
     from mabgui.core import preflight_push
 
     spec = _build_spec_from_args(args)

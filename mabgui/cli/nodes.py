@@ -14,7 +14,7 @@ from mabgui.cli.render import CliError, command, json_flag, print_json, progress
 
 
 def warnings_json(builder: Any) -> list[dict[str, Any]]:
-    """The ``"warnings"`` of a builder in ``mabgui builders --json`` / ``builder inspect --json``."""
+    """A builder's ``"warnings"`` in ``mabgui builders --json`` and ``builder inspect --json``."""
     from mabgui.core.buildx import routing
 
     return [p.to_json() for p in routing.routing_problems(builder)]
@@ -118,3 +118,51 @@ def print_lanes(builder: Any, lanes: Mapping[str, Mapping[str, Any]]) -> None:
     for name, where in lanes.items():
         how = "natively" if where["native"] else "under QEMU"
         print(f"{name:<16} built on node {where['node']} {how}")
+
+
+async def precheck_create(req: Any) -> None:
+    """Before ``builder create``: a reachable remote endpoint, pins the node can build."""
+    from mabgui.core import binfmt, buildx
+    from mabgui.core.buildx import create_checks
+
+    await create_checks.check_endpoints(req)
+    if req.driver != "docker-container" or not any(n.platforms for n in req.nodes):
+        return
+    native, _store, _error = await buildx.daemon_facts()
+    try:
+        state = binfmt.read_state()
+    except OSError:
+        return  # emulators unknown: leave it to buildx
+    emulatable = state.enabled_platforms() if state.enabled else []
+    create_checks.check_pins(req, native, emulatable)
+
+
+def create_hint(exc: Any, req: Any) -> str:
+    """A clearer hint for a failed create (missing BuildKit image, unreachable endpoint)."""
+    from mabgui.core.buildx import create_checks
+
+    if req is None or isinstance(exc, create_checks.CreateRefused):
+        return ""
+    output = f"{exc}\n{getattr(exc, 'output', '')}"
+    return create_checks.missing_image_hint(output, req) or create_checks.endpoint_hint(output, req)
+
+
+async def current_builder() -> str:
+    """The current builder's name ("" when buildx cannot list them)."""
+    from mabgui.core import buildx
+
+    try:
+        return next((b.name for b in await buildx.list_builders() if b.current), "")
+    except buildx.BuildxError:
+        return ""
+
+
+def print_after_remove(current: str, removed: Sequence[str]) -> None:
+    """Say what happens next when the current builder was removed (buildx says nothing)."""
+    if not current or current not in removed:
+        return
+    print(
+        f"{current} was the current builder: builds without --builder now use the docker "
+        "context's own builder (default), as buildx does. Pick another with "
+        "`mabgui builder use NAME`."
+    )

@@ -130,7 +130,9 @@ def test_single_node_and_stopped_nodes() -> None:
 def test_containerd_only_matching(offered: str, wanted: str, ok: bool) -> None:
     node = buildx.Node("n", "tcp://x", status="running", platforms=(Platform.parse(offered),))
     builder = buildx.Builder("b", "remote", nodes=(buildx.Node("first", "tcp://y"), node))
-    assert (routing.route(builder, [Platform.parse(wanted)])[Platform.parse(wanted)].node == "n") == ok
+    assert (
+        routing.route(builder, [Platform.parse(wanted)])[Platform.parse(wanted)].node == "n"
+    ) == ok
 
 
 def test_a_closer_match_on_a_later_node_wins() -> None:

@@ -55,7 +55,7 @@ class Route(NamedTuple):
 # --- containerd's platform matching (platforms.OnlyStrict / platforms.Only) -----------------------
 
 
-def _vector(p: Platform) -> list[Platform]:
+def compatible_platforms(p: Platform) -> list[Platform]:
     """The platforms a node listing ``p`` can build, best first (containerd ``platformVector``)."""
     out = [p]
     if p.architecture == "amd64":
@@ -71,12 +71,12 @@ def _vector(p: Platform) -> list[Platform]:
 
 
 def _matches(offered: Platform, wanted: Platform, strict: bool) -> bool:
-    return offered == wanted if strict else wanted in _vector(offered)
+    return offered == wanted if strict else wanted in compatible_platforms(offered)
 
 
 def _closer(offered: Platform, wanted: Platform, best: Platform) -> bool:
     """containerd's ``Only(offered).Less(wanted, best)``: is ``wanted`` ranked before ``best``?"""
-    for candidate in _vector(offered):
+    for candidate in compatible_platforms(offered):
         hit_wanted, hit_best = candidate == wanted, candidate == best
         if hit_wanted and not hit_best:
             return True
@@ -213,12 +213,12 @@ def misrouted(builder: Builder, platforms: Iterable[Platform]) -> list[RoutingPr
         if where.native:
             continue
         native_nodes = tuple(
-            name for name, native in own.items() if name != where.node and not is_emulated(p, native)
+            name
+            for name, native in own.items()
+            if name != where.node and not is_emulated(p, native)
         )
         if native_nodes:
-            out.append(
-                RoutingProblem(builder.name, p, where.node, native_nodes, unpinned, nowhere)
-            )
+            out.append(RoutingProblem(builder.name, p, where.node, native_nodes, unpinned, nowhere))
     return out
 
 
