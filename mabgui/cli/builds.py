@@ -92,14 +92,17 @@ class _BuildPrinter:
         self.out.flush()
 
 
-def _print_build_summary(progress: Any) -> None:
+def _print_build_summary(progress: Any, lanes: Any = None) -> None:
     summary = progress.summary()
+    lanes = lanes or {}
     for platform, lane in progress.lanes.items():
         steps = lane.steps
         cached = sum(1 for s in steps if s.cached)
         total = sum(s.duration_s or 0.0 for s in steps)
         state = "ok" if lane.ok else "FAILED" if lane.error else lane.state.value
-        emu = " (emulated)" if lane.emulated else ""
+        routed = lanes.get(str(platform))  # the node's own native platform decides, if known
+        emulated = not routed["native"] if routed else lane.emulated
+        emu = " (emulated)" if emulated else ""
         counts = f"{len(steps):>3} steps ({cached} cached)"
         print(f"{platform!s:<16} {state:<9} {counts} {total:7.1f}s{emu}")
         if lane.error:
@@ -262,7 +265,7 @@ async def _build(args: argparse.Namespace) -> int:
         print_json(summary)
     else:
         print()
-        _print_build_summary(progress)
+        _print_build_summary(progress, lanes)
         nodes.print_lanes(used, lanes)
         if run.history_id:
             print(f"saved as build {run.history_id}")
