@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -20,51 +22,66 @@ ARMV7 = Platform.parse("linux/arm/v7")
 BOTH = [AMD64, ARM64]
 
 
-def recorded(state: str) -> buildx.Builder:
+Recorded = Callable[[str], buildx.Builder]
+
+
+@pytest.fixture(params=[".", "0.13.1"], ids=["buildx-0.30.1", "buildx-0.13.1"])
+def where(request: pytest.FixtureRequest) -> Path:
+    """The recording of one buildx version (record.sh)."""
+    return NODES / str(request.param)
+
+
+@pytest.fixture
+def recorded(where: Path) -> Recorded:
     """The builder as mabgui lists it (ls with its current flag) plus the pins read apart."""
-    (builder,) = buildx.parse_ls_json((NODES / f"ls-{state}-current.txt").read_text())
-    pins = routing.parse_pins((NODES / f"pins-{state}.txt").read_text())
-    (pinned,) = routing.with_pins([builder], pins)
-    return pinned
+
+    def load(state: str) -> buildx.Builder:
+        (builder,) = buildx.parse_ls_json((where / f"ls-{state}-current.txt").read_text())
+        assert builder == buildx.parse_ls_json((where / f"ls-{state}.json").read_text())[0]
+        pins = routing.parse_pins((where / f"pins-{state}.txt").read_text())
+        (pinned,) = routing.with_pins([builder], pins)
+        return pinned
+
+    return load
 
 
-def test_pins_are_read_from_the_node_group() -> None:
-    assert routing.parse_pins((NODES / "pins-unpinned.txt").read_text()) == {
+def test_pins_are_read_from_the_node_group(where: Path) -> None:
+    assert routing.parse_pins((where / "pins-unpinned.txt").read_text()) == {
         NAME: {"amd": (), "arm": ()}
     }
-    assert routing.parse_pins((NODES / "pins-arm-pinned.txt").read_text()) == {
+    assert routing.parse_pins((where / "pins-arm-pinned.txt").read_text()) == {
         NAME: {"amd": (), "arm": (ARM64,)}
     }
-    assert routing.parse_pins((NODES / "pins-pinned.txt").read_text()) == {
+    assert routing.parse_pins((where / "pins-pinned.txt").read_text()) == {
         NAME: {"amd": (AMD64,), "arm": (ARM64,)}
     }
 
 
-def test_pins_agree_with_inspect_stars() -> None:
+def test_pins_agree_with_inspect_stars(recorded: Recorded, where: Path) -> None:
     for state in ("unpinned", "arm-pinned", "pinned"):
-        inspected = buildx.parse_inspect((NODES / f"inspect-{state}.txt").read_text())
+        inspected = buildx.parse_inspect((where / f"inspect-{state}.txt").read_text())
         listed = recorded(state)
         assert [n.pinned for n in inspected.nodes] == [n.pinned for n in listed.nodes]
 
 
-def test_native_is_each_node_own_first_platform() -> None:
+def test_native_is_each_node_own_first_platform(recorded: Recorded) -> None:
     builder = recorded("unpinned")
     assert routing.natives(builder) == {"amd": AMD64, "arm": ARM64}
     # Both nodes list both platforms: only the order tells the native one.
     assert all({AMD64, ARM64} <= set(n.platforms) for n in builder.nodes)
 
 
-def test_unpinned_sends_both_platforms_to_the_first_node() -> None:
+def test_unpinned_sends_both_platforms_to_the_first_node(recorded: Recorded) -> None:
     routes = routing.route(recorded("unpinned"), BOTH)
     assert routes == {AMD64: Route("amd", True), ARM64: Route("amd", False)}
 
 
-def test_pinning_only_the_arm_node_changes_nothing() -> None:
+def test_pinning_only_the_arm_node_changes_nothing(recorded: Recorded) -> None:
     routes = routing.route(recorded("arm-pinned"), BOTH)
     assert routes == {AMD64: Route("amd", True), ARM64: Route("amd", False)}
 
 
-def test_every_node_pinned_sends_each_platform_to_its_node() -> None:
+def test_every_node_pinned_sends_each_platform_to_its_node(recorded: Recorded) -> None:
     routes = routing.route(recorded("pinned"), BOTH)
     assert routes == {AMD64: Route("amd", True), ARM64: Route("arm", True)}
     # One platform pinned nowhere: buildx falls back to the first node listing each platform.
@@ -73,12 +90,12 @@ def test_every_node_pinned_sends_each_platform_to_its_node() -> None:
     assert routes[ARMV7] == Route("amd", False)
 
 
-def test_a_single_platform_build_uses_its_pinned_node() -> None:
+def test_a_single_platform_build_uses_its_pinned_node(recorded: Recorded) -> None:
     assert routing.route(recorded("arm-pinned"), [ARM64]) == {ARM64: Route("arm", True)}
     assert routing.route(recorded("unpinned"), [ARM64]) == {ARM64: Route("amd", False)}
 
 
-def test_routing_problem_reported_until_every_node_is_pinned() -> None:
+def test_routing_problem_reported_until_every_node_is_pinned(recorded: Recorded) -> None:
     for state in ("unpinned", "arm-pinned"):
         (problem,) = routing.routing_problems(recorded(state))
         assert problem.platform == ARM64
@@ -92,7 +109,7 @@ def test_routing_problem_reported_until_every_node_is_pinned() -> None:
     assert routing.routing_problems(recorded("pinned")) == []
 
 
-def test_pin_commands_pin_each_node_to_its_native_platform() -> None:
+def test_pin_commands_pin_each_node_to_its_native_platform(recorded: Recorded) -> None:
     assert routing.pin_commands(recorded("unpinned")) == [
         ["create", "--append", "--name", NAME, "--node", "amd", "--platform", "linux/amd64",
          "tcp://127.0.0.1:33795"],
@@ -103,7 +120,7 @@ def test_pin_commands_pin_each_node_to_its_native_platform() -> None:
     assert routing.pin_commands(recorded("pinned")) == []
 
 
-def test_single_node_and_stopped_nodes() -> None:
+def test_single_node_and_stopped_nodes(recorded: Recorded) -> None:
     builder = recorded("unpinned")
     single = replace(builder, nodes=builder.nodes[:1])
     assert routing.routing_problems(single) == []
@@ -143,7 +160,7 @@ def test_a_closer_match_on_a_later_node_wins() -> None:
     assert routing.route(builder, [ARM64]) == {ARM64: Route("a", True)}
 
 
-def test_a_platform_pinned_nowhere_defeats_every_pin() -> None:
+def test_a_platform_pinned_nowhere_defeats_every_pin(recorded: Recorded) -> None:
     (arm64,) = routing.misrouted(recorded("pinned"), [*BOTH, ARMV7])
     assert arm64.platform == ARM64
     assert arm64.unpinned == ()
