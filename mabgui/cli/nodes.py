@@ -122,10 +122,13 @@ def print_lanes(builder: Any, lanes: Mapping[str, Mapping[str, Any]]) -> None:
 
 async def precheck_create(req: Any) -> None:
     """Before ``builder create``: a reachable remote endpoint, pins the node can build."""
+    import sys
+
     from mabgui.core import binfmt, buildx
     from mabgui.core.buildx import create_checks
 
-    await create_checks.check_endpoints(req)
+    for reason in await create_checks.check_endpoints(req):
+        print(f"mabgui: warning: {reason}; builds will fail until it answers", file=sys.stderr)
     if req.driver != "docker-container" or not any(n.platforms for n in req.nodes):
         return
     native, _store, _error = await buildx.daemon_facts()

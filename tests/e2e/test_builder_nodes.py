@@ -316,6 +316,12 @@ def test_an_unreachable_endpoint_answers_in_time_and_names_it(engine: Engine) ->
     assert closed in err["hint"]
     assert "Connection refused" in err["error"]
     assert name not in ls_json()
+    # Without --bootstrap the builder may be registered for a daemon started later: a warning.
+    res = mabgui("builder", "create", "--driver", "remote", "--name", name, closed)
+    assert res.returncode == 0, res.stderr
+    assert f"warning: cannot connect to {closed}" in res.stderr
+    assert name in ls_json()
+    remove(name)
 
     server = SilentServer()  # accepts, then never speaks: buildx's own 20 s bootstrap limit
     hung = f"tcp://127.0.0.1:{server.port}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 
 import pytest
 
@@ -23,7 +24,8 @@ nonexistent.invalid on 10.255.255.53:53: no such host
 
 
 def request(driver: str = "docker-container", **node: object) -> buildx.CreateRequest:
-    return buildx.CreateRequest(name="b", driver=driver, nodes=(buildx.NodeSpec(**node),))  # type: ignore[arg-type]
+    spec = buildx.NodeSpec(**node)  # type: ignore[arg-type]
+    return buildx.CreateRequest(name="b", driver=driver, nodes=(spec,), bootstrap=False)
 
 
 def test_unrunnable_pins() -> None:
@@ -71,3 +73,16 @@ async def test_probe_endpoint() -> None:
     assert reason.startswith(f"cannot connect to tcp://127.0.0.1:{port}: ")
     assert await create_checks.probe_endpoint("ssh://host") == ""
     assert "names no port" in await create_checks.probe_endpoint("tcp://127.0.0.1")
+
+
+async def test_an_unreachable_endpoint_is_fatal_only_with_bootstrap() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        endpoint = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    req = request("remote", endpoint=endpoint)
+    (reason,) = await create_checks.check_endpoints(req)
+    assert endpoint in reason
+    with pytest.raises(create_checks.CreateRefused, match="is unreachable") as err:
+        await create_checks.check_endpoints(replace(req, bootstrap=True))
+    assert endpoint in err.value.hint
+    assert await create_checks.check_endpoints(request()) == []

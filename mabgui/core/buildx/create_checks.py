@@ -55,18 +55,27 @@ async def probe_endpoint(endpoint: str, timeout_s: float = PROBE_TIMEOUT_S) -> s
     return ""
 
 
-async def check_endpoints(req: CreateRequest, timeout_s: float = PROBE_TIMEOUT_S) -> None:
-    """Refuse a remote-driver request whose tcp:// endpoint does not accept connections."""
+async def check_endpoints(req: CreateRequest, timeout_s: float = PROBE_TIMEOUT_S) -> list[str]:
+    """Why the tcp:// endpoints of a remote-driver request cannot be reached (one line each).
+
+    With ``bootstrap`` that is fatal (:class:`CreateRefused`, before anything is created):
+    buildx would wait 20 s to say "context deadline exceeded". Without it the builder may be
+    registered for a daemon started later, so the reasons are returned as warnings.
+    """
     if req.driver != "remote":
-        return
+        return []
+    reasons = []
     for node in req.nodes:
         reason = await probe_endpoint(node.endpoint, timeout_s)
-        if reason:
+        if reason and req.bootstrap:
             raise CreateRefused(
                 f"the remote BuildKit endpoint {node.endpoint} is unreachable: {reason}",
                 f"Start buildkitd there (buildkitd --addr {node.endpoint}) or fix the address; "
                 "nothing was created.",
             )
+        if reason:
+            reasons.append(reason)
+    return reasons
 
 
 def unrunnable(
