@@ -53,12 +53,11 @@ def lanes_json(builder: Any, platforms: Iterable[Any]) -> dict[str, dict[str, An
 
 
 def add_lanes(summary: dict[str, Any], lanes: Mapping[str, Mapping[str, Any]]) -> None:
-    """Put each lane's node and native/QEMU into a build summary's ``platforms`` entries."""
-    platforms = summary.setdefault("platforms", {})
-    for name, where in lanes.items():
-        entry = platforms.get(name)
-        if isinstance(entry, dict):
-            entry.update(where)
+    """Add ``"nodes"``: per platform lane, its node and native/QEMU, to a build summary.
+
+    Beside ``"platforms"`` rather than inside it: those stay what the rawjson stream says, the
+    same for ``mabgui replay`` of the recorded stream (which cannot know the builder).
+    """
     summary["nodes"] = {name: dict(where) for name, where in lanes.items()}
 
 

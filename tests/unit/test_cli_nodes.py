@@ -23,9 +23,7 @@ def builder(state: str) -> buildx.Builder:
 def test_lanes_name_their_node_and_native_or_qemu() -> None:
     summary = {"platforms": {"linux/amd64": {"ok": True}, "linux/arm64": {"ok": True}}}
     nodes.add_lanes(summary, nodes.lanes_json(builder("unpinned"), BOTH))
-    assert summary["platforms"]["linux/arm64"] == {
-        "ok": True, "node": "amd", "native": False, "emulation": "qemu",
-    }  # fmt: skip
+    assert summary["platforms"]["linux/arm64"] == {"ok": True}  # as replay reads it
     assert summary["nodes"] == {
         "linux/amd64": {"node": "amd", "native": True, "emulation": "native"},
         "linux/arm64": {"node": "amd", "native": False, "emulation": "qemu"},
