@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -148,14 +149,18 @@ def context(tmp_path: Path, engine: Engine) -> str:
     return str(ctx)
 
 
-def build(builder: str, platforms: str, ctx: str) -> dict[str, object]:
+def build(
+    builder: str, platforms: str, ctx: str, stderr: list[str] | None = None
+) -> dict[str, Any]:
     res = mabgui("build", "--builder", builder, "--platform", platforms, "--no-history", "-q",
                  "--json", ctx, timeout=300)  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
-    summary = json.loads(res.stdout)
+    if stderr is not None:
+        stderr.append(res.stderr)
+    summary: dict[str, Any] = json.loads(res.stdout)
     assert summary["ok"] is True
     assert summary["builder"] == builder
-    return summary  # type: ignore[no-any-return]
+    return summary
 
 
 def remove(name: str) -> None:
@@ -187,9 +192,9 @@ def test_remote_builder_create_list_build(engine: Engine, daemons: Daemons, tmp_
         assert mine["warnings"] == []
 
         summary = build(name, "linux/amd64", context(tmp_path, engine))
-        lane = summary["nodes"]["linux/amd64"]  # type: ignore[index]
+        lane = summary["nodes"]["linux/amd64"]
         assert lane == {"node": "amd", "native": True, "emulation": "native"}
-        assert set(summary["nodes"]) == set(summary["platforms"])  # type: ignore[arg-type]
+        assert set(summary["nodes"]) == set(summary["platforms"])
     finally:
         remove(name)
     assert name not in ls_json()
@@ -228,11 +233,14 @@ def test_two_node_builder_routes_arm64_to_its_native_node_once_pinned(
 
         # route() predicts both platforms on the amd64 node; BuildKit's history agrees.
         before = history_refs(name)
-        summary = build(name, BOTH, context(tmp_path, engine))
+        err: list[str] = []
+        summary = build(name, BOTH, context(tmp_path, engine), err)
         assert summary["nodes"] == {
             "linux/amd64": {"node": "amd", "native": True, "emulation": "native"},
             "linux/arm64": {"node": "amd", "native": False, "emulation": "qemu"},
         }
+        # Warned before the build started.
+        assert f"warning: builder {name} builds linux/arm64 under QEMU on node amd" in err[0]
         if before is not None:
             new = (history_refs(name) or set()) - before
             assert new
@@ -250,11 +258,13 @@ def test_two_node_builder_routes_arm64_to_its_native_node_once_pinned(
         assert "linux/arm64*" in inspect
 
         before = history_refs(name)
-        summary = build(name, BOTH, context(tmp_path, engine))
+        err = []
+        summary = build(name, BOTH, context(tmp_path, engine), err)
         assert summary["nodes"] == {
             "linux/amd64": {"node": "amd", "native": True, "emulation": "native"},
             "linux/arm64": {"node": "arm", "native": True, "emulation": "native"},
         }
+        assert "under QEMU" not in err[0]
         if before is not None:
             new = (history_refs(name) or set()) - before
             assert {ref.split("/")[1] for ref in new} == {"amd", "arm"}, new
