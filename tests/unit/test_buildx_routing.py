@@ -168,3 +168,11 @@ def test_a_platform_pinned_nowhere_defeats_every_pin(recorded: Recorded) -> None
     assert "no node is pinned to linux/arm/v7" in arm64.reason
     assert "separate build" in arm64.fix
     assert arm64.to_json()["action"] == ""
+
+
+def test_a_problem_as_a_builders_view_note(recorded: Recorded) -> None:
+    (problem,) = routing.routing_problems(recorded("unpinned"))
+    note = routing.as_note(problem)
+    assert (note.level, note.action) == ("warning", "pin-native")
+    assert note.title.startswith("Builder mabgui-fixture-2node builds linux/arm64 under QEMU")
+    assert "pin-native" in note.detail

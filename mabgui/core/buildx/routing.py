@@ -33,6 +33,7 @@ from mabgui.core.buildx import (
     Builder,
     BuildxError,
     Node,
+    Note,
     ProgressCallback,
     _buildx,
     _error,
@@ -341,3 +342,13 @@ async def pinned_builders(builders: Sequence[Builder]) -> list[Builder]:
     if not any(len(b.nodes) > 1 for b in builders):
         return list(builders)
     return with_pins(builders, await load_pins())
+
+
+def as_note(problem: RoutingProblem) -> Note:
+    """The problem as a Builders-view note (its action ``pin-native`` runs :func:`pin_native`)."""
+    return Note(
+        "warning",
+        problem.message[:1].upper() + problem.message[1:],
+        f"{problem.reason}\nFix: {problem.fix}",
+        "pin-native" if problem.unpinned else "",
+    )
