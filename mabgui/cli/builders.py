@@ -46,13 +46,22 @@ def _print_builders_table(ov: Any) -> None:
 
 
 async def _builders_list(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from mabgui.cli import nodes
     from mabgui.core import overview
 
     ov = await overview.overview()
+    ov = dataclasses.replace(ov, builders=await nodes.with_pins(ov.builders))
     if args.json:
-        print_json(ov.to_json())
+        data = ov.to_json()
+        for b, item in zip(ov.builders, data, strict=True):
+            item["warnings"] = nodes.warnings_json(b)
+        print_json(data)
     else:
         _print_builders_table(ov)
+        for b in ov.builders:
+            nodes.print_warnings(b)
     return 0
 
 
@@ -61,10 +70,12 @@ async def _builder_create(args: argparse.Namespace) -> int:
     import os
     import uuid
 
+    from mabgui.cli import nodes
     from mabgui.core import buildx
-    from mabgui.core.buildx import registries
+    from mabgui.core.buildx import create_checks, registries
     from mabgui.core.platform import PlatformError, parse_platform_list
 
+    req: Any = None
     try:
         opts = buildx.parse_driver_opts(args.driver_opt or [])
         if args.namespace:
@@ -92,6 +103,7 @@ async def _builder_create(args: argparse.Namespace) -> int:
         req, setup, tmp_config = await registries.prepare_create(
             req, config_file=args.config or "", carry_daemon=not args.no_daemon_registries
         )
+        await nodes.precheck_create(req)
         try:
             result = await buildx.create(req, progress=progress_printer(args.json))
         finally:
@@ -101,10 +113,11 @@ async def _builder_create(args: argparse.Namespace) -> int:
     except PlatformError as exc:
         raise CliError(str(exc), "Platforms look like linux/arm64 or linux/arm/v7.", 2) from exc
     except buildx.BuildxError as exc:
-        if args.bootstrap and not args.keep:  # the same error, with what the user needs to know
-            exc.hint = (exc.hint + " " if exc.hint else "") + (
-                "Nothing was left behind (use --keep to keep it)."
-            )
+        hint = nodes.create_hint(exc, req) or exc.hint
+        refused = isinstance(exc, create_checks.CreateRefused) or "already exists" in str(exc)
+        if args.bootstrap and not args.keep and not refused:
+            hint = (hint + " " if hint else "") + "Nothing was left behind (use --keep to keep it)."
+        exc.hint = hint
         raise
     if args.json:
         print_json(
@@ -165,6 +178,9 @@ async def _builder_rm(args: argparse.Namespace) -> int:
             )
     elif not args.names:
         raise CliError("name the builder(s) to remove", "See `mabgui builders`.", 2)
+    from mabgui.cli import nodes
+
+    current = await nodes.current_builder()
     report = await buildx.remove(
         args.names,
         keep_state=args.keep_state,
@@ -172,6 +188,7 @@ async def _builder_rm(args: argparse.Namespace) -> int:
         all_inactive=args.all_inactive,
     )
     print(report or "removed")
+    nodes.print_after_remove(current, args.names)
     return 0
 
 
@@ -241,10 +258,15 @@ async def _builder_inspect(args: argparse.Namespace) -> int:
         with contextlib.suppress(buildx.BuildxError):
             current = any(x.current and x.name == b.name for x in await buildx.list_builders())
     b = dataclasses.replace(b, current=current)
+    from mabgui.cli import nodes
+
     if args.json:
-        print_json(_inspect_json(b))
+        print_json({**_inspect_json(b), "warnings": nodes.warnings_json(b)})
     else:
         _print_inspect(b)
+        if nodes.warnings_json(b):
+            print()
+        nodes.print_warnings(b)
     return 0
 
 
@@ -351,3 +373,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     d.add_argument("name", nargs="?", help="builder (default: the current one)")
     json_flag(d)
     command(d, _builder_du)
+
+    from mabgui.cli import nodes
+
+    nodes.add_builder_actions(actions)

@@ -93,14 +93,17 @@ class _BuildPrinter:
         self.out.flush()
 
 
-def _print_build_summary(progress: Any) -> None:
+def _print_build_summary(progress: Any, lanes: Any = None) -> None:
     summary = progress.summary()
+    lanes = lanes or {}
     for platform, lane in progress.lanes.items():
         steps = lane.steps
         cached = sum(1 for s in steps if s.cached)
         total = sum(s.duration_s or 0.0 for s in steps)
         state = "ok" if lane.ok else "FAILED" if lane.error else lane.state.value
-        emu = " (emulated)" if lane.emulated else ""
+        routed = lanes.get(str(platform))  # the node's own native platform decides, if known
+        emulated = not routed["native"] if routed else lane.emulated
+        emu = " (emulated)" if emulated else ""
         counts = f"{len(steps):>3} steps ({cached} cached)"
         print(f"{platform!s:<16} {state:<9} {counts} {total:7.1f}s{emu}")
         if lane.error:
@@ -247,6 +250,7 @@ def _write_private(path: str, data: bytes) -> None:
 async def _build(args: argparse.Namespace) -> int:
     import contextlib
 
+    from mabgui.cli import nodes
     from mabgui.core import build as B
     from mabgui.core import preflight, preflight_push
 
@@ -255,6 +259,7 @@ async def _build(args: argparse.Namespace) -> int:
         _check_record(args.record)
     # Without --builder, buildx uses the current builder: so does mabgui (no --builder passed).
     used = await preflight_push.resolve_builder(spec.builder or None)
+    lanes = await nodes.build_lanes(used, spec.platforms)  # node and native/QEMU per platform
     if spec.output is B.OutputKind.PUSH:
         await preflight_push.check_push(used, spec.tags)
     validation = await preflight.validate(spec)
@@ -284,10 +289,13 @@ async def _build(args: argparse.Namespace) -> int:
         print(f"mabgui: warning: {safe(run.history_error)}", file=sys.stderr)
     progress = run.progress
     if args.json:
-        print_json({**progress.summary(), "builder": used.name if used else spec.builder or None})
+        summary = {**progress.summary(), "builder": used.name if used else spec.builder or None}
+        nodes.add_lanes(summary, lanes)
+        print_json(summary)
     else:
         print()
-        _print_build_summary(progress)
+        _print_build_summary(progress, lanes)
+        nodes.print_lanes(used, lanes)
         if run.history_id:
             print(f"saved as build {run.history_id}")
     if progress.result is None or not progress.result.ok:

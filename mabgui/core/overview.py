@@ -15,11 +15,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mabgui.core import binfmt, buildx, engine
+from mabgui.core import binfmt, buildx, engine, log
 from mabgui.core.binfmt import BinfmtState, Handler
-from mabgui.core.buildx import Builder, Node
+from mabgui.core.buildx import Builder, Node, routing
 from mabgui.core.engine import EngineFacts
 from mabgui.core.platform import Platform
+
+_log = log.get("buildx")
 
 # --- the one rule: an emulated platform a node does not list ------------------------------------
 
@@ -84,6 +86,17 @@ class Note:
     title: str
     detail: str
     action: str = ""  # "bootstrap" | "restart" | "new-builder" | "remove" | ""
+
+
+def routing_note(problem: routing.RoutingProblem) -> Note:
+    """A multi-node routing problem as a note (its action ``pin-native`` runs
+    :func:`mabgui.core.buildx.routing.pin_native`)."""
+    return Note(
+        "warning",
+        problem.message[:1].upper() + problem.message[1:],
+        f"{problem.reason}\nFix: {problem.fix}",
+        "pin-native" if problem.unpinned else "",
+    )
 
 
 def builder_notes(
@@ -200,7 +213,8 @@ class Overview:
         return platform_chips(node, self.emulatable)
 
     def notes(self, builder: Builder) -> list[Note]:
-        return builder_notes(builder, emulatable=self.emulatable, image_store=self.image_store)
+        notes = builder_notes(builder, emulatable=self.emulatable, image_store=self.image_store)
+        return notes + [routing_note(p) for p in routing.routing_problems(builder)]
 
     def to_json(self) -> list[dict[str, Any]]:
         out = []
@@ -244,6 +258,10 @@ async def overview(
     if facts is None:
         facts = await engine.engine_facts()
     builders = await buildx.list_builders(timeout_s, facts)
+    try:  # a multi-node builder's pins decide where each platform is built
+        builders = await routing.pinned_builders(builders)
+    except buildx.BuildxError as exc:
+        _log.warning("cannot read the builders' pinned platforms: %s", exc)
     return Overview(builders, facts, enabled_emulators())
 
 

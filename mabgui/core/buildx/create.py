@@ -160,6 +160,11 @@ async def _name_nodes(req: CreateRequest) -> CreateRequest:
     """Give every node a name (buildx's own ``NAME<i>`` scheme) so a failure can be undone."""
     taken: set[str] = set()
     start = 0
+    if not req.append and await _try_get(req.name) is not None:  # buildx's words mislead here
+        raise BuildxError(
+            f"a builder named {req.name!r} already exists",
+            "Pick another name, add a node to it (append), or remove it first; it was left as is.",
+        )
     if req.append:
         existing = await get_builder(req.name)
         taken = {n.name for n in existing.nodes}

@@ -57,6 +57,7 @@ _ACTION_WORDS = {
     "restart": "Stop and bootstrap",
     "new-builder": "New multi-arch builder…",
     "remove": "Remove…",
+    "pin-native": "Pin each node to its native platform",
 }
 
 
@@ -358,6 +359,7 @@ class BuildersView(QWidget):
             "restart": self.restart_selected,
             "new-builder": self.new_builder,
             "remove": self.remove_selected,
+            "pin-native": self.pin_native_selected,
         }
         handler = handlers.get(action)
         if handler is not None:
@@ -425,6 +427,19 @@ class BuildersView(QWidget):
         self._run_action(
             f"Restart {b.name}",
             buildx.restart(b.name, driver=b.driver, progress=self.activity.appendPlainText),
+        )
+
+    def pin_native_selected(self) -> None:
+        """Re-pin each node of the selected builder to the platform it runs natively, so buildx
+        sends every platform to the node that runs it without QEMU (docker/buildx#366)."""
+        b = self.selected_builder()
+        if b is None:
+            return
+        from mabgui.core.buildx import routing
+
+        self._run_action(
+            f"Pin {b.name}'s nodes to their native platforms",
+            routing.pin_native(b.name, progress=self.activity.appendPlainText),
         )
 
     def stop_selected(self) -> None:
