@@ -298,29 +298,8 @@ async def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _history(args: argparse.Namespace) -> int:
-    import time as _time
-
-    from mabgui.core.build import history
-
-    entries = await asyncio.to_thread(history.list_entries, args.limit)
-    if args.json:
-        print_json([e.to_json() for e in entries])
-        return 0
-    if not entries:
-        print(f"no saved builds in {history.history_dir()}")
-        return 0
-    for e in entries:
-        when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(e.started))
-        state = "ok" if e.ok else "canceled" if e.canceled else "FAILED"
-        lanes = " ".join(f"{p}:{s}" for p, s in e.platforms.items())
-        took = fmt_s(e.duration_s)
-        print(f"{e.id}  {when}  {state:<8} {took:>7}  {e.spec.get('context', '')}  {lanes}")
-    return 0
-
-
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``mabgui build …``, ``mabgui replay FILE`` and ``mabgui history``."""
+    """``mabgui build …`` and ``mabgui replay FILE`` (``history`` is in :mod:`mabgui.cli.history`)."""
     p = sub.add_parser(
         "build",
         help="run a (multi-platform) docker buildx build with per-platform progress",
@@ -368,8 +347,3 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     r.add_argument("file", metavar="FILE", help="a rawjson file (plain or .gz) or a build id")
     json_flag(r)
     command(r, _replay)
-
-    h = sub.add_parser("history", help="list saved builds (newest first)")
-    h.add_argument("--limit", type=int, default=None, metavar="N")
-    json_flag(h)
-    command(h, _history)

@@ -382,6 +382,7 @@ class BuildRun:
         self.started_at: float | None = None  # epoch seconds
         self.argv: list[str] = []
         self.history_id: str = ""
+        self.buildkit_ref: str = ""  # buildx.build.ref of the metadata file (builder/node/id)
         self.stdout_text = ""
         self._proc: asyncio.subprocess.Process | None = None
         self._cancel_requested = False
@@ -488,6 +489,7 @@ class BuildRun:
             code = await proc.wait()
             self.stdout_text = (await stdout_task).decode("utf-8", "replace")
             digest = read_metadata_digest(metadata) if code == 0 else ""
+            self.buildkit_ref = _metadata_ref(metadata)  # matches BuildKit's own records
             canceled = self._cancel_requested and code != 0
             final = self.parser.close(
                 code,
@@ -541,8 +543,21 @@ class BuildRun:
                 started=self.started_at or time.time(),
             )
             self.history_id = entry.id
+            _store_ref(entry.path, self.buildkit_ref)
         except OSError:  # history is a convenience: a full disk must not fail the build
             self.history_id = ""
+
+
+def _metadata_ref(path: str) -> str:
+    from mabgui.core.build import bkhistory
+
+    return bkhistory.metadata_ref(path)
+
+
+def _store_ref(folder: Path, ref: str) -> None:
+    from mabgui.core.build import bkhistory
+
+    bkhistory.store_ref(folder, ref)
 
 
 def read_metadata_digest(path: str) -> str:
