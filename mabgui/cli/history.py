@@ -61,7 +61,7 @@ async def _list(args: argparse.Namespace) -> int:
         print_json([r.to_json() for r in records])
         return 0
     if not records:
-        print(f"no builds (mabgui's are kept in {history.history_dir()})")
+        print(f"no saved builds in {history.history_dir()}")
         return 0
     for r in records:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else ""
