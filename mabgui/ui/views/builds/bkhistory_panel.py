@@ -1,0 +1,417 @@
+"""Every build the builder ran: BuildKit's records merged with mabgui's, in the Builds area.
+
+The list appears from ``history ls`` alone (fast), then platforms fill in from ``history
+inspect`` (cached on disk). Opening a record replays ``history logs --progress rawjson`` into
+the Builds view's own lanes (``progress_ready``); the Details tab shows ``history inspect``
+(a click on a base image emits ``image_requested`` for Manifests). Export / delete (with
+confirmation) / compare / open a ``.dockerbuild`` bundle. With a buildx older than v0.20 the
+list holds mabgui's own builds and the note says why.
+
+The loaders are constructor arguments (defaulting to the core's adapters) so GUI tests can
+feed recorded records; the engine tests use the real ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import QTimer, QUrl, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QTextBrowser,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+from PySide6.QtCore import Qt
+
+from mabgui.core.build import bkhistory, bundle
+from mabgui.core.build import bkhistory_parse as P
+from mabgui.core.progress import BuildProgress, StepState
+from mabgui.ui.models.table import RIGHT, Column, RowsTableModel
+from mabgui.ui.tasks import TaskFailure, TaskManager
+from mabgui.ui.views.builds.bkcompare_view import CompareDialog
+from mabgui.ui.views.builds.style import STATE_COLORS, escape, format_duration, state_icon
+
+Lister = Callable[[bool, bool], Awaitable[bkhistory.Listing]]  # (all builders, details)
+Shower = Callable[[P.Record], Awaitable[tuple[BuildProgress, P.Details | None]]]
+
+_STATE = {"completed": StepState.DONE, "failed": StepState.ERROR, "canceled": StepState.CANCELED,
+          "running": StepState.RUNNING}  # fmt: skip
+
+
+def _state(r: P.Record) -> StepState:
+    return _STATE.get(r.status, StepState.QUEUED)
+
+
+def _platforms(r: P.Record) -> str:
+    return ", ".join(p.removeprefix("linux/") for p in r.platforms)
+
+
+def _steps(r: P.Record) -> str:
+    if r.steps is None:
+        return ""
+    return f"{r.steps} ({r.cached_steps or 0} cached)"
+
+
+def _tooltip(r: P.Record) -> str:
+    lines = [escape(r.ref)]
+    if r.mabgui_id:
+        lines.append(f"started by mabgui (build {escape(r.mabgui_id)})")
+    if r.error:
+        lines.append(f"<span style='color:#c53030'>{escape(r.error[:300])}</span>")
+    return "<br>".join(lines)
+
+
+_COLUMNS: tuple[Column[P.Record], ...] = (
+    Column("Started", lambda r: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started))
+           if r.started else "", tooltip=_tooltip, sort_key=lambda r: r.started or 0.0),
+    Column("Status", lambda r: r.status, tooltip=_tooltip,
+           decoration=lambda r: state_icon(_state(r)),
+           foreground=lambda r: QColor(STATE_COLORS[_state(r)])),
+    Column("Name", lambda r: r.name, tooltip=_tooltip),
+    Column("Platforms", _platforms, tooltip=_tooltip),
+    Column("Duration", lambda r: format_duration(r.duration_s), sort_key=lambda r: r.duration_s or 0.0,
+           alignment=RIGHT),
+    Column("Steps", _steps, sort_key=lambda r: r.steps or 0, alignment=RIGHT),
+    Column("Source", lambda r: "mabgui" if r.source == "mabgui" or r.mabgui_id else "buildkit",
+           tooltip=lambda r: "started by mabgui" if r.mabgui_id or r.source == "mabgui"
+           else "started by another client (CLI, bake, …)"),
+    Column("Builder", lambda r: r.builder),
+)  # fmt: skip
+
+
+class BkHistoryModel(RowsTableModel[P.Record]):
+    """Merged build records, newest first."""
+
+    HEADERS = tuple(c.header for c in _COLUMNS)
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(_COLUMNS, parent)
+
+    def set_records(self, records: Sequence[P.Record]) -> None:
+        self.update_rows(records, lambda a, b: a.ref == b.ref)
+
+
+async def _default_lister(all_builders: bool, details: bool) -> bkhistory.Listing:
+    return await bkhistory.merged(all_builders=all_builders, details=details)
+
+
+async def _default_shower(record: P.Record) -> tuple[BuildProgress, P.Details | None]:
+    from mabgui.core.build import history
+
+    if record.source == "mabgui":
+        progress = await asyncio.to_thread(history.load, record.mabgui_id)
+        return progress, None
+    return await bkhistory.show(record.ref)
+
+
+def details_html(record: P.Record, details: P.Details | None, progress: BuildProgress | None) -> str:
+    """The Details tab: context, Dockerfile, args, platforms, materials (links), attachments,
+    the error with its step."""
+    rows: list[tuple[str, str]] = [("Name", escape(record.name)), ("Ref", escape(record.ref))]
+    if details is not None:
+        rows += [
+            ("Context", escape(details.context)),
+            ("Dockerfile", escape(details.dockerfile)),
+            ("Target", escape(details.target or "(default)")),
+            ("Platforms", escape(", ".join(details.platforms))),
+            ("Steps", f"{details.steps}/{details.total_steps} ({details.cached_steps} cached)"),
+        ]
+        for key, value in details.build_args.items():
+            rows.append((f"ARG {escape(key)}", escape(value)))
+    html = ["<table cellspacing='4'>"]
+    html += [f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows]
+    html.append("</table>")
+    if details is not None and details.materials:
+        html.append("<h4>Materials</h4><ul>")
+        for m in details.materials:
+            label = escape(m.image or m.uri)
+            if m.image:
+                html.append(f"<li><a href='image:{escape(m.image)}'>{label}</a> "
+                            f"<small>{escape(m.platform)}</small></li>")  # fmt: skip
+            else:
+                html.append(f"<li>{label}</li>")
+        html.append("</ul>")
+    if details is not None and details.attachments:
+        html.append("<h4>Attachments</h4><ul>")
+        for a in details.attachments:
+            html.append(f"<li>{escape(a['platform'] or 'index')}: {escape(a['type'])}<br>"
+                        f"<small>{escape(a['digest'])}</small></li>")  # fmt: skip
+        html.append("</ul>")
+    error = (details.error if details else "") or record.error
+    if error or (progress is not None and progress.failed_steps):
+        html.append("<h4 style='color:#c53030'>Error</h4>")
+        if progress is not None:
+            for p, lane in progress.lanes.items():
+                step = lane.failed_step
+                if step is not None and step.state is StepState.ERROR:
+                    html.append(f"<p><b>{escape(str(p))}</b> at {escape(step.label)}</p>")
+        html.append(f"<pre>{escape(error[:2000])}</pre>")
+    return "".join(html)
+
+
+class BkHistoryPanel(QWidget):
+    """The merged history list, its Details tab and its actions.
+
+    Signals:
+        progress_ready(object, str): a record's replayed :class:`BuildProgress` and a title.
+        image_requested(str): a base image (``name@sha256:…``) clicked in the materials.
+    """
+
+    progress_ready = Signal(object, str)
+    image_requested = Signal(str)
+    loaded = Signal()
+
+    REFRESH_MS = 15_000  # while visible: builds run elsewhere show up
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        lister: Lister = _default_lister,
+        shower: Shower = _default_shower,
+    ) -> None:
+        super().__init__(parent)
+        self.lister = lister
+        self.shower = shower
+        # Asked before deleting; tests replace it.
+        self.confirm: Callable[[str], bool] = self._ask
+        self.tasks = TaskManager(self, on_failure=self._task_failed)
+        self.model = BkHistoryModel(self)
+        self.view = QTreeView()
+        self.view.setModel(self.model)
+        self.view.setRootIsDecorated(False)
+        self.view.setUniformRowHeights(True)
+        self.view.setAlternatingRowColors(True)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.view.doubleClicked.connect(lambda _i: self.open_selected())
+        self.view.selectionModel().selectionChanged.connect(lambda *_a: self._selection())
+
+        self.all_builders = QCheckBox("All builders")
+        self.all_builders.toggled.connect(lambda _on: self.refresh())
+        self.open_button = QPushButton("Open")
+        self.open_button.setToolTip("Show this build's lanes, log and timeline (history logs)")
+        self.open_button.clicked.connect(self.open_selected)
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.setToolTip("Select two builds of the same name")
+        self.compare_button.clicked.connect(self.compare_selected)
+        self.export_button = QPushButton("Export…")
+        self.export_button.clicked.connect(self._choose_export)
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.bundle_button = QPushButton("Open .dockerbuild…")
+        self.bundle_button.clicked.connect(self._choose_bundle)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(self.refresh)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color:#975a16;")
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setStyleSheet("color:#718096;")
+        self.details = QTextBrowser()
+        self.details.setOpenLinks(False)
+        self.details.anchorClicked.connect(self._link)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.details, "Details")
+
+        top = QHBoxLayout()
+        for w in (self.open_button, self.compare_button, self.export_button, self.delete_button):
+            top.addWidget(w)
+        top.addStretch(1)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.all_builders)
+        bottom.addWidget(self.bundle_button)
+        bottom.addStretch(1)
+        bottom.addWidget(self.refresh_button)
+        upper = QWidget()
+        ul = QVBoxLayout(upper)
+        ul.setContentsMargins(0, 0, 0, 0)
+        ul.addWidget(self.note)
+        ul.addWidget(self.view, 1)
+        ul.addLayout(top)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(upper)
+        split.addWidget(self.tabs)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(split, 1)
+        layout.addLayout(bottom)
+        layout.addWidget(self.status)
+        self.timer = QTimer(self)
+        self.timer.setInterval(self.REFRESH_MS)
+        self.timer.timeout.connect(self._auto_refresh)
+        self._selection()
+
+    # --- listing --------------------------------------------------------------------------
+    def refresh(self) -> None:
+        self.tasks.start("refresh", self._refresh())
+
+    def _auto_refresh(self) -> None:
+        if self.isVisible() and not self.tasks.running("refresh"):
+            self.refresh()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self.timer.start()
+
+    def hideEvent(self, event: Any) -> None:
+        super().hideEvent(event)
+        self.timer.stop()
+
+    async def _refresh(self) -> None:
+        all_builders = self.all_builders.isChecked()
+        fast = await self.lister(all_builders, False)  # `history ls` only: shown at once
+        self._show_listing(fast)
+        full = await self.lister(all_builders, True)  # with platforms (inspect, cached)
+        self._show_listing(full)
+        self.loaded.emit()
+
+    def _show_listing(self, listing: bkhistory.Listing) -> None:
+        self.model.set_records(listing.records)
+        self.note.setText(listing.note)
+        self.note.setVisible(bool(listing.note))
+        count = len(listing.records)
+        self.status.setText(f"{count} build{'s' if count != 1 else ''}")
+        self._selection()
+
+    # --- selection ------------------------------------------------------------------------
+    def selected(self) -> list[P.Record]:
+        rows = sorted({i.row() for i in self.view.selectionModel().selectedRows()})
+        objects = self.model.row_objects()
+        return [objects[r] for r in rows if 0 <= r < len(objects)]
+
+    def select_refs(self, refs: Sequence[str]) -> None:
+        """Select the rows of ``refs`` (tests and the compare shortcut)."""
+        sel = self.view.selectionModel()
+        sel.clearSelection()
+        from PySide6.QtCore import QItemSelectionModel
+
+        for row, rec in enumerate(self.model.row_objects()):
+            if rec.ref in refs:
+                sel.select(
+                    self.model.index(row, 0),
+                    QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
+                )
+        self._selection()
+
+    def _selection(self) -> None:
+        chosen = self.selected()
+        bk = [r for r in chosen if r.source == "buildkit"]
+        self.open_button.setEnabled(len(chosen) == 1)
+        self.compare_button.setEnabled(len(chosen) == 2)
+        self.export_button.setEnabled(bool(bk) and len(bk) == len(chosen))
+        self.delete_button.setEnabled(bool(chosen))
+
+    # --- open / details -------------------------------------------------------------------
+    def open_selected(self) -> None:
+        chosen = self.selected()
+        if len(chosen) == 1:
+            self.tasks.start("open", self._open(chosen[0]))
+
+    async def _open(self, record: P.Record) -> None:
+        self.status.setText(f"Opening {record.name}…")
+        progress, details = await self.shower(record)
+        self.details.setHtml(details_html(record, details, progress))
+        self.tabs.setCurrentWidget(self.details)
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.started)) if record.started else ""
+        self.progress_ready.emit(progress, f"{escape(record.source)} build of {when} · <b>{escape(record.name)}</b>")
+        self.status.setText(f"Opened {record.name}")
+
+    def _link(self, url: QUrl) -> None:
+        text = url.toString()
+        if text.startswith("image:"):
+            self.image_requested.emit(text[len("image:") :])
+
+    # --- export / delete / bundles ----------------------------------------------------------
+    def _choose_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export build records", "builds.dockerbuild",
+                                              "Build bundles (*.dockerbuild)")  # fmt: skip
+        if path:
+            self.export_to(path)
+
+    def export_to(self, path: str) -> asyncio.Task[Any]:
+        refs = [r.ref for r in self.selected() if r.source == "buildkit"]
+        return self.tasks.start("export", self._export(refs, path))
+
+    async def _export(self, refs: list[str], path: str) -> None:
+        await bkhistory.export(refs, path)
+        self.status.setText(f"Exported {len(refs)} record(s) to {path}")
+
+    def _ask(self, text: str) -> bool:
+        answer = QMessageBox.question(self, "Delete build records", text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def delete_selected(self) -> asyncio.Task[Any] | None:
+        chosen = self.selected()
+        if not chosen:
+            return None
+        names = ", ".join(r.name for r in chosen[:5]) + (" …" if len(chosen) > 5 else "")
+        if not self.confirm(f"Delete {len(chosen)} build record(s)? ({names})\nThis cannot be undone."):
+            return None
+        return self.tasks.start("delete", self._delete(chosen))
+
+    async def _delete(self, records: list[P.Record]) -> None:
+        from mabgui.core.build import history
+
+        for r in records:
+            if r.mabgui_id:
+                await asyncio.to_thread(history.delete, r.mabgui_id)
+        refs = [r.ref for r in records if r.source == "buildkit"]
+        if refs:
+            await bkhistory.remove(refs)
+        await self._refresh()
+
+    def _choose_bundle(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a build bundle", "",
+                                              "Build bundles (*.dockerbuild);;All files (*)")  # fmt: skip
+        if path:
+            self.open_bundle(path)
+
+    def open_bundle(self, path: str) -> asyncio.Task[Any]:
+        return self.tasks.start("open", self._open_bundle(path))
+
+    async def _open_bundle(self, path: str) -> None:
+        records = await asyncio.to_thread(bundle.open_bundle, path)
+        rec = records[0]
+        fake = P.Record(ref=rec.ref, name=rec.name, status="completed" if rec.progress.result
+                        and rec.progress.result.ok else "failed", builder="", source="bundle")  # fmt: skip
+        self.details.setHtml(details_html(fake, None, rec.progress))
+        self.progress_ready.emit(rec.progress, f"bundle · <b>{escape(rec.name or rec.ref)}</b>")
+        self.status.setText(f"Opened {path} ({len(records)} record(s))")
+
+    # --- compare --------------------------------------------------------------------------
+    def compare_selected(self) -> asyncio.Task[Any] | None:
+        chosen = self.selected()
+        if len(chosen) != 2:
+            return None
+        return self.tasks.start("compare", self._compare(chosen))
+
+    async def _compare(self, chosen: list[P.Record]) -> None:
+        older, newer = sorted(chosen, key=lambda r: r.started or 0.0)
+        (pa, _da), (pb, _db) = await asyncio.gather(self.shower(older), self.shower(newer))
+        dialog = CompareDialog(older, newer, pa, pb, self)
+        self.compare_dialog = dialog
+        dialog.show()
+
+    def _task_failed(self, failure: TaskFailure) -> None:
+        self.status.setText(failure.text)
