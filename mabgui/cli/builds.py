@@ -299,7 +299,7 @@ async def _replay(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``mabgui build …`` and ``mabgui replay FILE`` (``history`` is in :mod:`mabgui.cli.history`)."""
+    """``mabgui build …`` and ``mabgui replay FILE`` (``history``: :mod:`mabgui.cli.history`)."""
     p = sub.add_parser(
         "build",
         help="run a (multi-platform) docker buildx build with per-platform progress",

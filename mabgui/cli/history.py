@@ -68,7 +68,8 @@ async def _list(args: argparse.Namespace) -> int:
         state = {"completed": "ok", "failed": "FAILED"}.get(r.status, r.status)
         steps = f"{r.steps}/{r.cached_steps or 0}c" if r.steps is not None else ""
         plats = " ".join(r.platforms)
-        line = f"{r.ref}  {when}  {state:<8} {fmt_s(r.duration_s):>7} {steps:>7}  {r.source:<8} {r.name}  {plats}"
+        took = fmt_s(r.duration_s)
+        line = f"{r.ref}  {when}  {state:<8} {took:>7} {steps:>7}  {r.source:<8} {r.name}  {plats}"
         print(safe(line))
     return 0
 
@@ -130,7 +131,10 @@ async def _open(args: argparse.Namespace) -> int:
     for data in out:
         print(f"record {data['ref']}: {'ok' if data['ok'] else 'FAILED'}")
         for platform, lane in data["platforms"].items():
-            print(f"  {platform:<16} {len(lane['steps']):>3} steps  {'ok' if lane['ok'] else 'FAILED'}")
+            print(
+                f"  {platform:<16} {len(lane['steps']):>3} steps  "
+                + ("ok" if lane["ok"] else "FAILED")
+            )
     return 0
 
 
@@ -143,7 +147,8 @@ async def _rm(args: argparse.Namespace) -> int:
                 f"refusing to delete {len(args.refs)} record(s) without confirmation",
                 "add --force to delete without asking",
             )
-        answer = input(f"delete {len(args.refs)} build record(s)? [y/N] ")
+        question = f"delete {len(args.refs)} build record(s)? [y/N] "
+        answer = await asyncio.to_thread(input, question)
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing deleted")
             return 1
@@ -170,8 +175,10 @@ async def _compare(args: argparse.Namespace) -> int:
         print_json(data)
         return 0
     if not data["same_name"]:
-        print(f"mabgui: note: comparing builds of different names ({ea['name']} / {eb['name']})",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"mabgui: note: comparing builds of different names ({ea['name']} / {eb['name']})",
+            file=sys.stderr,
+        )
     for p in result.platforms:
         mark = "  SLOWER" if p.slower else ""
         delta = f"{p.delta_s:+.1f}s" if p.delta_s is not None else ""
@@ -188,8 +195,12 @@ async def _trend(args: argparse.Namespace) -> int:
 
     listing = await bkhistory.merged(args.builder, all_builders=args.all, details=False)
     same = [r for r in listing.records if r.name == args.name][: args.last]
-    loaded = await asyncio.gather(*(_load(r.mabgui_id if r.source == "mabgui" else r.ref) for r in same))
-    points = bkcompare.trend([(r.ref, r.started, p) for r, (p, _d, _e) in zip(same, loaded, strict=True)])
+    loaded = await asyncio.gather(
+        *(_load(r.mabgui_id if r.source == "mabgui" else r.ref) for r in same)
+    )
+    points = bkcompare.trend(
+        [(r.ref, r.started, p) for r, (p, _d, _e) in zip(same, loaded, strict=True)]
+    )
     if args.json:
         print_json({"name": args.name, "points": [p.to_json() for p in points]})
         return 0

@@ -40,8 +40,9 @@ def _plain_build(engine: Engine, ctx: Path, platforms: str = THREE) -> tuple[int
     """`docker buildx build` itself, not mabgui; returns (exit code, its rawjson stream)."""
     res = subprocess.run(
         [engine.docker, "buildx", "build", "--platform", platforms, "--progress=rawjson", str(ctx)],
-        capture_output=True, timeout=600,
-    )  # fmt: skip
+        capture_output=True,
+        timeout=600,
+    )
     return res.returncode, res.stderr
 
 
@@ -72,7 +73,8 @@ def test_plain_build_listed_shown_exported_and_deleted(
     assert rec["source"] == "buildkit"
     assert rec["status"] == "completed"
     assert rec["platforms"] == THREE.split(",")
-    assert rec["steps"] and rec["steps"] > 0
+    assert rec["steps"]
+    assert rec["steps"] > 0
     assert rec["builder"]
 
     shown = _cli_json(capsys, "history", "show", rec["ref"], "--json")
@@ -83,7 +85,9 @@ def test_plain_build_listed_shown_exported_and_deleted(
     assert len(set(counts.values())) == 1  # FROM + 2 RUNs (+ metadata) on every platform
     assert min(counts.values()) >= 3
     assert shown["ok"] is True
-    assert any(m["image"].startswith(engine.base_image.rsplit(":", 1)[0]) for m in shown["materials"])
+    assert any(
+        m["image"].startswith(engine.base_image.rsplit(":", 1)[0]) for m in shown["materials"]
+    )
     assert any(a["type"].endswith("index.v1+json") for a in shown["attachments"])
 
     bundle = tmp_path / "rec.dockerbuild"
@@ -104,9 +108,10 @@ def test_failed_plain_build_names_platform_and_step(
     engine: Engine, tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ctx = _context(
-        tmp_path, engine,
+        tmp_path,
+        engine,
         'RUN if [ "$(uname -m)" = aarch64 ]; then echo "no arm64" >&2; exit 7; fi',
-    )  # fmt: skip
+    )
     code, _stream = _plain_build(engine, ctx, "linux/amd64,linux/arm64")
     assert code != 0
     rec = _find(_cli_json(capsys, "history", "--limit", "20", "--json"), ctx.name)
@@ -136,9 +141,12 @@ def test_a_mabgui_build_is_listed_once(
 
 @pytest.mark.skipif(not OLD_BUILDX.exists(), reason="Debian's buildx 0.13.1 is not installed")
 def test_buildx_0_13_1_lists_mabgui_builds_with_a_note(
-    engine: Engine, tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str],
+    engine: Engine,
+    tmp_path: Path,
+    data_dir: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     config = tmp_path / "docker-config"
     (config / "cli-plugins").mkdir(parents=True)
     (config / "cli-plugins" / "docker-buildx").symlink_to(OLD_BUILDX)

@@ -143,7 +143,8 @@ def test_delete_asks_first(panel, qloop, qtbot) -> None:  # type: ignore[no-unty
     asked: list[str] = []
     panel.confirm = lambda text: asked.append(text) or False
     assert panel.delete_selected() is None
-    assert asked and "Delete 1 build record" in asked[0]
+    assert asked
+    assert "Delete 1 build record" in asked[0]
     assert panel.model.rowCount() == len(_records(False))
 
 

@@ -1,4 +1,4 @@
-"""BuildKit history: parsers over recorded buildx 0.30.1 output, bundles, merge, compare (offline)."""
+"""BuildKit history: parsers over recorded buildx 0.30.1 output, bundles, merge, compare."""
 
 from __future__ import annotations
 
@@ -62,9 +62,11 @@ def test_parse_ls() -> None:
     assert ok.steps == 22
     assert ok.cached_steps == 3
     assert ok.duration_s == pytest.approx(1.322, abs=0.01)
-    assert ok.started is not None and fail.started is not None and fail.started > ok.started
+    assert ok.started is not None
+    assert fail.started is not None
+    assert fail.started > ok.started
     assert P.parse_ls("") == []
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Expecting property name"):
         P.parse_ls("{not json")
 
 
@@ -85,7 +87,7 @@ def test_parse_inspect_ok_and_failed() -> None:
     assert failed.status == "failed"
     assert "exit code: 3" in failed.error
     assert failed.materials == ()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not print a JSON object"):
         P.parse_inspect("[]")
 
 
@@ -144,12 +146,24 @@ def test_failed_bundle_names_the_failing_step() -> None:
 def test_status_roundtrip_through_protobuf() -> None:
     data = bkstatus.encode(
         [
-            {"vertexes": [{"digest": "sha256:a", "name": "[linux/arm64 1/1] RUN x", "started": 10.5}]},
+            {
+                "vertexes": [
+                    {"digest": "sha256:a", "name": "[linux/arm64 1/1] RUN x", "started": 10.5}
+                ]
+            },
             {"logs": [{"vertex": "sha256:a", "msg": b"hello\n"}]},
-            {"vertexes": [{"digest": "sha256:a", "name": "[linux/arm64 1/1] RUN x",
-                           "started": 10.5, "completed": 12.25}]},
+            {
+                "vertexes": [
+                    {
+                        "digest": "sha256:a",
+                        "name": "[linux/arm64 1/1] RUN x",
+                        "started": 10.5,
+                        "completed": 12.25,
+                    }
+                ]
+            },
         ]
-    )  # fmt: skip
+    )
     parser = ProgressParser()
     for status in bkstatus.status_dicts(data):
         parser.fold(status, [])
@@ -173,7 +187,9 @@ def test_hostile_status_streams(data: bytes, match: str) -> None:
         list(bkstatus.status_dicts(data))
 
 
-def _layout(manifest: dict[str, object] | None, record: bytes = b"{}", extra: dict[str, bytes] | None = None) -> dict[str, bytes]:
+def _layout(
+    manifest: dict[str, object] | None, record: bytes = b"{}", extra: dict[str, bytes] | None = None
+) -> dict[str, bytes]:
     members: dict[str, bytes] = {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}'}
     if manifest is not None:
         body = json.dumps(manifest).encode()
@@ -192,22 +208,49 @@ def _layout(manifest: dict[str, object] | None, record: bytes = b"{}", extra: di
         (b"not gzip at all", "not a .dockerbuild bundle"),
         (gzip.compress(b"\x00" * 10), "not a .dockerbuild bundle"),
         (bundle.write_bundle_bytes({"oci-layout": b"{}"}), "no index.json"),
-        (bundle.write_bundle_bytes(_layout({"config": {"mediaType": "application/x"}})), "not a BuildKit history record"),
-        (bundle.write_bundle_bytes(_layout({"config": {"mediaType": bundle.RECORD_TYPE, "digest": "sha256:" + "c" * 64}})), "lacks blob"),
-        (bundle.write_bundle_bytes(_layout({"config": {"mediaType": bundle.RECORD_TYPE, "digest": "../../etc"}})), "no valid digest"),
-        (bundle.write_bundle_bytes(_layout({"config": {"mediaType": bundle.RECORD_TYPE, "digest": "sha256:" + "b" * 64}}, b"[1]")), "not a JSON object"),
+        (
+            bundle.write_bundle_bytes(_layout({"config": {"mediaType": "application/x"}})),
+            "not a BuildKit history record",
+        ),
         (
             bundle.write_bundle_bytes(
                 _layout(
-                    {"config": {"mediaType": bundle.RECORD_TYPE, "digest": "sha256:" + "b" * 64},
-                     "layers": [{"mediaType": bkstatus.MEDIA_TYPE, "digest": "sha256:" + "d" * 64}]},
+                    {"config": {"mediaType": bundle.RECORD_TYPE, "digest": "sha256:" + "c" * 64}}
+                )
+            ),
+            "lacks blob",
+        ),
+        (
+            bundle.write_bundle_bytes(
+                _layout({"config": {"mediaType": bundle.RECORD_TYPE, "digest": "../../etc"}})
+            ),
+            "no valid digest",
+        ),
+        (
+            bundle.write_bundle_bytes(
+                _layout(
+                    {"config": {"mediaType": bundle.RECORD_TYPE, "digest": "sha256:" + "b" * 64}},
+                    b"[1]",
+                )
+            ),
+            "not a JSON object",
+        ),
+        (
+            bundle.write_bundle_bytes(
+                _layout(
+                    {
+                        "config": {"mediaType": bundle.RECORD_TYPE, "digest": "sha256:" + "b" * 64},
+                        "layers": [
+                            {"mediaType": bkstatus.MEDIA_TYPE, "digest": "sha256:" + "d" * 64}
+                        ],
+                    },
                     extra={"blobs/sha256/" + "d" * 64: struct.pack("<I", 99)},
                 )
             ),
             "runs past its end",
         ),
     ],
-)  # fmt: skip
+)
 def test_hostile_bundles(tmp_path: Path, content: bytes, match: str) -> None:
     path = tmp_path / "x.dockerbuild"
     path.write_bytes(content)
@@ -264,15 +307,26 @@ def test_merge_matches_by_ref_newest_first(data_dir: Path) -> None:
     assert merged[0].source == "mabgui"
     assert merged[0].mabgui_id == alone.id
     assert merged[0].platforms == tuple(THREE)
-    assert merged[0].steps is not None and merged[0].steps > 0
+    assert merged[0].steps is not None
+    assert merged[0].steps > 0
     (ok,) = [r for r in merged if r.ref == ok_ref]
     assert ok.source == "buildkit"
     assert ok.mabgui_id == matched.id
     starts = [r.started or 0 for r in merged]
     assert starts == sorted(starts, reverse=True)
     keys = set(merged[0].to_json())
-    assert {"ref", "name", "status", "builder", "source", "platforms", "started",
-            "duration_s", "steps", "cached_steps"} <= keys  # fmt: skip
+    assert {
+        "ref",
+        "name",
+        "status",
+        "builder",
+        "source",
+        "platforms",
+        "started",
+        "duration_s",
+        "steps",
+        "cached_steps",
+    } <= keys
 
 
 def test_metadata_ref(tmp_path: Path) -> None:
@@ -309,7 +363,59 @@ def test_compare_cache_changes_and_trend() -> None:
     step.cached = not step.cached
     result = bkcompare.compare(a, b)
     changes = [s.cache_change for p in result.platforms for s in p.steps if s.cache_change]
-    assert changes and set(changes) <= {"lost", "gained"}
+    assert changes
+    assert set(changes) <= {"lost", "gained"}
     points = bkcompare.trend([("r2", 20.0, b), ("r1", 10.0, a)])
     assert [p.ref for p in points] == ["r1", "r2"]
     assert set(points[0].platforms) == set(THREE)
+
+
+# --- paging past buildx's 50-record `history ls` -------------------------------------------
+
+
+def _fake_builder(monkeypatch: pytest.MonkeyPatch, starts: list[float]) -> list[float | None]:
+    """A stand-in for `history ls` over records started at ``starts``: as BuildKit does, the
+    newest 50 that match ``startedAt<T`` (whole seconds)."""
+    records = [
+        P.Record(ref=f"b/n/r{i}", name="x", status="completed", builder="b", source="buildkit",
+                 started=s)
+        for i, s in enumerate(starts)
+    ]  # fmt: skip
+    asked: list[float | None] = []
+
+    async def page(builder: str | None, before: float | None) -> list[P.Record]:
+        asked.append(before)
+        match = [r for r in records if before is None or int(r.started or 0) < before]
+        match.sort(key=lambda r: r.started or 0.0, reverse=True)
+        return match[: P.LS_PAGE]
+
+    monkeypatch.setattr(bkhistory, "_ls_page", page)
+    return asked
+
+
+def test_list_pages_past_fifty(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    starts = [1_800_000_000 + i * 0.3 for i in range(173)]  # ~3 records a second
+    asked = _fake_builder(monkeypatch, starts)
+    records = asyncio.run(bkhistory.list_buildkit("b"))
+    assert len(records) == 173
+    assert len({r.ref for r in records}) == 173
+    assert [r.started for r in records] == sorted(starts, reverse=True)
+    assert asked[0] is None
+    assert len(asked) <= 6
+    first = asyncio.run(bkhistory.list_buildkit("b", pages=1))
+    assert len(first) == P.LS_PAGE
+    limited = asyncio.run(bkhistory.list_buildkit("b", max_records=60))
+    assert len(limited) == 60
+
+
+def test_list_skips_a_second_with_over_a_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    burst = [1_800_000_100 + i / 100 for i in range(70)]  # 70 records inside one second
+    older = [1_800_000_000 + i for i in range(20)]
+    _fake_builder(monkeypatch, burst + older)
+    records = asyncio.run(bkhistory.list_buildkit("b"))
+    assert len(records) == 50 + 20  # the 20 oldest of the burst second cannot be reached
+    assert P.rfc3339_seconds(1_800_000_100.7) == "2027-01-15T08:01:40Z"

@@ -45,10 +45,14 @@ class StepDiff:
     def to_json(self) -> dict[str, Any]:
         delta = self.delta_s
         return {
-            "step": self.label, "a_s": _r(self.a_s), "b_s": _r(self.b_s),
-            "delta_s": _r(delta), "a_cached": self.a_cached, "b_cached": self.b_cached,
+            "step": self.label,
+            "a_s": _r(self.a_s),
+            "b_s": _r(self.b_s),
+            "delta_s": _r(delta),
+            "a_cached": self.a_cached,
+            "b_cached": self.b_cached,
             "cache": self.cache_change or None,
-        }  # fmt: skip
+        }
 
 
 @dataclass(frozen=True)
@@ -72,11 +76,15 @@ class PlatformDiff:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "platform": self.platform, "a_s": _r(self.a_s), "b_s": _r(self.b_s),
-            "delta_s": _r(self.delta_s), "slower": self.slower,
-            "a_cached_steps": self.a_cached, "b_cached_steps": self.b_cached,
+            "platform": self.platform,
+            "a_s": _r(self.a_s),
+            "b_s": _r(self.b_s),
+            "delta_s": _r(self.delta_s),
+            "slower": self.slower,
+            "a_cached_steps": self.a_cached,
+            "b_cached_steps": self.b_cached,
             "steps": [s.to_json() for s in self.steps],
-        }  # fmt: skip
+        }
 
 
 @dataclass(frozen=True)
@@ -95,10 +103,12 @@ class Comparison:
     def to_json(self) -> dict[str, Any]:
         delta = None if self.a_s is None or self.b_s is None else self.b_s - self.a_s
         return {
-            "a_s": _r(self.a_s), "b_s": _r(self.b_s), "delta_s": _r(delta),
+            "a_s": _r(self.a_s),
+            "b_s": _r(self.b_s),
+            "delta_s": _r(delta),
             "slower_platforms": self.slower,
             "platforms": [p.to_json() for p in self.platforms],
-        }  # fmt: skip
+        }
 
 
 def _r(value: float | None) -> float | None:
@@ -141,11 +151,13 @@ def compare(a: BuildProgress, b: BuildProgress) -> Comparison:
             )
         diffs.append(
             PlatformDiff(
-                name, _lane_s(la), _lane_s(lb),
+                name,
+                _lane_s(la),
+                _lane_s(lb),
                 sum(s.cached for s in (la.steps if la else [])),
                 sum(s.cached for s in (lb.steps if lb else [])),
                 steps,
-            )  # fmt: skip
+            )
         )
     return Comparison(diffs, a.duration_s, b.duration_s)
 
@@ -157,8 +169,11 @@ class TrendPoint:
     platforms: dict[str, float | None]
 
     def to_json(self) -> dict[str, Any]:
-        return {"ref": self.ref, "started": self.started,
-                "platforms": {k: _r(v) for k, v in self.platforms.items()}}  # fmt: skip
+        return {
+            "ref": self.ref,
+            "started": self.started,
+            "platforms": {k: _r(v) for k, v in self.platforms.items()},
+        }
 
 
 def trend(builds: Sequence[tuple[str, float | None, BuildProgress]]) -> list[TrendPoint]:

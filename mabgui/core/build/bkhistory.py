@@ -14,6 +14,7 @@ mabgui's builds are matched to BuildKit's by the ref buildx writes to the metada
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from collections.abc import Sequence
@@ -100,7 +101,9 @@ async def capabilities() -> P.Capabilities:
     version = await _buildx("version", timeout=20)
     parts = version.stdout.split()
     help_res = await _buildx("history", "--help", timeout=20)
-    caps = P.parse_capabilities(help_res.stdout + help_res.stderr, "", parts[1] if len(parts) > 1 else "")
+    caps = P.parse_capabilities(
+        help_res.stdout + help_res.stderr, "", parts[1] if len(parts) > 1 else ""
+    )
     if caps.history:
         ls_help = await _buildx("history", "ls", "--help", timeout=20)
         caps = P.parse_capabilities(
@@ -119,9 +122,11 @@ async def builders() -> list[str]:
     return P.parse_builders(res.stdout)
 
 
-async def list_buildkit(builder: str | None = None) -> list[P.Record]:
-    """``history ls`` of one builder (the current one without ``builder``)."""
-    res = await _buildx("history", "ls", "--format", "json", *_builder_args(builder))
+async def _ls_page(builder: str | None, before: float | None) -> list[P.Record]:
+    args = ["history", "ls", "--format", "json", *_builder_args(builder)]
+    if before is not None:
+        args += ["--filter", f"startedAt<{P.rfc3339_seconds(before)}"]
+    res = await _buildx(*args)
     if not res.ok:
         raise BkHistoryError(
             f"docker buildx history ls failed: {res.message()[:300]}",
@@ -131,6 +136,43 @@ async def list_buildkit(builder: str | None = None) -> list[P.Record]:
         return P.parse_ls(res.stdout)
     except ValueError as exc:
         raise BkHistoryError(f"docker buildx history ls printed unreadable JSON: {exc}") from None
+
+
+async def list_buildkit(
+    builder: str | None = None, *, max_records: int | None = None, pages: int | None = None
+) -> list[P.Record]:
+    """``history ls`` of one builder (the current one without ``builder``), newest first.
+
+    buildx asks BuildKit for at most :data:`~bkhistory_parse.LS_PAGE` (50) records a node, so
+    older ones are fetched page by page with ``--filter startedAt<T`` (whole seconds: a page
+    repeats the records of its oldest second, deduplicated by ref). When more than a page of
+    records share one second, the rest of that second is skipped.
+    """
+    out: list[P.Record] = []
+    seen: set[str] = set()
+    before: float | None = None
+    stuck_at: float | None = None
+    for page_no in range(P.MAX_PAGES):
+        if pages is not None and page_no >= pages:
+            break
+        page = await _ls_page(builder, before)
+        fresh = [r for r in page if r.ref not in seen]
+        seen.update(r.ref for r in fresh)
+        out.extend(fresh)
+        if len(page) != P.LS_PAGE or (max_records is not None and len(out) >= max_records):
+            break  # the last page (or a BuildKit that ignores the limit: all at once)
+        oldest = min((r.started for r in page if r.started), default=None)
+        if oldest is None:
+            break
+        second = float(int(oldest))
+        if fresh and stuck_at != second:
+            before, stuck_at = second + 1, second  # again from the oldest second, inclusive
+        else:
+            before, stuck_at = second, None  # a full page inside one second: skip past it
+            _log.info("history of %s: over %d records in one second at %s", builder,
+                      P.LS_PAGE, P.rfc3339_seconds(second))  # fmt: skip
+    out.sort(key=lambda r: r.started or 0.0, reverse=True)
+    return out[:max_records] if max_records is not None else out
 
 
 def _cache_dir() -> Path:
@@ -209,6 +251,7 @@ async def merged(
     all_builders: bool = False,
     limit: int | None = None,
     details: bool = True,
+    pages: int | None = None,
 ) -> Listing:
     """BuildKit's records of the builder (or all builders) and mabgui's, newest first."""
     caps = await capabilities()
@@ -219,7 +262,7 @@ async def merged(
         names: Sequence[str | None] = await builders() if all_builders else [builder]
         for name in names:
             try:
-                bk.extend(await list_buildkit(name))
+                bk.extend(await list_buildkit(name, max_records=limit, pages=pages))
             except BkHistoryError as exc:
                 if not all_builders:
                     raise
@@ -237,7 +280,9 @@ async def merged(
 async def logs(ref: str, platforms: Sequence[Platform] = ()) -> BuildProgress:
     """Replay a record's ``history logs --progress rawjson`` into lanes (closed)."""
     builder, build_id = _split(ref)
-    res = await _buildx("history", "logs", "--progress", "rawjson", *_builder_args(builder), build_id)
+    res = await _buildx(
+        "history", "logs", "--progress", "rawjson", *_builder_args(builder), build_id
+    )
     if not res.ok:
         raise BkHistoryError(f"docker buildx history logs {ref} failed: {res.message()[:300]}")
     parser = ProgressParser(list(platforms))
@@ -288,13 +333,13 @@ async def remove(refs: Sequence[str]) -> None:
         if not res.ok:
             raise BkHistoryError(f"docker buildx history rm failed: {res.message()[:300]}")
     for ref in refs:
-        try:
+        with contextlib.suppress(OSError):
             _cache_file(ref).unlink()
-        except OSError:
-            pass
 
 
-def show_json(progress: BuildProgress, details: P.Details | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def show_json(
+    progress: BuildProgress, details: P.Details | None, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """``history show --json``: the ``mabgui build --json`` shape + materials + attachments."""
     out = progress.summary()
     out["materials"] = [m.to_json() for m in details.materials] if details else []

@@ -7,6 +7,7 @@ No process is run here: every function takes the text a real buildx printed (rec
 from __future__ import annotations
 
 import json
+import time
 import urllib.parse
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 HISTORY_SINCE = "0.20.0"
 EXPORT_SINCE = "0.23.0"
 MAX_OUTPUT = 64 << 20  # more JSON than this from one history command is refused
+LS_PAGE = 50  # buildx's `history ls` asks each node for this many records (recordsLimit)
+MAX_PAGES = 200  # 10,000 records: beyond that, a builder's history is not browsed here
 
 
 @dataclass(frozen=True)
@@ -122,8 +125,14 @@ class Record:
         }
 
 
-_STATUS = {"completed": "completed", "error": "failed", "failed": "failed",
-           "running": "running", "canceled": "canceled", "cancelled": "canceled"}  # fmt: skip
+_STATUS = {
+    "completed": "completed",
+    "error": "failed",
+    "failed": "failed",
+    "running": "running",
+    "canceled": "canceled",
+    "cancelled": "canceled",
+}
 
 
 def _status(text: Any) -> str:
@@ -176,6 +185,11 @@ def parse_ls(text: str, builder: str = "") -> list[Record]:
     return records
 
 
+def rfc3339_seconds(epoch: float) -> str:
+    """Whole-second RFC 3339 UTC (what ``history ls --filter startedAt<…`` compares)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
+
+
 def parse_builders(text: str) -> list[str]:
     """Builder names from ``docker buildx ls --format json`` (one object a line)."""
     names = []
@@ -192,8 +206,10 @@ class Material:
 
     @property
     def image(self) -> str:
-        """``pkg:docker/127.0.0.1%3A5000/busybox@latest?platform=…`` → ``127.0.0.1:5000/busybox@sha256:…``
-        (or ``…:latest`` without a digest); '' for non-image materials."""
+        """The image reference of a ``pkg:docker/…`` material, by digest when it has one.
+
+        ``pkg:docker/127.0.0.1%3A5000/busybox@latest?platform=…`` →
+        ``127.0.0.1:5000/busybox@sha256:…`` (``…:latest`` without a digest); '' otherwise."""
         if not self.uri.startswith("pkg:docker/"):
             return ""
         path = self.uri[len("pkg:docker/") :].split("?", 1)[0]
@@ -210,8 +226,12 @@ class Material:
         return query.get("platform", [""])[0]
 
     def to_json(self) -> dict[str, Any]:
-        return {"uri": self.uri, "digests": list(self.digests), "image": self.image,
-                "platform": self.platform}  # fmt: skip
+        return {
+            "uri": self.uri,
+            "digests": list(self.digests),
+            "image": self.image,
+            "platform": self.platform,
+        }
 
 
 @dataclass(frozen=True)
@@ -238,14 +258,22 @@ class Details:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "ref": self.ref, "context": self.context,
-            "dockerfile": self.dockerfile, "target": self.target,
-            "platforms": list(self.platforms), "status": self.status, "started": self.started,
-            "duration_s": self.duration_s, "steps": self.steps,
-            "cached_steps": self.cached_steps, "total_steps": self.total_steps,
-            "error": self.error or None, "build_args": self.build_args,
+            "name": self.name,
+            "ref": self.ref,
+            "context": self.context,
+            "dockerfile": self.dockerfile,
+            "target": self.target,
+            "platforms": list(self.platforms),
+            "status": self.status,
+            "started": self.started,
+            "duration_s": self.duration_s,
+            "steps": self.steps,
+            "cached_steps": self.cached_steps,
+            "total_steps": self.total_steps,
+            "error": self.error or None,
+            "build_args": self.build_args,
             "config": self.config,
-        }  # fmt: skip
+        }
 
 
 def parse_inspect(text: str) -> Details:
@@ -269,11 +297,14 @@ def parse_inspect(text: str) -> Details:
         if isinstance(m, dict)
     )
     attachments = tuple(
-        {"digest": str(a.get("Digest") or ""), "type": str(a.get("Type") or ""),
-         "platform": str(a.get("Platform") or "")}
+        {
+            "digest": str(a.get("Digest") or ""),
+            "type": str(a.get("Type") or ""),
+            "platform": str(a.get("Platform") or ""),
+        }
         for a in data.get("Attachments") or []
         if isinstance(a, dict)
-    )  # fmt: skip
+    )
     return Details(
         name=str(data.get("Name") or ""),
         ref=str(data.get("Ref") or ""),

@@ -204,7 +204,7 @@ def messages(data: bytes, *, max_messages: int = 1_000_000) -> Iterator[Any]:
         count += 1
         if count > max_messages:
             raise StatusStreamError(f"more than {max_messages} status messages")
-        resp = StatusResponse()
+        resp: Any = StatusResponse()
         try:
             resp.ParseFromString(data[pos : pos + size])
         except DecodeError as exc:
@@ -226,9 +226,9 @@ def encode(statuses: list[dict[str, Any]]) -> bytes:
     """Length-prefixed StatusResponse bytes from simple dicts (tests build hostile streams)."""
     out = bytearray()
     for status in statuses:
-        resp = StatusResponse()
+        resp: Any = StatusResponse()
         for v in status.get("vertexes", ()):
-            pv = resp.vertexes.add()  # type: ignore[attr-defined]
+            pv = resp.vertexes.add()
             pv.digest = v["digest"]
             pv.name = v.get("name", "")
             pv.cached = bool(v.get("cached"))
@@ -238,7 +238,7 @@ def encode(statuses: list[dict[str, Any]]) -> bytes:
                     getattr(pv, key).seconds = int(v[key])
                     getattr(pv, key).nanos = int((v[key] % 1) * 1e9)
         for lg in status.get("logs", ()):
-            pl = resp.logs.add()  # type: ignore[attr-defined]
+            pl = resp.logs.add()
             pl.vertex = lg["vertex"]
             pl.stream = int(lg.get("stream", 1))
             pl.msg = lg["msg"]

@@ -48,7 +48,9 @@ class BundleRecord:
     status_messages: int
     trace_bytes: int = 0
     index: dict[str, Any] | None = None
-    provenance: list[dict[str, Any]] = field(default_factory=list)  # {platform?, predicate_type, digest}
+    provenance: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # {platform?, predicate_type, digest}
     attachments: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -135,7 +137,9 @@ def _platforms(record: dict[str, Any]) -> list[Platform]:
     return out
 
 
-def replay_status(data: bytes, platforms: list[Platform], record: dict[str, Any]) -> tuple[BuildProgress, int]:
+def replay_status(
+    data: bytes, platforms: list[Platform], record: dict[str, Any]
+) -> tuple[BuildProgress, int]:
     """Fold a status stream into a closed :class:`BuildProgress` (with the record's outcome)."""
     parser = ProgressParser(platforms)
     count = 0
@@ -196,7 +200,8 @@ def _record(members: dict[str, bytes], desc: dict[str, Any]) -> BundleRecord:
         if not isinstance(layer, dict):
             continue
         mtype = str(layer.get("mediaType") or "")
-        annotations = layer.get("annotations") if isinstance(layer.get("annotations"), dict) else {}
+        found = layer.get("annotations")
+        annotations: dict[str, Any] = found if isinstance(found, dict) else {}
         digest = str(layer.get("digest") or "")
         if mtype == bkstatus.MEDIA_TYPE:
             status_data = _blob(members, digest)
@@ -204,7 +209,10 @@ def _record(members: dict[str, bytes], desc: dict[str, Any]) -> BundleRecord:
             trace_bytes = len(_blob(members, digest))
         elif mtype == INTOTO_TYPE:
             provenance.append(
-                {"digest": digest, "predicate_type": annotations.get("in-toto.io/predicate-type", "")}
+                {
+                    "digest": digest,
+                    "predicate_type": annotations.get("in-toto.io/predicate-type", ""),
+                }
             )
         elif annotations.get("vnd.export-build.descriptor.mediatype"):
             real = annotations["vnd.export-build.descriptor.mediatype"]
@@ -224,10 +232,16 @@ def _record(members: dict[str, bytes], desc: dict[str, Any]) -> BundleRecord:
         for m in index.get("manifests") or []:
             plat = m.get("platform") if isinstance(m, dict) else None
             if isinstance(plat, dict):
-                name = "/".join(x for x in (plat.get("os"), plat.get("architecture"), plat.get("variant")) if x)
-                attachments.append({"digest": m.get("digest"), "type": m.get("mediaType"), "platform": name})
+                name = "/".join(
+                    x for x in (plat.get("os"), plat.get("architecture"), plat.get("variant")) if x
+                )
+                attachments.append(
+                    {"digest": m.get("digest"), "type": m.get("mediaType"), "platform": name}
+                )
     for p in provenance:
-        attachments.append({"digest": p["digest"], "type": p["predicate_type"], "platform": p.get("platform", "")})
+        attachments.append(
+            {"digest": p["digest"], "type": p["predicate_type"], "platform": p.get("platform", "")}
+        )
     progress, count = replay_status(status_data, _platforms(record), record)
     return BundleRecord(record, progress, count, trace_bytes, index, provenance, attachments)
 

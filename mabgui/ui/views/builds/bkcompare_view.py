@@ -45,19 +45,36 @@ class CompareView(QWidget):
         slower = comparison.slower
         text = f"A: {escape(a_name)} ({format_duration(comparison.a_s)}) → B: {escape(b_name)} "
         text += f"({format_duration(comparison.b_s)}). "
-        text += (f"<b style='color:#c53030'>Slower: {escape(', '.join(slower))}</b>" if slower
-                 else "No platform got slower.")  # fmt: skip
+        text += (
+            f"<b style='color:#c53030'>Slower: {escape(', '.join(slower))}</b>"
+            if slower
+            else "No platform got slower."
+        )
         self.summary.setText(text)
         order = sorted(comparison.platforms, key=lambda p: (not p.slower, p.platform))
         for p in order:
-            top = QTreeWidgetItem([p.platform, format_duration(p.a_s), format_duration(p.b_s),
-                                   _delta(p.delta_s), f"{p.a_cached}→{p.b_cached} cached"])  # fmt: skip
+            top = QTreeWidgetItem(
+                [
+                    p.platform,
+                    format_duration(p.a_s),
+                    format_duration(p.b_s),
+                    _delta(p.delta_s),
+                    f"{p.a_cached}→{p.b_cached} cached",
+                ]
+            )
             if p.slower:
                 for col in range(len(self.HEADERS)):
                     top.setForeground(col, QBrush(_SLOW))
             for s in p.steps:
-                child = QTreeWidgetItem([s.label, format_duration(s.a_s), format_duration(s.b_s),
-                                         _delta(s.delta_s), s.cache_change])  # fmt: skip
+                child = QTreeWidgetItem(
+                    [
+                        s.label,
+                        format_duration(s.a_s),
+                        format_duration(s.b_s),
+                        _delta(s.delta_s),
+                        s.cache_change,
+                    ]
+                )
                 d = s.delta_s
                 if d is not None and abs(d) >= 0.1:
                     child.setForeground(3, QBrush(_SLOW if d > 0 else _FAST))
@@ -72,12 +89,19 @@ class CompareView(QWidget):
 
     def platform_rows(self) -> list[str]:
         """The platforms in display order (slower first)."""
-        return [self.tree.topLevelItem(i).text(0) for i in range(self.tree.topLevelItemCount())]
+        items = (self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount()))
+        return [item.text(0) for item in items if item is not None]
 
 
 class CompareDialog(QDialog):
-    def __init__(self, a: P.Record, b: P.Record, pa: BuildProgress, pb: BuildProgress,
-                 parent: QWidget | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        a: P.Record,
+        b: P.Record,
+        pa: BuildProgress,
+        pb: BuildProgress,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Compare {a.name} builds")
         self.resize(820, 520)

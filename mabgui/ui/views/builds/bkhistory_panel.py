@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QTimer, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -36,7 +36,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from PySide6.QtCore import Qt
 
 from mabgui.core.build import bkhistory, bundle
 from mabgui.core.build import bkhistory_parse as P
@@ -49,8 +48,12 @@ from mabgui.ui.views.builds.style import STATE_COLORS, escape, format_duration, 
 Lister = Callable[[bool, bool], Awaitable[bkhistory.Listing]]  # (all builders, details)
 Shower = Callable[[P.Record], Awaitable[tuple[BuildProgress, P.Details | None]]]
 
-_STATE = {"completed": StepState.DONE, "failed": StepState.ERROR, "canceled": StepState.CANCELED,
-          "running": StepState.RUNNING}  # fmt: skip
+_STATE = {
+    "completed": StepState.DONE,
+    "failed": StepState.ERROR,
+    "canceled": StepState.CANCELED,
+    "running": StepState.RUNNING,
+}
 
 
 def _state(r: P.Record) -> StepState:
@@ -77,21 +80,41 @@ def _tooltip(r: P.Record) -> str:
 
 
 _COLUMNS: tuple[Column[P.Record], ...] = (
-    Column("Started", lambda r: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started))
-           if r.started else "", tooltip=_tooltip, sort_key=lambda r: r.started or 0.0),
-    Column("Status", lambda r: r.status, tooltip=_tooltip,
-           decoration=lambda r: state_icon(_state(r)),
-           foreground=lambda r: QColor(STATE_COLORS[_state(r)])),
+    Column(
+        "Started",
+        lambda r: (
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started)) if r.started else ""
+        ),
+        tooltip=_tooltip,
+        sort_key=lambda r: r.started or 0.0,
+    ),
+    Column(
+        "Status",
+        lambda r: r.status,
+        tooltip=_tooltip,
+        decoration=lambda r: state_icon(_state(r)),
+        foreground=lambda r: QColor(STATE_COLORS[_state(r)]),
+    ),
     Column("Name", lambda r: r.name, tooltip=_tooltip),
     Column("Platforms", _platforms, tooltip=_tooltip),
-    Column("Duration", lambda r: format_duration(r.duration_s), sort_key=lambda r: r.duration_s or 0.0,
-           alignment=RIGHT),
+    Column(
+        "Duration",
+        lambda r: format_duration(r.duration_s),
+        sort_key=lambda r: r.duration_s or 0.0,
+        alignment=RIGHT,
+    ),
     Column("Steps", _steps, sort_key=lambda r: r.steps or 0, alignment=RIGHT),
-    Column("Source", lambda r: "mabgui" if r.source == "mabgui" or r.mabgui_id else "buildkit",
-           tooltip=lambda r: "started by mabgui" if r.mabgui_id or r.source == "mabgui"
-           else "started by another client (CLI, bake, …)"),
+    Column(
+        "Source",
+        lambda r: "mabgui" if r.source == "mabgui" or r.mabgui_id else "buildkit",
+        tooltip=lambda r: (
+            "started by mabgui"
+            if r.mabgui_id or r.source == "mabgui"
+            else "started by another client (CLI, bake, …)"
+        ),
+    ),
     Column("Builder", lambda r: r.builder),
-)  # fmt: skip
+)
 
 
 class BkHistoryModel(RowsTableModel[P.Record]):
@@ -107,7 +130,9 @@ class BkHistoryModel(RowsTableModel[P.Record]):
 
 
 async def _default_lister(all_builders: bool, details: bool) -> bkhistory.Listing:
-    return await bkhistory.merged(all_builders=all_builders, details=details)
+    # First the newest page of `history ls` (shown at once), then every page with platforms.
+    pages = None if details else 1
+    return await bkhistory.merged(all_builders=all_builders, details=details, pages=pages)
 
 
 async def _default_shower(record: P.Record) -> tuple[BuildProgress, P.Details | None]:
@@ -119,7 +144,9 @@ async def _default_shower(record: P.Record) -> tuple[BuildProgress, P.Details | 
     return await bkhistory.show(record.ref)
 
 
-def details_html(record: P.Record, details: P.Details | None, progress: BuildProgress | None) -> str:
+def details_html(
+    record: P.Record, details: P.Details | None, progress: BuildProgress | None
+) -> str:
     """The Details tab: context, Dockerfile, args, platforms, materials (links), attachments,
     the error with its step."""
     rows: list[tuple[str, str]] = [("Name", escape(record.name)), ("Ref", escape(record.ref))]
@@ -141,16 +168,20 @@ def details_html(record: P.Record, details: P.Details | None, progress: BuildPro
         for m in details.materials:
             label = escape(m.image or m.uri)
             if m.image:
-                html.append(f"<li><a href='image:{escape(m.image)}'>{label}</a> "
-                            f"<small>{escape(m.platform)}</small></li>")  # fmt: skip
+                html.append(
+                    f"<li><a href='image:{escape(m.image)}'>{label}</a> "
+                    f"<small>{escape(m.platform)}</small></li>"
+                )
             else:
                 html.append(f"<li>{label}</li>")
         html.append("</ul>")
     if details is not None and details.attachments:
         html.append("<h4>Attachments</h4><ul>")
         for a in details.attachments:
-            html.append(f"<li>{escape(a['platform'] or 'index')}: {escape(a['type'])}<br>"
-                        f"<small>{escape(a['digest'])}</small></li>")  # fmt: skip
+            html.append(
+                f"<li>{escape(a['platform'] or 'index')}: {escape(a['type'])}<br>"
+                f"<small>{escape(a['digest'])}</small></li>"
+            )
         html.append("</ul>")
     error = (details.error if details else "") or record.error
     if error or (progress is not None and progress.failed_steps):
@@ -310,7 +341,8 @@ class BkHistoryPanel(QWidget):
             if rec.ref in refs:
                 sel.select(
                     self.model.index(row, 0),
-                    QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
+                    QItemSelectionModel.SelectionFlag.Select
+                    | QItemSelectionModel.SelectionFlag.Rows,
                 )
         self._selection()
 
@@ -333,8 +365,14 @@ class BkHistoryPanel(QWidget):
         progress, details = await self.shower(record)
         self.details.setHtml(details_html(record, details, progress))
         self.tabs.setCurrentWidget(self.details)
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.started)) if record.started else ""
-        self.progress_ready.emit(progress, f"{escape(record.source)} build of {when} · <b>{escape(record.name)}</b>")
+        when = (
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(record.started))
+            if record.started
+            else ""
+        )
+        self.progress_ready.emit(
+            progress, f"{escape(record.source)} build of {when} · <b>{escape(record.name)}</b>"
+        )
         self.status.setText(f"Opened {record.name}")
 
     def _link(self, url: QUrl) -> None:
@@ -344,8 +382,9 @@ class BkHistoryPanel(QWidget):
 
     # --- export / delete / bundles ----------------------------------------------------------
     def _choose_export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export build records", "builds.dockerbuild",
-                                              "Build bundles (*.dockerbuild)")  # fmt: skip
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export build records", "builds.dockerbuild", "Build bundles (*.dockerbuild)"
+        )
         if path:
             self.export_to(path)
 
@@ -366,7 +405,9 @@ class BkHistoryPanel(QWidget):
         if not chosen:
             return None
         names = ", ".join(r.name for r in chosen[:5]) + (" …" if len(chosen) > 5 else "")
-        if not self.confirm(f"Delete {len(chosen)} build record(s)? ({names})\nThis cannot be undone."):
+        if not self.confirm(
+            f"Delete {len(chosen)} build record(s)? ({names})\nThis cannot be undone."
+        ):
             return None
         return self.tasks.start("delete", self._delete(chosen))
 
@@ -382,8 +423,9 @@ class BkHistoryPanel(QWidget):
         await self._refresh()
 
     def _choose_bundle(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a build bundle", "",
-                                              "Build bundles (*.dockerbuild);;All files (*)")  # fmt: skip
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a build bundle", "", "Build bundles (*.dockerbuild);;All files (*)"
+        )
         if path:
             self.open_bundle(path)
 
@@ -393,8 +435,9 @@ class BkHistoryPanel(QWidget):
     async def _open_bundle(self, path: str) -> None:
         records = await asyncio.to_thread(bundle.open_bundle, path)
         rec = records[0]
-        fake = P.Record(ref=rec.ref, name=rec.name, status="completed" if rec.progress.result
-                        and rec.progress.result.ok else "failed", builder="", source="bundle")  # fmt: skip
+        ok = rec.progress.result is not None and rec.progress.result.ok
+        status = "completed" if ok else "failed"
+        fake = P.Record(ref=rec.ref, name=rec.name, status=status, builder="", source="bundle")
         self.details.setHtml(details_html(fake, None, rec.progress))
         self.progress_ready.emit(rec.progress, f"bundle · <b>{escape(rec.name or rec.ref)}</b>")
         self.status.setText(f"Opened {path} ({len(records)} record(s))")

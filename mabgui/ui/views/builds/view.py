@@ -54,8 +54,8 @@ from mabgui.core.progress import (
 )
 from mabgui.ui import settings as saved
 from mabgui.ui.tasks import TaskFailure, TaskManager
-from mabgui.ui.views.builds.form import BuildForm
 from mabgui.ui.views.builds.bkhistory_panel import BkHistoryPanel
+from mabgui.ui.views.builds.form import BuildForm
 from mabgui.ui.views.builds.history import HistoryPanel, entry_image
 from mabgui.ui.views.builds.insight import InsightPanel
 from mabgui.ui.views.builds.lanes import LaneWidget
