@@ -162,8 +162,8 @@ def gui_first_rows() -> tuple[float, float]:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
 
-    async def lister(all_builders: bool, details: bool) -> bkhistory.Listing:
-        return await bkhistory.merged(BUILDER, details=details, pages=None if details else 1)
+    async def lister(all_builders: bool, pages: int | None) -> bkhistory.Listing:
+        return await bkhistory.merged(BUILDER, details=False, pages=pages)
 
     async def measure() -> tuple[float, float]:
         panel = BkHistoryPanel(lister=lister)

@@ -7,6 +7,7 @@ adapters use (the engine test in tests/e2e/test_bkhistory.py drives the real bui
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -33,25 +34,27 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "data"
 
 
-def _records(details: bool) -> list[P.Record]:
-    records = P.parse_ls((FIX / "ls.json").read_text())
-    if not details:
-        return records
+def _records() -> list[P.Record]:
+    return P.parse_ls((FIX / "ls.json").read_text())
+
+
+async def _filler(records: list[P.Record]) -> list[P.Record]:
+    """Platforms from the recorded `history inspect` output (as bkhistory.fill_platforms)."""
     out = []
     for r in records:
         name = {OK_REF: "ok", FAIL_REF: "fail"}.get(r.ref)
         if name:
             d = P.parse_inspect((FIX / f"{name}.inspect.json").read_text())
-            r = P.Record(**{**r.__dict__, "platforms": d.platforms})
+            r = replace(r, platforms=d.platforms)
         out.append(r)
     return out
 
 
-async def _lister(all_builders: bool, details: bool) -> bkhistory.Listing:
-    return bkhistory.Listing(_records(details), "", CAPS_NEW)
+async def _lister(all_builders: bool, pages: int | None) -> bkhistory.Listing:
+    return bkhistory.Listing(_records(), "", CAPS_NEW)
 
 
-async def _old_lister(all_builders: bool, details: bool) -> bkhistory.Listing:
+async def _old_lister(all_builders: bool, pages: int | None) -> bkhistory.Listing:
     caps = P.Capabilities(version="0.13.1+ds1")
     return bkhistory.Listing([], caps.note, caps)
 
@@ -65,7 +68,7 @@ async def _shower(record: P.Record) -> tuple[BuildProgress, P.Details | None]:
 
 @pytest.fixture
 def panel(qtbot, qloop):  # type: ignore[no-untyped-def]
-    widget = BkHistoryPanel(lister=_lister, shower=_shower)
+    widget = BkHistoryPanel(lister=_lister, shower=_shower, filler=_filler)
     qtbot.addWidget(widget)
     widget.resize(900, 700)
     widget.show()
@@ -79,7 +82,7 @@ def test_merged_list_model(panel, qloop, qtbot, qtmodeltester) -> None:  # type:
         panel.refresh()
     model = panel.model
     qtmodeltester.check(model)
-    assert model.rowCount() == len(_records(False))
+    assert model.rowCount() == len(_records())
     assert model.HEADERS[:4] == ("Started", "Status", "Name", "Platforms")
     assert model.index(0, 2).data() == "fail"
     assert model.index(0, 1).data() == "failed"
@@ -121,6 +124,7 @@ def test_builds_view_shows_an_opened_record_in_its_lanes(qtbot, qloop) -> None: 
     try:
         view.bk_history.lister = _lister
         view.bk_history.shower = _shower
+        view.bk_history.filler = _filler
         view.side.setCurrentWidget(view.bk_history)
         run_until(qloop, lambda: view.bk_history.model.rowCount() > 0)
         view.bk_history.select_refs([OK_REF])
@@ -145,7 +149,7 @@ def test_delete_asks_first(panel, qloop, qtbot) -> None:  # type: ignore[no-unty
     assert panel.delete_selected() is None
     assert asked
     assert "Delete 1 build record" in asked[0]
-    assert panel.model.rowCount() == len(_records(False))
+    assert panel.model.rowCount() == len(_records())
 
 
 def test_compare_view_and_dialog(panel, qloop, qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -179,7 +183,7 @@ def test_compare_view_puts_the_slower_platform_first(qtbot) -> None:  # type: ig
 
 
 def test_old_buildx_note(qtbot, qloop) -> None:  # type: ignore[no-untyped-def]
-    widget = BkHistoryPanel(lister=_old_lister, shower=_shower)
+    widget = BkHistoryPanel(lister=_old_lister, shower=_shower, filler=_filler)
     qtbot.addWidget(widget)
     widget.show()
     with qtbot.waitSignal(widget.loaded, timeout=10_000):
@@ -194,3 +198,23 @@ def test_open_bundle_emits_lanes(panel, qloop, qtbot) -> None:  # type: ignore[n
         panel.open_bundle(str(FIX / "ok.dockerbuild"))
     progress = got.args[0]
     assert len(progress.lanes) == 3
+
+
+def test_poll_adds_builds_run_elsewhere(qtbot, qloop, qtmodeltester) -> None:  # type: ignore[no-untyped-def]
+    later = replace(_records()[0], ref="default/default/newer", name="newer",
+                    started=(_records()[0].started or 0) + 60)  # fmt: skip
+    listings = [_records(), _records(), [later, *_records()]]
+
+    async def lister(all_builders: bool, pages: int | None) -> bkhistory.Listing:
+        return bkhistory.Listing(listings.pop(0), "", CAPS_NEW)
+
+    widget = BkHistoryPanel(lister=lister, shower=_shower, filler=_filler)
+    qtbot.addWidget(widget)
+    with qtbot.waitSignal(widget.loaded, timeout=10_000):
+        widget.refresh()
+    before = widget.model.rowCount()
+    task = widget.poll()
+    run_until(qloop, task.done)
+    assert widget.model.rowCount() == before + 1
+    assert widget.model.index(0, 2).data() == "newer"
+    qtmodeltester.check(widget.model)

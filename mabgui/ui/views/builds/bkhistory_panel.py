@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
@@ -45,7 +46,9 @@ from mabgui.ui.tasks import TaskFailure, TaskManager
 from mabgui.ui.views.builds.bkcompare_view import CompareDialog
 from mabgui.ui.views.builds.style import STATE_COLORS, escape, format_duration, state_icon
 
-Lister = Callable[[bool, bool], Awaitable[bkhistory.Listing]]  # (all builders, details)
+# (all builders, pages of `history ls`: 1 = the newest 50, None = all) → records, no platforms
+Lister = Callable[[bool, int | None], Awaitable[bkhistory.Listing]]
+Filler = Callable[[list[P.Record]], Awaitable[list[P.Record]]]  # the same, with platforms
 Shower = Callable[[P.Record], Awaitable[tuple[BuildProgress, P.Details | None]]]
 
 _STATE = {
@@ -129,10 +132,8 @@ class BkHistoryModel(RowsTableModel[P.Record]):
         self.update_rows(records, lambda a, b: a.ref == b.ref)
 
 
-async def _default_lister(all_builders: bool, details: bool) -> bkhistory.Listing:
-    # First the newest page of `history ls` (shown at once), then every page with platforms.
-    pages = None if details else 1
-    return await bkhistory.merged(all_builders=all_builders, details=details, pages=pages)
+async def _default_lister(all_builders: bool, pages: int | None) -> bkhistory.Listing:
+    return await bkhistory.merged(all_builders=all_builders, details=False, pages=pages)
 
 
 async def _default_shower(record: P.Record) -> tuple[BuildProgress, P.Details | None]:
@@ -215,10 +216,12 @@ class BkHistoryPanel(QWidget):
         *,
         lister: Lister = _default_lister,
         shower: Shower = _default_shower,
+        filler: Filler = bkhistory.fill_platforms,
     ) -> None:
         super().__init__(parent)
         self.lister = lister
         self.shower = shower
+        self.filler = filler
         # Asked before deleting; tests replace it.
         self.confirm: Callable[[str], bool] = self._ask
         self.tasks = TaskManager(self, on_failure=self._task_failed)
@@ -299,7 +302,11 @@ class BkHistoryPanel(QWidget):
 
     def _auto_refresh(self) -> None:
         if self.isVisible() and not self.tasks.running("refresh"):
-            self.refresh()
+            self.poll()
+
+    def poll(self) -> asyncio.Task[Any]:
+        """Merge the newest page in (what the timer does while the panel is shown)."""
+        return self.tasks.start("refresh", self._poll())
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
@@ -310,12 +317,41 @@ class BkHistoryPanel(QWidget):
         self.timer.stop()
 
     async def _refresh(self) -> None:
+        """The newest 50 at once, then every page, then platforms chunk by chunk."""
         all_builders = self.all_builders.isChecked()
-        fast = await self.lister(all_builders, False)  # `history ls` only: shown at once
-        self._show_listing(fast)
-        full = await self.lister(all_builders, True)  # with platforms (inspect, cached)
-        self._show_listing(full)
+        self._show_listing(await self.lister(all_builders, 1))
+        self._show_listing(await self.lister(all_builders, None))
+        await self._fill()
         self.loaded.emit()
+
+    async def _poll(self) -> None:
+        """Every few seconds while shown: the newest page, merged in (builds run elsewhere)."""
+        listing = await self.lister(self.all_builders.isChecked(), 1)
+        rows = self.model.rows()
+        index = {r.ref: i for i, r in enumerate(rows)}
+        fresh = []
+        for rec in listing.records:
+            i = index.get(rec.ref)
+            if i is None:
+                fresh.append(rec)
+            elif rows[i].status != rec.status:  # a running build finished
+                rows[i] = replace(rec, platforms=rows[i].platforms)
+        merged = sorted(fresh + rows, key=lambda r: r.started or 0.0, reverse=True)
+        self.model.set_records(merged)
+        self._selection()
+        await self._fill()
+
+    async def _fill(self, chunk: int = 20) -> None:
+        """Platforms (``history inspect``, cached on disk) for the rows without them."""
+        missing = [
+            r for r in self.model.row_objects() if r.source == "buildkit" and not r.platforms
+        ]
+        for start in range(0, len(missing), chunk):
+            filled = {r.ref: r for r in await self.filler(missing[start : start + chunk])}
+            for row, rec in enumerate(self.model.row_objects()):
+                new = filled.get(rec.ref)
+                if new is not None and new.platforms != rec.platforms:
+                    self.model.replace_row(row, new)
 
     def _show_listing(self, listing: bkhistory.Listing) -> None:
         self.model.set_records(listing.records)
