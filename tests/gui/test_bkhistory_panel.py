@@ -218,3 +218,22 @@ def test_poll_adds_builds_run_elsewhere(qtbot, qloop, qtmodeltester) -> None:  #
     assert widget.model.rowCount() == before + 1
     assert widget.model.index(0, 2).data() == "newer"
     qtmodeltester.check(widget.model)
+
+
+def test_trend_of_a_name(panel, qloop, qtbot) -> None:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(panel.loaded, timeout=10_000):
+        panel.refresh()
+    ctx = [r for r in _records() if r.name == "ctx"]
+    assert len(ctx) == 2
+    panel.select_refs([ctx[0].ref])
+    task = panel.trend_selected()
+    assert task is not None
+    run_until(qloop, task.done)
+    chart = panel.trend_dialog.chart
+    assert set(chart.series) == {"linux/amd64", "linux/arm64", "linux/arm/v7"}
+    assert all(len(v) == 2 for v in chart.series.values())
+    if os.environ.get("MABGUI_SCREENSHOT_DIR"):
+        panel.trend_dialog.grab().save(
+            os.path.join(os.environ["MABGUI_SCREENSHOT_DIR"], "trend.png")
+        )
+    panel.trend_dialog.close()

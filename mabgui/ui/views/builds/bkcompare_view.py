@@ -112,3 +112,58 @@ class CompareDialog(QDialog):
             note = QLabel(f"Note: different names ({escape(a.name)} / {escape(b.name)})")
             layout.addWidget(note)
         self.view.set_comparison(bkcompare.compare(pa, pb), a.name, b.name)
+
+
+class TrendChart(QWidget):
+    """Duration per platform over the last builds of a name: one line per platform."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        import pyqtgraph as pg
+
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setLabel("left", "seconds")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        self.plot.setLabel("bottom", "build (oldest → newest)")
+        self.plot.showGrid(y=True, alpha=0.3)
+        self.legend = self.plot.addLegend(offset=(10, 10))
+        self.series: dict[str, list[float | None]] = {}
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+
+    def set_points(self, points: list[bkcompare.TrendPoint]) -> None:
+        import pyqtgraph as pg
+
+        from mabgui.ui.views.builds.style import lane_color
+
+        self.plot.clear()
+        self.legend.clear()
+        names: list[str] = []
+        for point in points:
+            names += [p for p in point.platforms if p not in names]
+        self.series = {n: [pt.platforms.get(n) for pt in points] for n in names}
+        for i, (name, values) in enumerate(self.series.items()):
+            xs = [x for x, v in enumerate(values) if v is not None]
+            ys = [v for v in values if v is not None]
+            color = lane_color(i)
+            self.plot.plot(xs, ys, pen=pg.mkPen(color, width=2), symbol="o",
+                                  symbolBrush=color, symbolSize=6, name=name)  # fmt: skip
+        axis = self.plot.getAxis("bottom")
+        axis.setTicks([[(i, str(i + 1)) for i in range(len(points))]])
+        top = max((v for vs in self.series.values() for v in vs if v is not None), default=1.0)
+        self.plot.setYRange(0, top * 1.25, padding=0)  # from zero: slower is visibly higher
+
+
+class TrendDialog(QDialog):
+    def __init__(self, name: str, points: list[bkcompare.TrendPoint],
+                 parent: QWidget | None = None) -> None:  # fmt: skip
+        super().__init__(parent)
+        self.setWindowTitle(f"Duration of the last {len(points)} builds of {name}")
+        self.resize(720, 420)
+        self.chart = TrendChart(self)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.chart)
+        self.chart.set_points(points)

@@ -43,7 +43,7 @@ from mabgui.core.build import bkhistory_parse as P
 from mabgui.core.progress import BuildProgress, StepState
 from mabgui.ui.models.table import RIGHT, Column, RowsTableModel
 from mabgui.ui.tasks import TaskFailure, TaskManager
-from mabgui.ui.views.builds.bkcompare_view import CompareDialog
+from mabgui.ui.views.builds.bkcompare_view import CompareDialog, TrendDialog
 from mabgui.ui.views.builds.style import STATE_COLORS, escape, format_duration, state_icon
 
 # (all builders, pages of `history ls`: 1 = the newest 50, None = all) → records, no platforms
@@ -246,6 +246,9 @@ class BkHistoryPanel(QWidget):
         self.compare_button = QPushButton("Compare")
         self.compare_button.setToolTip("Select two builds of the same name")
         self.compare_button.clicked.connect(self.compare_selected)
+        self.trend_button = QPushButton("Trend")
+        self.trend_button.setToolTip("Duration per platform over the last builds of this name")
+        self.trend_button.clicked.connect(self.trend_selected)
         self.export_button = QPushButton("Export…")
         self.export_button.clicked.connect(self._choose_export)
         self.delete_button = QPushButton("Delete")
@@ -267,7 +270,13 @@ class BkHistoryPanel(QWidget):
         self.tabs.addTab(self.details, "Details")
 
         top = QHBoxLayout()
-        for w in (self.open_button, self.compare_button, self.export_button, self.delete_button):
+        for w in (
+            self.open_button,
+            self.compare_button,
+            self.trend_button,
+            self.export_button,
+            self.delete_button,
+        ):
             top.addWidget(w)
         top.addStretch(1)
         bottom = QHBoxLayout()
@@ -387,6 +396,7 @@ class BkHistoryPanel(QWidget):
         bk = [r for r in chosen if r.source == "buildkit"]
         self.open_button.setEnabled(len(chosen) == 1)
         self.compare_button.setEnabled(len(chosen) == 2)
+        self.trend_button.setEnabled(len(chosen) == 1)
         self.export_button.setEnabled(bool(bk) and len(bk) == len(chosen))
         self.delete_button.setEnabled(bool(chosen))
 
@@ -491,6 +501,26 @@ class BkHistoryPanel(QWidget):
         dialog = CompareDialog(older, newer, pa, pb, self)
         self.compare_dialog = dialog
         dialog.show()
+
+    TREND_BUILDS = 10
+
+    def trend_selected(self) -> asyncio.Task[Any] | None:
+        chosen = self.selected()
+        if len(chosen) != 1:
+            return None
+        same = [r for r in self.model.row_objects() if r.name == chosen[0].name]
+        return self.tasks.start("compare", self._trend(chosen[0].name, same[: self.TREND_BUILDS]))
+
+    async def _trend(self, name: str, records: list[P.Record]) -> None:
+        from mabgui.core.build import bkcompare
+
+        self.status.setText(f"Loading the last {len(records)} builds of {name}…")
+        loaded = await asyncio.gather(*(self.shower(r) for r in records))
+        builds = [(r.ref, r.started, p) for r, (p, _d) in zip(records, loaded, strict=True)]
+        dialog = TrendDialog(name, bkcompare.trend(builds), self)
+        self.trend_dialog = dialog
+        dialog.show()
+        self.status.setText(f"Trend of {len(records)} builds of {name}")
 
     def _task_failed(self, failure: TaskFailure) -> None:
         self.status.setText(failure.text)
