@@ -109,22 +109,14 @@ async def _export(args: argparse.Namespace) -> int:
 
 
 async def _open(args: argparse.Namespace) -> int:
-    from mabgui.core.build import bundle
+    from mabgui.core.build import bkhistory, bundle
 
     records = await asyncio.to_thread(bundle.open_bundle, args.file)
     out = []
     for rec in records:
-        data = rec.progress.summary()
-        data.update(
-            ref=rec.ref,
-            source="bundle",
-            name=rec.name,
-            materials=[],
-            attachments=rec.attachments,
-            status_messages=rec.status_messages,
-            trace_bytes=rec.trace_bytes,
-        )
-        out.append(data)
+        extra: dict[str, Any] = {"ref": rec.ref, "source": "bundle", "name": rec.name}
+        extra.update(status_messages=rec.status_messages, trace_bytes=rec.trace_bytes)
+        out.append(bkhistory.show_json(rec.progress, rec.details(), extra))
     if args.json:
         print_json(out[0] if len(out) == 1 else out)
         return 0

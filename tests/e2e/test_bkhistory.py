@@ -137,6 +137,14 @@ def test_a_mabgui_build_is_listed_once(
     rec = _find(records, ctx.name)
     assert rec["source"] == "buildkit"
     assert rec["mabgui_id"]
+    # A failed build leaves no metadata file (no ref): matched by name and start time.
+    bad = _context(tmp_path, engine, "RUN exit 5")
+    assert cli.main(["build", str(bad), "--platform", "linux/amd64", "-q"]) == 1
+    capsys.readouterr()
+    failed = _find(_cli_json(capsys, "history", "--limit", "30", "--json"), bad.name)
+    assert failed["source"] == "buildkit"
+    assert failed["status"] == "failed"
+    assert failed["mabgui_id"]
 
 
 @pytest.mark.skipif(not OLD_BUILDX.exists(), reason="Debian's buildx 0.13.1 is not installed")

@@ -419,3 +419,44 @@ def test_list_skips_a_second_with_over_a_page(monkeypatch: pytest.MonkeyPatch) -
     records = asyncio.run(bkhistory.list_buildkit("b"))
     assert len(records) == 50 + 20  # the 20 oldest of the burst second cannot be reached
     assert P.rfc3339_seconds(1_800_000_100.7) == "2027-01-15T08:01:40Z"
+
+
+def test_parse_builders_skips_stopped_ones() -> None:
+    text = "\n".join(
+        json.dumps(b)
+        for b in (
+            {"Name": "default", "Nodes": [{"Name": "default", "Status": "running"}]},
+            {"Name": "stopped", "Nodes": [{"Name": "stopped0", "Status": "inactive"}]},
+            {"Name": "twonodes", "Nodes": [{"Status": "inactive"}, {"Status": "running"}]},
+        )
+    )
+    assert P.parse_builders(text) == ["default", "twonodes"]
+    assert P.parse_builders(text, running_only=False) == ["default", "stopped", "twonodes"]
+
+
+def test_merge_matches_a_failed_mabgui_build_by_name_and_time(data_dir: Path) -> None:
+    """buildx writes no metadata file when a build fails: no ref to match by."""
+    bk = P.parse_ls(_read("ls.json"))
+    ok = next(r for r in bk if r.name == "ok")
+    assert ok.started is not None
+    own = _save_own(ok.started - 0.8)  # mabgui started buildx 0.8 s before BuildKit's record
+    far = _save_own(ok.started - 600)  # another "ok" build, long before: its own row
+    merged = P.merge(bk, [(own, ""), (far, "")])
+    (matched,) = [r for r in merged if r.ref == ok.ref]
+    assert matched.mabgui_id == own.id
+    assert [r.mabgui_id for r in merged if r.source == "mabgui"] == [far.id]
+
+
+def test_bundle_details_and_materials() -> None:
+    (rec,) = bundle.open_bundle(FIX / "ok.dockerbuild")
+    details = rec.details()
+    inspected = P.parse_inspect(_read("ok.inspect.json"))
+    assert details.platforms == inspected.platforms
+    assert details.steps == inspected.steps
+    assert details.cached_steps == inspected.cached_steps
+    assert details.dockerfile == "Dockerfile"
+    assert {m.image for m in rec.materials} == {m.image for m in inspected.materials}
+    assert {m.platform for m in rec.materials} == set(THREE)
+    (failed,) = bundle.open_bundle(FIX / "fail.dockerbuild")
+    assert failed.details().status == "failed"
+    assert "exit code: 3" in failed.details().error

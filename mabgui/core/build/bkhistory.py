@@ -183,6 +183,14 @@ def _cache_file(ref: str) -> Path:
     return _cache_dir() / (ref.replace("/", "_") + ".json")
 
 
+async def _require_history() -> None:
+    caps = await capabilities()
+    if not caps.history:
+        raise BkHistoryError(
+            caps.note.split(":")[0], "mabgui's own builds open by their id (`mabgui history`)"
+        )
+
+
 async def inspect_text(ref: str) -> str:
     """``history inspect --format json`` output of a record, from the cache when finished."""
     builder, build_id = _split(ref)
@@ -191,6 +199,7 @@ async def inspect_text(ref: str) -> str:
         return await asyncio.to_thread(cached.read_text, encoding="utf-8")
     except OSError:
         pass
+    await _require_history()
     res = await _buildx("history", "inspect", "--format", "json", *_builder_args(builder), build_id)
     if not res.ok:
         raise BkHistoryError(
@@ -280,6 +289,7 @@ async def merged(
 async def logs(ref: str, platforms: Sequence[Platform] = ()) -> BuildProgress:
     """Replay a record's ``history logs --progress rawjson`` into lanes (closed)."""
     builder, build_id = _split(ref)
+    await _require_history()
     res = await _buildx(
         "history", "logs", "--progress", "rawjson", *_builder_args(builder), build_id
     )
@@ -324,6 +334,7 @@ async def export(refs: Sequence[str], path: str) -> None:
 
 async def remove(refs: Sequence[str]) -> None:
     """``history rm REF…`` per builder; the cached details go too."""
+    await _require_history()
     groups: dict[str | None, list[str]] = {}
     for ref in refs:
         builder, build_id = _split(ref)

@@ -190,11 +190,20 @@ def rfc3339_seconds(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
 
 
-def parse_builders(text: str) -> list[str]:
-    """Builder names from ``docker buildx ls --format json`` (one object a line)."""
+def parse_builders(text: str, *, running_only: bool = True) -> list[str]:
+    """Builder names from ``docker buildx ls --format json`` (one object a line).
+
+    ``running_only``: builders with a running node only — ``history ls`` of a stopped
+    builder would boot it (buildx boots what it loads), which a listing must not do.
+    """
     names = []
     for item in _json_lines(text):
-        if isinstance(item, dict) and isinstance(item.get("Name"), str):
+        if not isinstance(item, dict) or not isinstance(item.get("Name"), str):
+            continue
+        found = item.get("Nodes")
+        nodes: list[Any] = found if isinstance(found, list) else []
+        running = any(isinstance(n, dict) and n.get("Status") == "running" for n in nodes)
+        if running or not running_only:
             names.append(item["Name"])
     return names
 
@@ -361,17 +370,39 @@ def from_entry(entry: HistoryEntry, ref: str = "") -> Record:
     )
 
 
+MATCH_WINDOW_S = 30.0  # BuildKit's record starts this soon after mabgui started buildx
+
+
+def _by_time(buildkit: list[Record], taken: set[int], entry: HistoryEntry) -> int | None:
+    """A BuildKit record of a mabgui build without a ref (buildx writes no metadata file when
+    a build fails): the same name, started within :data:`MATCH_WINDOW_S` after mabgui started
+    buildx, the closest one, not matched already."""
+    name = from_entry(entry).name
+    best: tuple[float, int] | None = None
+    for i, rec in enumerate(buildkit):
+        if i in taken or rec.name != name or rec.started is None:
+            continue
+        lag = rec.started - entry.started
+        if -1.0 <= lag <= MATCH_WINDOW_S and (best is None or abs(lag) < best[0]):
+            best = (abs(lag), i)
+    return None if best is None else best[1]
+
+
 def merge(buildkit: list[Record], own: list[tuple[HistoryEntry, str]]) -> list[Record]:
     """BuildKit's and mabgui's records as one list, newest first.
 
     A mabgui build whose BuildKit ref (from the metadata file) is in BuildKit's list appears
     once, as the BuildKit record with ``mabgui_id`` set (and mabgui's platforms if BuildKit's
-    are not known yet); the others appear as ``mabgui`` records.
+    are not known yet); without a ref (a failed build) it is matched by name and start time
+    (:func:`_by_time`). The others appear as ``mabgui`` records.
     """
     by_ref = {r.ref: i for i, r in enumerate(buildkit)}
     out = list(buildkit)
+    taken = {by_ref[ref] for _e, ref in own if ref in by_ref}
     for entry, ref in own:
-        i = by_ref.get(ref) if ref else None
+        i = by_ref.get(ref) if ref else _by_time(buildkit, taken, entry)
+        if i is not None:
+            taken.add(i)
         if i is not None:
             bk = out[i]
             platforms = bk.platforms or tuple(entry.platforms)

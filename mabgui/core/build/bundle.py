@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mabgui.core.build import bkstatus
+from mabgui.core.build.bkhistory_parse import Details, Material
 from mabgui.core.errors import MabguiError
 from mabgui.core.platform import Platform
 from mabgui.core.progress import BuildProgress, ProgressParser
@@ -52,10 +53,44 @@ class BundleRecord:
         default_factory=list
     )  # {platform?, predicate_type, digest}
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    materials: list[Material] = field(default_factory=list)  # from the provenance
 
     @property
     def ref(self) -> str:
         return str(self.record.get("Ref") or "")
+
+    def details(self) -> Details:
+        """The record as ``history inspect`` would describe it (for the Details tab and
+        ``history open --json``)."""
+        rec = self.record
+        attrs, state = _dict(rec.get("FrontendAttrs")), _dict(rec.get("localState"))
+        error = _dict(rec.get("error"))
+        start, end = _stamp(rec.get("CreatedAt")), _stamp(rec.get("CompletedAt"))
+        args = {
+            k[len("build-arg:") :]: str(v) for k, v in attrs.items() if k.startswith("build-arg:")
+        }
+        return Details(
+            name=self.name,
+            ref=self.ref,
+            context=str(state.get("LocalPath") or attrs.get("context") or ""),
+            dockerfile=str(attrs.get("filename") or ""),
+            target=str(attrs.get("target") or ""),
+            platforms=tuple(str(p) for p in _platforms(rec)),
+            status="failed" if error else "completed" if end else "running",
+            started=start,
+            duration_s=end - start if start and end else None,
+            steps=_int(rec.get("numCompletedSteps")),
+            cached_steps=_int(rec.get("numCachedSteps")),
+            total_steps=_int(rec.get("numTotalSteps")),
+            error=str(error.get("message") or ""),
+            build_args=args,
+            materials=tuple(self.materials),
+            attachments=tuple(
+                {"digest": str(a.get("digest") or ""), "type": str(a.get("type") or ""),
+                 "platform": str(a.get("platform") or "")}
+                for a in self.attachments
+            ),
+        )  # fmt: skip
 
     @property
     def name(self) -> str:
@@ -169,6 +204,17 @@ def _stamp(value: Any) -> float | None:
         return None
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _result_digest(record: dict[str, Any]) -> str:
     result = record.get("Result")
     if isinstance(result, dict):
@@ -196,6 +242,7 @@ def _record(members: dict[str, bytes], desc: dict[str, Any]) -> BundleRecord:
     index: dict[str, Any] | None = None
     provenance: list[dict[str, Any]] = []
     attachments: list[dict[str, Any]] = []
+    materials: dict[str, Material] = {}
     for layer in manifest.get("layers") or []:
         if not isinstance(layer, dict):
             continue
@@ -208,6 +255,7 @@ def _record(members: dict[str, bytes], desc: dict[str, Any]) -> BundleRecord:
         elif mtype == TRACE_TYPE:
             trace_bytes = len(_blob(members, digest))
         elif mtype == INTOTO_TYPE:
+            _materials(_blob(members, digest), materials)
             provenance.append(
                 {
                     "digest": digest,
@@ -243,7 +291,33 @@ def _record(members: dict[str, bytes], desc: dict[str, Any]) -> BundleRecord:
             {"digest": p["digest"], "type": p["predicate_type"], "platform": p.get("platform", "")}
         )
     progress, count = replay_status(status_data, _platforms(record), record)
-    return BundleRecord(record, progress, count, trace_bytes, index, provenance, attachments)
+    return BundleRecord(
+        record, progress, count, trace_bytes, index, provenance, attachments,
+        list(materials.values()),
+    )  # fmt: skip
+
+
+def _materials(data: bytes, out: dict[str, Material]) -> None:
+    """Materials of a SLSA provenance predicate (v0.2 ``materials``, v1
+    ``buildDefinition.resolvedDependencies``), added to ``out`` by URI."""
+    try:
+        pred = json.loads(data)
+    except ValueError:
+        return  # provenance is a bonus: a damaged one does not stop the bundle opening
+    if not isinstance(pred, dict):
+        return
+    if isinstance(pred.get("predicate"), dict):  # a whole in-toto statement
+        pred = pred["predicate"]
+    found = pred.get("materials")
+    if found is None and isinstance(pred.get("buildDefinition"), dict):
+        found = pred["buildDefinition"].get("resolvedDependencies")
+    for item in found if isinstance(found, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("uri"), str):
+            continue
+        digests = _dict(item.get("digest"))
+        out.setdefault(
+            item["uri"], Material(item["uri"], tuple(f"{k}:{v}" for k, v in digests.items()))
+        )
 
 
 def open_bundle(path: str | Path) -> list[BundleRecord]:

@@ -43,6 +43,12 @@ def test_panel_lists_and_opens_a_plain_build(engine: Engine, tmp_path: Path, qtb
         progress = got.args[0]
         assert {str(p) for p in progress.lanes} == {"linux/amd64", "linux/arm64"}
         assert engine.base_image.rsplit(":", 1)[0] in panel.details.toPlainText()
+        bundle_path = tmp_path / "one.dockerbuild"
+        exported = panel.export_to(str(bundle_path))
+        run_until(qloop, exported.done, timeout=60)
+        with qtbot.waitSignal(panel.progress_ready, timeout=60_000) as reopened:
+            panel.open_bundle(str(bundle_path))
+        assert {str(p) for p in reopened.args[0].lanes} == {"linux/amd64", "linux/arm64"}
         panel.confirm = lambda _text: True
         task = panel.delete_selected()
         assert task is not None

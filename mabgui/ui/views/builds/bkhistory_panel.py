@@ -484,7 +484,7 @@ class BkHistoryPanel(QWidget):
         ok = rec.progress.result is not None and rec.progress.result.ok
         status = "completed" if ok else "failed"
         fake = P.Record(ref=rec.ref, name=rec.name, status=status, builder="", source="bundle")
-        self.details.setHtml(details_html(fake, None, rec.progress))
+        self.details.setHtml(details_html(fake, rec.details(), rec.progress))
         self.progress_ready.emit(rec.progress, f"bundle · <b>{escape(rec.name or rec.ref)}</b>")
         self.status.setText(f"Opened {path} ({len(records)} record(s))")
 
