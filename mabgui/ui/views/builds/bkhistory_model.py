@@ -141,5 +141,5 @@ def details_html(
                 step = lane.failed_step
                 if step is not None and step.state is StepState.ERROR:
                     html.append(f"<p><b>{escape(str(p))}</b> at {escape(step.label)}</p>")
-        html.append(f"<pre>{escape(error[:2000])}</pre>")
+        html.append(f"<p style='white-space:pre-wrap'><code>{escape(error[:2000])}</code></p>")
     return "".join(html)
