@@ -330,42 +330,8 @@ async def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _history(args: argparse.Namespace) -> int:
-    import time as _time
-
-    from mabgui.core.build import history
-
-    listing = await asyncio.to_thread(history.read_entries, args.limit)
-    entries = listing.entries
-    for reason in listing.skipped:
-        print(f"mabgui: warning: {safe(reason)}", file=sys.stderr)
-    if args.json:
-        print_json([e.to_json() for e in entries])
-        return 0
-    if not entries:
-        print(f"no saved builds in {history.history_dir()}")
-        return 0
-    for e in entries:
-        when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(e.started))
-        state = "ok" if e.ok else "canceled" if e.canceled else "FAILED"
-        lanes = " ".join(f"{p}:{s}" for p, s in e.platforms.items())
-        took = fmt_s(e.duration_s)
-        context = safe(str(e.spec.get("context", "")))
-        print(f"{safe(e.id)}  {when}  {state:<8} {took:>7}  {context}  {safe(lanes)}")
-    return 0
-
-
-def _count(text: str) -> int:
-    digits = text.strip()
-    if digits.startswith("-") and digits[1:].isascii() and digits[1:].isdigit():
-        raise argparse.ArgumentTypeError(f"expected 0 or more, not {digits}")
-    if not (digits.isascii() and digits.isdigit()):
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}")
-    return int(digits)
-
-
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``mabgui build …``, ``mabgui replay FILE`` and ``mabgui history``."""
+    """``mabgui build …`` and ``mabgui replay FILE`` (``history``: :mod:`mabgui.cli.history`)."""
     p = sub.add_parser(
         "build",
         help="run a (multi-platform) docker buildx build with per-platform progress",
@@ -418,8 +384,3 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )  # fmt: skip
     json_flag(r)
     command(r, _replay)
-
-    h = sub.add_parser("history", help="list saved builds (newest first)")
-    h.add_argument("--limit", type=_count, default=None, metavar="N", help="at most N (≥ 0)")
-    json_flag(h)
-    command(h, _history)

@@ -78,3 +78,14 @@ def bool_flag(value: str) -> bool:
 
 def _add_build_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``mabgui build …`` and ``mabgui replay FILE``."""
+
+
+def count(text: str) -> int:
+    """An argparse type for ``--limit N``: a whole number ≥ 0 in ASCII digits (not ``-1``,
+    not ``٣``)."""
+    digits = text.strip()
+    if digits.startswith("-") and digits[1:].isascii() and digits[1:].isdigit():
+        raise argparse.ArgumentTypeError(f"expected 0 or more, not {digits}")
+    if not (digits.isascii() and digits.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}")
+    return int(digits)

@@ -80,11 +80,11 @@ def test_a_malformed_entry_is_skipped_and_reported(
     assert bad.id in reason
     assert [e.id for e in history.list_entries()] == [good.id]
     # `mabgui history` lists the rest and says what it skipped; --json stays JSON.
-    assert cli.main(["history"]) == 0
+    assert cli.main(["history", "--mine"]) == 0
     out, err = capsys.readouterr()
     assert good.id in out
     assert f"saved build {bad.id!r} skipped" in err
-    assert cli.main(["history", "--json"]) == 0
+    assert cli.main(["history", "--mine", "--json"]) == 0
     assert [e["id"] for e in json.loads(capsys.readouterr().out)] == [good.id]
     # The end of the next build (save, then prune) is not stopped by it.
     assert _save().id

@@ -22,6 +22,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from mabgui.core import log, process
@@ -81,6 +82,7 @@ class BuildRun:
         self.started_at: float | None = None  # epoch seconds
         self.argv: list[str] = []
         self.history_id: str = ""
+        self.buildkit_ref: str = ""  # buildx.build.ref of the metadata file (builder/node/id)
         self.history_error: str = ""  # why the build was not saved (a warning, not a failure)
         self.stdout_text = ""
         self.secret_values = spec.secret_values()
@@ -207,6 +209,7 @@ class BuildRun:
             process.log_exit(self.argv, code, time.monotonic() - t0)
             self.stdout_text = (await stdout_task).decode("utf-8", "replace")
             digest = read_metadata_digest(metadata) if code == 0 else ""
+            self.buildkit_ref = _metadata_ref(metadata)  # matches BuildKit's own records
             canceled = self._cancel_requested and code != 0
             final = self.parser.close(
                 code,
@@ -263,10 +266,23 @@ class BuildRun:
                 secret_values=self.secret_values,
             )
             self.history_id = entry.id
+            _store_ref(entry.path, self.buildkit_ref)
         except (OSError, MabguiError, ValueError) as exc:
             self.history_id = ""
             self.history_error = f"the build was not saved in the history: {exc}"
             _log.warning("%s", self.history_error)
+
+
+def _metadata_ref(path: str) -> str:
+    from mabgui.core.build import bkhistory
+
+    return bkhistory.metadata_ref(path)
+
+
+def _store_ref(folder: Path, ref: str) -> None:
+    from mabgui.core.build import bkhistory
+
+    bkhistory.store_ref(folder, ref)
 
 
 def read_metadata_digest(path: str) -> str:

@@ -55,6 +55,7 @@ from mabgui.core.progress import (
 )
 from mabgui.ui import settings as saved
 from mabgui.ui.tasks import TaskFailure, TaskManager
+from mabgui.ui.views.builds.bkhistory_panel import BkHistoryPanel
 from mabgui.ui.views.builds.form import BuildForm
 from mabgui.ui.views.builds.history import HistoryPanel, entry_image
 from mabgui.ui.views.builds.insight import InsightPanel
@@ -258,6 +259,10 @@ class BuildsView(QWidget):
         self.side.addTab(scroll, "Build")
         self.history = HistoryPanel()
         self.side.addTab(self.history, "History")
+        self.bk_history = BkHistoryPanel()  # every build the builder ran (BuildKit's records)
+        self.side.addTab(self.bk_history, "All builds")
+        self.bk_history.progress_ready.connect(self.show_progress)
+        self.bk_history.image_requested.connect(self.inspect_requested)
         self.form.start_requested.connect(self.start_build)
         self.history.reopen_requested.connect(self.reopen)
         self.history.respec_requested.connect(self._respec)
@@ -274,6 +279,8 @@ class BuildsView(QWidget):
     def _side_changed(self, index: int) -> None:
         if self.side.widget(index) is self.history:
             self.history.refresh()
+        elif self.side.widget(index) is self.bk_history:
+            self.bk_history.refresh()
 
     def _respec(self, entry: history.HistoryEntry) -> None:
         try:
