@@ -293,30 +293,44 @@ class RegistryClient:
         *,
         headers: Mapping[str, str] | None = None,
         max_bytes: int = MAX_MANIFEST_BYTES,
+        scope: str = "",
+        content: bytes | None = None,
+        check: bool = True,
+        deadline: float | None = None,
     ) -> Answer:
-        scope = f"repository:{ref.repository}:pull"
+        """One request with auth. ``scope`` defaults to pulling ``ref``'s repository (writes
+        pass ``repository:<name>:push,pull``, plus ``repository:<from>:pull`` to mount);
+        ``check=False`` returns any answer but a 401 for the caller to interpret."""
+        scope = scope or f"repository:{ref.repository}:pull"
         host = ref.api_host
         for attempt in range(2):
             request_headers = dict(headers or {})
+            # An absolute ``path`` (an upload's Location) gets credentials only on the
+            # registry's own host (rule 4 of Authenticator).
+            url = path if "://" in path else self.base_url(ref) + path
             auth = await self._auth.header(ref.registry, host, scope)
-            if auth:
+            if auth and (
+                "://" not in path or _same_host(httpx.URL(url), httpx.URL(self.base_url(ref)))
+            ):
                 request_headers["Authorization"] = auth
             try:
                 answer = await self._transport.send(
-                    method, self.base_url(ref) + path, what,
-                    headers=request_headers, max_bytes=max_bytes,
+                    method, url, what, headers=request_headers,
+                    content=content, max_bytes=max_bytes, deadline=deadline,
                 )  # fmt: skip
             except NotHttps:
                 registry = ref.registry.lower()
                 if registry not in self._insecure or registry in self._plain:
                     raise
                 self._plain.add(registry)  # an insecure registry without TLS: plain HTTP
+                url = path if "://" in path else self.base_url(ref) + path
                 answer = await self._transport.send(
-                    method, self.base_url(ref) + path, what,
-                    headers=request_headers, max_bytes=max_bytes,
+                    method, url, what, headers=request_headers,
+                    content=content, max_bytes=max_bytes, deadline=deadline,
                 )  # fmt: skip
             if answer.status != 401:
-                _raise_for_status(answer, what, ref)
+                if check:
+                    _raise_for_status(answer, what, ref)
                 return answer
             if not _same_host(answer.url, httpx.URL(self.base_url(ref))):
                 # Rule 2 of Authenticator: a challenge from a host the registry redirected to
