@@ -282,6 +282,26 @@ class RegistryClient:
             return None
         return _manifests_list(index.data)
 
+    async def request(
+        self,
+        method: str,
+        ref: Reference,
+        path: str,
+        what: str,
+        *,
+        scope: str = "",
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int = MAX_MANIFEST_BYTES,
+        deadline: float | None = None,
+    ) -> Answer:
+        """A raw authenticated request whose answer (any status but a refused 401) the caller
+        reads: the way in for :mod:`.write`, which maps write failures to its own errors."""
+        return await self._request(
+            method, ref, path, what, headers=headers, max_bytes=max_bytes, scope=scope,
+            content=content, check=False, deadline=deadline,
+        )  # fmt: skip
+
     # --- HTTP + auth -------------------------------------------------------------------------
 
     async def _request(
