@@ -1,0 +1,367 @@
+"""Copy images between repositories and registries: manifests, blobs, attestations, referrers.
+
+What ``crane copy`` / ``skopeo copy --all`` do, with the client's guarantees:
+
+* every manifest and blob read is verified against its digest, and every write is checked
+  against the digest the registry answers (:mod:`.write`);
+* children go before their parents (blobs, then platform manifests, then the index, then the
+  tag), so a registry never holds an index naming a manifest it lacks;
+* a blob the target already has is skipped (HEAD); in the same registry it is **mounted** from
+  the source repository (no bytes move), and uploaded only when the mount is refused;
+* blobs and manifests move concurrently (bounded), each digest once per target repository.
+
+Blobs are held in memory while they move (up to :data:`MAX_BLOB_BYTES` each): fine for the
+images mabgui builds; streaming very large layers is a known limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from mabgui.core import log
+from mabgui.core.platform import Platform
+from mabgui.core.registry.cache import digest_of
+from mabgui.core.registry.client import RegistryClient
+from mabgui.core.registry.content import INDEX_TYPES, OCI_INDEX, Fetched
+from mabgui.core.registry.decode import config_descriptor, index_descriptors, load, parse_layers
+from mabgui.core.registry.errors import NotFound, RegistryError
+from mabgui.core.registry.model import REFERENCE_DIGEST, Descriptor
+from mabgui.core.registry.reference import Reference
+from mabgui.core.registry.write import RegistryWriter, WriteStats
+
+_log = log.get("registry")
+
+MAX_BLOB_BYTES = 2 << 30
+MAX_REFERRER_DEPTH = 3
+Progress = Callable[[str], None]
+
+
+class PlatformNotFound(RegistryError):
+    """A chosen platform is not in the image."""
+
+    kind = "platform-not-found"
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def referrers_tag(digest: str) -> str:
+    """The OCI 1.1 referrers tag schema: ``sha256:abc…`` → ``sha256-abc…``."""
+    return digest.replace(":", "-", 1)
+
+
+class Copier:
+    """Moves content into target repositories; one instance shares its work (and stats)."""
+
+    def __init__(
+        self, client: RegistryClient, *, concurrency: int = 8, progress: Progress = _quiet
+    ) -> None:
+        self.client = client
+        self.writer = RegistryWriter(client)
+        self.progress = progress
+        self._sem = asyncio.Semaphore(concurrency)
+        self._blobs: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._manifests: dict[tuple[str, str], asyncio.Task[Fetched]] = {}
+
+    @property
+    def stats(self) -> WriteStats:
+        return self.writer.stats
+
+    # --- blobs ------------------------------------------------------------------------------
+
+    async def blob(self, src: Reference, dst: Reference, descriptor: Descriptor) -> None:
+        """Make ``descriptor``'s blob present in ``dst``'s repository (once per digest)."""
+        if descriptor.urls:
+            return  # a foreign (non-distributable) layer lives at its URLs, not in registries
+        key = (dst.name, descriptor.digest)
+        task = self._blobs.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._blob(src, dst, descriptor))
+            self._blobs[key] = task
+        await task
+
+    async def _blob(self, src: Reference, dst: Reference, descriptor: Descriptor) -> None:
+        digest = descriptor.digest
+        async with self._sem:
+            if await self.writer.has_blob(dst, digest):
+                self.stats.existing += 1
+                return
+            location = None
+            if src.registry == dst.registry and src.repository != dst.repository:
+                location = await self.writer.mount(dst, digest, src)
+                if location is None:
+                    self.progress(f"mounted {digest[:19]} from {src.repository}")
+                    return
+            cap = max(descriptor.size, 1) if descriptor.size else MAX_BLOB_BYTES
+            fetched = await self.client.get_blob(src, digest, max_bytes=min(cap, MAX_BLOB_BYTES))
+            await self.writer.upload(dst, digest, fetched.data, location)
+            self.progress(f"uploaded {digest[:19]} ({len(fetched.data)} bytes)")
+
+    # --- manifests ----------------------------------------------------------------------------
+
+    async def manifest(self, src: Reference, dst: Reference, digest: str) -> Fetched:
+        """Copy the manifest ``digest`` (and everything it names) from ``src``'s repository to
+        ``dst``'s, pushed by digest; children first. Returns the verified source bytes."""
+        key = (dst.name, digest)
+        task = self._manifests.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._manifest(src, dst, digest))
+            self._manifests[key] = task
+        return await task
+
+    async def _manifest(self, src: Reference, dst: Reference, digest: str) -> Fetched:
+        fetched = await self.client.get_manifest(src, digest)
+        if await self.writer.has_manifest(dst, digest):
+            return fetched  # a registry accepts a manifest only with all it names
+        await self.children(src, dst, fetched)
+        await self.writer.put_manifest(dst, digest, fetched.data, fetched.media_type)
+        self.progress(f"pushed manifest {digest[:19]}")
+        return fetched
+
+    async def children(self, src: Reference, dst: Reference, fetched: Fetched) -> None:
+        """Copy what ``fetched`` names: child manifests of an index, config and layers else."""
+        if fetched.media_type in INDEX_TYPES:
+            descriptors = index_descriptors(fetched.data)
+            await _all(self.manifest(src, dst, d.digest) for d in descriptors)
+            return
+        doc = load(fetched.data, f"manifest {fetched.digest}")
+        blobs = [Descriptor(layer.media_type, layer.digest, layer.size, urls=layer.urls)
+                 for layer in parse_layers(doc)]  # fmt: skip
+        config = config_descriptor(fetched.data)
+        if config is not None:
+            blobs.append(config)
+        await _all(self.blob(src, dst, b) for b in blobs)
+
+    # --- referrers ----------------------------------------------------------------------------
+
+    async def referrers(
+        self, src: Reference, dst: Reference, digests: Collection[str], depth: int = 0
+    ) -> list[Descriptor]:
+        """Copy the referrers of ``digests`` (signatures, SBOMs… whose ``subject`` they are),
+        and theirs, to ``dst``; where the target has no referrers API, keep its
+        ``sha256-<hex>`` tag index up to date as OCI 1.1 clients do."""
+        copied: list[Descriptor] = []
+        for subject in digests:
+            found = await self.client.referrers(src, subject) or []
+            descriptors = [Descriptor.from_json(d) for d in found]
+            if not descriptors:
+                continue
+            processed = []
+            for d in descriptors:
+                fetched = await self.client.get_manifest(src, d.digest)
+                if await self.writer.has_manifest(dst, d.digest):
+                    processed.append(False)
+                    continue
+                await self.children(src, dst, fetched)
+                _, subject_seen = await self.writer.put_manifest(
+                    dst, d.digest, fetched.data, fetched.media_type
+                )
+                processed.append(subject_seen)
+            if not all(processed):
+                await self._update_tag_index(dst, subject, descriptors)
+            copied.extend(descriptors)
+            self.progress(f"copied {len(descriptors)} referrer(s) of {subject[:19]}")
+            if depth + 1 < MAX_REFERRER_DEPTH:
+                copied.extend(
+                    await self.referrers(src, dst, [d.digest for d in descriptors], depth + 1)
+                )
+        return copied
+
+    async def _update_tag_index(
+        self, dst: Reference, subject: str, descriptors: list[Descriptor]
+    ) -> None:
+        tag = referrers_tag(subject)
+        entries: list[dict[str, Any]] = []
+        try:
+            current = await self.client.get_manifest(dst, tag)
+            raw = current.json().get("manifests")
+            entries = [e for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
+        except NotFound:
+            pass
+        known = {str(e.get("digest")) for e in entries}
+        for d in descriptors:
+            if d.digest not in known:
+                entry: dict[str, Any] = {"mediaType": d.media_type, "digest": d.digest,
+                                         "size": d.size}  # fmt: skip
+                if d.artifact_type:
+                    entry["artifactType"] = d.artifact_type
+                if d.annotations:
+                    entry["annotations"] = d.annotations
+                entries.append(entry)
+        doc = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
+        await self.writer.put_manifest(dst, tag, json.dumps(doc).encode(), OCI_INDEX)
+
+
+async def _all(coros: Any) -> None:
+    """Await every coroutine; on the first failure cancel the rest and raise it."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    if not tasks:
+        return
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+# --- whole-image copy ------------------------------------------------------------------------
+
+
+@dataclass
+class CopyResult:
+    source: str
+    target: str
+    digest: str
+    media_type: str
+    source_digest: str
+    platforms: list[str]
+    attestations: int
+    referrers: list[Descriptor]
+    stats: WriteStats
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "source": self.source,
+            "target": self.target,
+            "digest": self.digest,
+            "sourceDigest": self.source_digest,
+            "sameDigest": self.digest == self.source_digest,
+            "mediaType": self.media_type,
+            "platforms": self.platforms,
+            "attestations": self.attestations,
+            "referrers": [
+                {
+                    "digest": d.digest,
+                    "artifactType": d.artifact_type,
+                    "mediaType": d.media_type,
+                    "size": d.size,
+                }
+                for d in self.referrers
+            ],
+            **self.stats.to_json(),
+            "seconds": round(self.seconds, 3),
+            "notes": self.notes,
+        }
+
+
+def _platform_of(d: Descriptor) -> Platform | None:
+    return d.platform if d.platform and not d.is_attestation else None
+
+
+def select_platforms(
+    data: bytes, platforms: Collection[Platform], attestations: bool = True
+) -> tuple[bytes, list[str]]:
+    """The index ``data`` limited to ``platforms`` (and the attestations of the manifests kept):
+    the new index bytes (keeping the document's other fields) and the platforms kept."""
+    doc = load(data, "the index")
+    descriptors = index_descriptors(data)
+    raw = [m for m in doc.get("manifests", []) if isinstance(m, dict)]
+    wanted = set(platforms)
+    kept_digests = {d.digest for d in descriptors if _platform_of(d) in wanted}
+    kept_platforms = [str(d.platform) for d in descriptors if d.digest in kept_digests]
+    missing = [str(p) for p in platforms if str(p) not in kept_platforms]
+    if missing:
+        have = [str(p) for d in descriptors if (p := _platform_of(d)) is not None]
+        raise PlatformNotFound(
+            f"the image has no {', '.join(missing)} (it has {', '.join(have) or 'no platforms'})",
+            hint="choose among the platforms it has",
+        )
+    result = []
+    for d, item in zip(descriptors, raw, strict=True):
+        if d.digest in kept_digests or (
+            attestations
+            and d.is_attestation
+            and d.annotations.get(REFERENCE_DIGEST) in kept_digests
+        ):
+            result.append(item)
+    doc["manifests"] = result
+    return json.dumps(doc, indent=2).encode(), kept_platforms
+
+
+async def copy_image(
+    client: RegistryClient,
+    src: Reference,
+    dst: Reference,
+    *,
+    platforms: Collection[Platform] = (),
+    referrers: bool = True,
+    attestations: bool = True,
+    progress: Progress = _quiet,
+    concurrency: int = 8,
+) -> CopyResult:
+    """Copy ``src`` (an image or a whole index, or the chosen ``platforms`` of it) to ``dst``
+    (a tag; or by digest when ``dst`` has none). The root is tagged last."""
+    started = time.monotonic()
+    copier = Copier(client, concurrency=concurrency, progress=progress)
+    root = await client.get_manifest(src)
+    data, media_type = root.data, root.media_type
+    notes: list[str] = []
+    kept: list[str] = []
+    n_attest = 0
+    if media_type in INDEX_TYPES:
+        if platforms or not attestations:
+            chosen = platforms or [p for d in index_descriptors(data)
+                                   if (p := _platform_of(d)) is not None]  # fmt: skip
+            data, kept = select_platforms(data, chosen, attestations)
+            if data != root.data:
+                notes.append("the copy holds a subset of the index, so its digest differs")
+        descriptors = index_descriptors(data)
+        kept = kept or [str(p) for d in descriptors if (p := _platform_of(d)) is not None]
+        n_attest = sum(1 for d in descriptors if d.is_attestation)
+        await _all(copier.manifest(src, dst, d.digest) for d in descriptors)
+    else:
+        if platforms:
+            cfg = config_descriptor(data)
+            platform = None
+            if cfg is not None:
+                config = load((await client.get_blob(src, cfg.digest)).data, "the config")
+                platform = Platform.try_parse(
+                    "/".join(
+                        str(config.get(k) or "")
+                        for k in ("os", "architecture", "variant")
+                        if config.get(k)
+                    )
+                )
+            if platform not in set(platforms):
+                raise PlatformNotFound(
+                    f"{src} is a single {platform or 'unknown'} image, not"
+                    f" {', '.join(str(p) for p in platforms)}",
+                    hint="copy it without --platform",
+                )
+            kept = [str(platform)]
+        await copier.children(src, dst, root)
+    digest = digest_of(data)
+    await copier.writer.put_manifest(dst, digest, data, media_type)
+    if dst.tag:
+        await copier.writer.put_manifest(dst, dst.tag, data, media_type)
+    found: list[Descriptor] = []
+    if referrers:
+        subjects = [root.digest] if digest == root.digest else []
+        if media_type in INDEX_TYPES:
+            subjects += [d.digest for d in index_descriptors(data)]
+        found = await copier.referrers(src, dst, subjects)
+    progress(f"pushed {dst.name}@{digest}")
+    return CopyResult(
+        source=str(src),
+        target=str(dst),
+        digest=digest,
+        media_type=media_type,
+        source_digest=root.digest,
+        platforms=kept,
+        attestations=n_attest,
+        referrers=found,
+        stats=copier.stats,
+        seconds=time.monotonic() - started,
+        notes=notes,
+    )
