@@ -47,7 +47,7 @@ class PlatformNotFound(RegistryError):
     kind = "platform-not-found"
 
 
-def _quiet(_: str) -> None:
+def quiet(_: str) -> None:
     pass
 
 
@@ -60,7 +60,7 @@ class Copier:
     """Moves content into target repositories; one instance shares its work (and stats)."""
 
     def __init__(
-        self, client: RegistryClient, *, concurrency: int = 8, progress: Progress = _quiet
+        self, client: RegistryClient, *, concurrency: int = 8, progress: Progress = quiet
     ) -> None:
         self.client = client
         self.writer = RegistryWriter(client)
@@ -297,7 +297,7 @@ async def copy_image(
     platforms: Collection[Platform] = (),
     referrers: bool = True,
     attestations: bool = True,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
     concurrency: int = 8,
 ) -> CopyResult:
     """Copy ``src`` (an image or a whole index, or the chosen ``platforms`` of it) to ``dst``
