@@ -80,6 +80,12 @@ class Unsupported(RegistryError):
     kind = "unsupported"
 
 
+class TagDeleteUnsupported(Unsupported):
+    """The registry deletes manifests by digest only, not tags (distribution 2.x)."""
+
+    kind = "tag-delete-unsupported"
+
+
 def error_codes(body: bytes) -> list[tuple[str, str]]:
     """``(code, message)`` pairs of a distribution error document (empty when none)."""
     try:
@@ -341,9 +347,9 @@ class RegistryWriter:
         if answer.status == 404 and not error_codes(answer.data):
             raise NotFound(f"{what}: not found", status=404, hint="check the reference")
         names = {code for code, _ in error_codes(answer.data)}
-        if ":" not in target and (answer.status in (400, 405) or "DIGEST_INVALID" in names):
+        if ":" not in target and (answer.status == 400 or "DIGEST_INVALID" in names):
             # distribution 2.x deletes manifests by digest only (and answers DIGEST_INVALID)
-            raise Unsupported(
+            raise TagDeleteUnsupported(
                 f"{what}: {ref.registry} does not delete tags, only manifests by digest"
                 f" ({answer.status})",
                 hint="deleting the manifest by digest removes every tag naming it",
