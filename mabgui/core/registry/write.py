@@ -25,7 +25,7 @@ from urllib.parse import quote
 from mabgui.core import log
 from mabgui.core.registry.cache import digest_of
 from mabgui.core.registry.client import RegistryClient
-from mabgui.core.registry.content import check_digest
+from mabgui.core.registry.content import ACCEPT_MANIFESTS, check_digest
 from mabgui.core.registry.errors import (
     DigestMismatch,
     NotFound,
@@ -237,7 +237,7 @@ class RegistryWriter:
         what = f"manifest {ref.name}@{digest}"
         check_digest(digest, what)
         answer = await self._send("HEAD", ref, f"/manifests/{digest}", what,
-                                  headers={"Accept": "*/*"})  # fmt: skip
+                                  headers={"Accept": ACCEPT_MANIFESTS})  # fmt: skip
         if answer.status == 200:
             announced = answer.headers.get("docker-content-digest", digest).strip()
             if announced != digest:
