@@ -194,8 +194,8 @@ def test_push_to_an_unauthorised_registry_is_denied(engine: Engine, tmp_path: Pa
     tokens = TokenServer(tmp_path, users={"bob": "b0b-pw"}, anonymous_pull=True)
     try:
         with registry(tmp_path / "reg", tokens.registry_auth()) as server:
-            pusher = Pusher(server.url, "team/app",
-                            "Bearer " + tokens.issue("bob", "repository:team/app:pull,push"))  # fmt: skip
+            push_token = tokens.issue("bob", "repository:team/app:pull,push")
+            pusher = Pusher(server.url, "team/app", "Bearer " + push_token)
             amd = small_image(pusher, "amd64")
             pusher.tag(amd, "amd")
             rc, doc, _ = mabgui("index", "create", f"{server.host}/team/app:multi",
@@ -207,8 +207,8 @@ def test_push_to_an_unauthorised_registry_is_denied(engine: Engine, tmp_path: Pa
             r = httpx.head(f"{server.url}/v2/team/app/manifests/multi")
             assert r.status_code == 401  # nothing to see; and with a token, nothing pushed:
             token = tokens.issue("bob", "repository:team/app:pull")
-            r = httpx.head(f"{server.url}/v2/team/app/manifests/multi",
-                           headers={"Authorization": f"Bearer {token}", "Accept": ACCEPT})  # fmt: skip
+            auth = {"Authorization": f"Bearer {token}", "Accept": ACCEPT}
+            r = httpx.head(f"{server.url}/v2/team/app/manifests/multi", headers=auth)
             assert r.status_code == 404
     finally:
         tokens.stop()
