@@ -90,7 +90,7 @@ def logical_lines(text: str) -> list[tuple[int, str]]:
         if not current:
             start = number
         if stripped.endswith(escape):
-            current.append(stripped[:-1])
+            current.append(stripped[:-1].rstrip())
             continue
         current.append(stripped)
         result.append((start, " ".join(p for p in current if p)))
