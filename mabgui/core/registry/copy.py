@@ -60,7 +60,7 @@ class Copier:
     """Moves content into target repositories; one instance shares its work (and stats)."""
 
     def __init__(
-        self, client: RegistryClient, *, concurrency: int = 8, progress: Progress = quiet
+        self, client: RegistryClient, *, concurrency: int = 16, progress: Progress = quiet
     ) -> None:
         self.client = client
         self.writer = RegistryWriter(client)
@@ -92,14 +92,18 @@ class Copier:
             if await self.writer.has_blob(dst, digest):
                 self.stats.existing += 1
                 return
-            location = None
+            cap = min(descriptor.size or MAX_BLOB_BYTES, MAX_BLOB_BYTES)
             if src.registry == dst.registry and src.repository != dst.repository:
                 location = await self.writer.mount(dst, digest, src)
                 if location is None:
                     self.progress(f"mounted {digest[:19]} from {src.repository}")
                     return
-            cap = max(descriptor.size, 1) if descriptor.size else MAX_BLOB_BYTES
-            fetched = await self.client.get_blob(src, digest, max_bytes=min(cap, MAX_BLOB_BYTES))
+                fetched = await self.client.get_blob(src, digest, max_bytes=cap)
+            else:  # another registry: open the session while the blob downloads
+                fetched, location = await asyncio.gather(
+                    self.client.get_blob(src, digest, max_bytes=cap),
+                    self.writer.start_upload(dst),
+                )
             await self.writer.upload(dst, digest, fetched.data, location)
             self.progress(f"uploaded {digest[:19]} ({len(fetched.data)} bytes)")
 
@@ -116,8 +120,10 @@ class Copier:
         return await task
 
     async def _manifest(self, src: Reference, dst: Reference, digest: str) -> Fetched:
-        fetched = await self.client.get_manifest(src, digest)
-        if await self.writer.has_manifest(dst, digest):
+        fetched, present = await asyncio.gather(
+            self.client.get_manifest(src, digest), self.writer.has_manifest(dst, digest)
+        )
+        if present:
             return fetched  # a registry accepts a manifest only with all it names
         await self.children(src, dst, fetched)
         await self.writer.put_manifest(dst, digest, fetched.data, fetched.media_type)
@@ -147,9 +153,10 @@ class Copier:
         and theirs, to ``dst``; where the target has no referrers API, keep its
         ``sha256-<hex>`` tag index up to date as OCI 1.1 clients do."""
         copied: list[Descriptor] = []
-        for subject in digests:
-            found = await self.client.referrers(src, subject) or []
-            descriptors = [Descriptor.from_json(d) for d in found]
+        subjects = list(digests)
+        answers = await asyncio.gather(*(self.client.referrers(src, d) for d in subjects))
+        for subject, found in zip(subjects, answers, strict=True):
+            descriptors = [Descriptor.from_json(d) for d in found or []]
             if not descriptors:
                 continue
             processed = []
@@ -298,7 +305,7 @@ async def copy_image(
     referrers: bool = True,
     attestations: bool = True,
     progress: Progress = quiet,
-    concurrency: int = 8,
+    concurrency: int = 16,
 ) -> CopyResult:
     """Copy ``src`` (an image or a whole index, or the chosen ``platforms`` of it) to ``dst``
     (a tag; or by digest when ``dst`` has none). The root is tagged last."""
@@ -342,9 +349,8 @@ async def copy_image(
             kept = [str(platform)]
         await copier.children(src, dst, root)
     digest = digest_of(data)
-    await copier.writer.put_manifest(dst, digest, data, media_type)
-    if dst.tag:
-        await copier.writer.put_manifest(dst, dst.tag, data, media_type)
+    # one PUT: by tag (the registry's answered digest is checked) or by digest
+    await copier.writer.put_manifest(dst, dst.tag or digest, data, media_type)
     found: list[Descriptor] = []
     if referrers:
         subjects = [root.digest] if digest == root.digest else []
