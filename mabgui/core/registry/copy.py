@@ -146,17 +146,31 @@ class Copier:
 
     # --- referrers ----------------------------------------------------------------------------
 
+    async def find_referrers(
+        self, src: Reference, digests: Collection[str]
+    ) -> list[tuple[str, list[dict[str, Any]]]]:
+        """The referrers of each of ``digests`` in ``src``'s repository (looked up at once)."""
+        subjects = list(digests)
+        answers = await asyncio.gather(*(self.client.referrers(src, d) for d in subjects))
+        return [(s, a or []) for s, a in zip(subjects, answers, strict=True)]
+
     async def referrers(
-        self, src: Reference, dst: Reference, digests: Collection[str], depth: int = 0
+        self,
+        src: Reference,
+        dst: Reference,
+        digests: Collection[str],
+        depth: int = 0,
+        found: list[tuple[str, list[dict[str, Any]]]] | None = None,
     ) -> list[Descriptor]:
         """Copy the referrers of ``digests`` (signatures, SBOMs… whose ``subject`` they are),
         and theirs, to ``dst``; where the target has no referrers API, keep its
-        ``sha256-<hex>`` tag index up to date as OCI 1.1 clients do."""
+        ``sha256-<hex>`` tag index up to date as OCI 1.1 clients do. ``found``: the answer
+        of :meth:`find_referrers` when already asked (while the image was copying)."""
         copied: list[Descriptor] = []
-        subjects = list(digests)
-        answers = await asyncio.gather(*(self.client.referrers(src, d) for d in subjects))
-        for subject, found in zip(subjects, answers, strict=True):
-            descriptors = [Descriptor.from_json(d) for d in found or []]
+        if found is None:
+            found = await self.find_referrers(src, digests)
+        for subject, listed in found:
+            descriptors = [Descriptor.from_json(d) for d in listed]
             if not descriptors:
                 continue
             processed = []
@@ -313,6 +327,35 @@ async def copy_image(
     copier = Copier(client, concurrency=concurrency, progress=progress)
     root = await client.get_manifest(src)
     data, media_type = root.data, root.media_type
+    lookup: asyncio.Future[list[tuple[str, list[dict[str, Any]]]]] | None = None
+    if referrers:  # asked while the image copies: the answers are ready when needed
+        subjects = [root.digest]
+        if media_type in INDEX_TYPES:
+            subjects += [d.digest for d in index_descriptors(data)]
+        lookup = asyncio.ensure_future(copier.find_referrers(src, subjects))
+    try:
+        return await _copy_rest(
+            client, copier, src, dst, root, platforms, attestations, lookup, progress, started
+        )
+    finally:
+        if lookup is not None and not lookup.done():
+            lookup.cancel()
+            await asyncio.gather(lookup, return_exceptions=True)
+
+
+async def _copy_rest(
+    client: RegistryClient,
+    copier: Copier,
+    src: Reference,
+    dst: Reference,
+    root: Fetched,
+    platforms: Collection[Platform],
+    attestations: bool,
+    lookup: asyncio.Future[list[tuple[str, list[dict[str, Any]]]]] | None,
+    progress: Progress,
+    started: float,
+) -> CopyResult:
+    data, media_type = root.data, root.media_type
     notes: list[str] = []
     kept: list[str] = []
     n_attest = 0
@@ -352,11 +395,12 @@ async def copy_image(
     # one PUT: by tag (the registry's answered digest is checked) or by digest
     await copier.writer.put_manifest(dst, dst.tag or digest, data, media_type)
     found: list[Descriptor] = []
-    if referrers:
-        subjects = [root.digest] if digest == root.digest else []
-        if media_type in INDEX_TYPES:
-            subjects += [d.digest for d in index_descriptors(data)]
-        found = await copier.referrers(src, dst, subjects)
+    if lookup is not None:
+        kept_subjects = {digest} | (
+            {d.digest for d in index_descriptors(data)} if media_type in INDEX_TYPES else set()
+        )
+        answers = [(s, a) for s, a in await lookup if s in kept_subjects]
+        found = await copier.referrers(src, dst, [s for s, _ in answers], found=answers)
     progress(f"pushed {dst.name}@{digest}")
     return CopyResult(
         source=str(src),
