@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -41,6 +42,11 @@ sys.path.insert(0, str(ROOT))
 from tests.e2e.registry_servers import start_registry  # noqa: E402
 
 SOURCE = "127.0.0.1:5000/busybox:latest"
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def skopeo(dst_host: str) -> float:
@@ -86,6 +92,7 @@ def main() -> int:
         print("skopeo is not installed (apt-get install skopeo)", file=sys.stderr)
         return 2
     times: dict[str, list[float]] = {"skopeo": [], "cli": [], "inprocess": []}
+    cpu: dict[str, list[float]] = {"skopeo": [], "cli": [], "inprocess": []}
     digests = set()
     for run in range(args.runs):
         for tool in ("skopeo", "cli", "inprocess") if run % 2 == 0 else ("inprocess", "cli",
@@ -94,6 +101,7 @@ def main() -> int:
                 server = start_registry(Path(work))
                 try:
                     dst = f"{server.host}/bench/busybox:latest"
+                    cpu_before, own_before = children_cpu(), time.process_time()
                     if tool == "skopeo":
                         times[tool].append(skopeo(server.host))
                     elif tool == "cli":
@@ -103,12 +111,15 @@ def main() -> int:
                         assert doc["sameDigest"] is True
                     else:
                         times[tool].append(mabgui_inprocess(dst))
+                    spent = (time.process_time() - own_before) if tool == "inprocess" else 0.0
+                    cpu[tool].append(children_cpu() - cpu_before + spent)
                 finally:
                     server.stop()
         print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:.3f}s" for k, v in times.items()),
               flush=True)  # fmt: skip
     _, same = mabgui_cli(f"127.0.0.1:5000/mabgui-bench-copy-{uuid.uuid4().hex[:8]}:latest")
     med = {k: statistics.median(v) for k, v in times.items()}
+    mcpu = {k: statistics.median(v) for k, v in cpu.items()}
     ratio_cli, ratio_in = med["cli"] / med["skopeo"], med["inprocess"] / med["skopeo"]
     version = subprocess.run(["skopeo", "--version"], capture_output=True, text=True).stdout
     lines = [
@@ -123,14 +134,16 @@ def main() -> int:
         " `docker-registry` per run (nothing to skip or mount), tools alternated, median of"
         f" {args.runs}:",
         "",
-        "| tool | median wall | runs | × skopeo |",
-        "|---|---|---|---|",
+        "| tool | median wall | runs (wall, s) | × skopeo | median CPU (user+sys) |",
+        "|---|---|---|---|---|",
         f"| `skopeo copy --all` | {med['skopeo']:.3f} s |"
-        f" {' · '.join(f'{t:.3f}' for t in times['skopeo'])} | 1.00 |",
+        f" {' · '.join(f'{t:.3f}' for t in times['skopeo'])} | 1.00 | {mcpu['skopeo']:.3f} s |",
         f"| `mabgui copy … --json` (whole process) | {med['cli']:.3f} s |"
-        f" {' · '.join(f'{t:.3f}' for t in times['cli'])} | {ratio_cli:.2f} |",
+        f" {' · '.join(f'{t:.3f}' for t in times['cli'])} | {ratio_cli:.2f} |"
+        f" {mcpu['cli']:.3f} s |",
         f"| `copy_image` in-process | {med['inprocess']:.3f} s |"
-        f" {' · '.join(f'{t:.3f}' for t in times['inprocess'])} | {ratio_in:.2f} |",
+        f" {' · '.join(f'{t:.3f}' for t in times['inprocess'])} | {ratio_in:.2f} |"
+        f" {mcpu['inprocess']:.3f} s |",
         "",
         f"Every mabgui copy kept the index digest ({', '.join(sorted(digests))}). Same-registry"
         f" copy (`127.0.0.1:5000/busybox` → a new repository): {same['blobsMounted']} blobs"
