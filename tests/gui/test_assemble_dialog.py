@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox
 
 from mabgui.core.registry import OCI_INDEX, OCI_MANIFEST
@@ -78,7 +79,8 @@ def test_preview_shows_the_exact_index_and_push_needs_a_fresh_one(dialog: Assemb
     assert dialog.push_button.isEnabled()
     root = dialog.preview_tree.topLevelItem(0)
     assert root is not None
-    assert root.text(1) == plan().digest
+    assert root.data(1, Qt.ItemDataRole.UserRole) == plan().digest
+    assert root.text(1) == plan().digest[:19]
     assert [root.child(i).text(0) for i in range(root.childCount())] == [
         "linux/amd64", "attestation → sha256:111111111111",
     ]  # fmt: skip

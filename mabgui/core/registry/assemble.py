@@ -452,7 +452,8 @@ async def push_plan(
             )
     copier = Copier(client, progress=progress)
     moving = [e for e in plan.entries if e.source.name != target.name]
-    progress(f"bringing {len(moving)} manifest(s) into {target.name}")
+    if moving:
+        progress(f"bringing {len(moving)} manifest(s) into {target.name}")
     await asyncio.gather(*(copier.manifest(e.source, target, e.digest) for e in moving))
     present = await asyncio.gather(*(copier.writer.has_manifest(target, e.digest)
                                      for e in plan.entries))  # fmt: skip

@@ -273,17 +273,17 @@ class AssembleDialog(QDialog):
         self.plan = plan
         self.last_error = ""
         kind = "OCI index" if plan.media_type == OCI_INDEX else "Docker manifest list"
-        self.why.setText(f"{kind} — {plan.why}")
+        self.why.setText(f"Media type: {plan.why[0].upper()}{plan.why[1:]}.")
         self.preview_tree.clear()
-        root = QTreeWidgetItem([f"{plan.target}  ({kind})", plan.digest, ""])
+        root = self._row([f"{plan.target}  ({kind}, {len(plan.data)} B)", plan.digest, ""])
         self.preview_tree.addTopLevelItem(root)
         for e in plan.entries:
             label = str(e.platform) if e.platform else f"attestation → {short_digest(e.attests)}"
             if e.digest in plan.added and plan.operation != "create":
                 label = f"+ {label}"
-            root.addChild(QTreeWidgetItem([label, e.digest, e.origin or "(already there)"]))
+            root.addChild(self._row([label, e.digest, e.origin or "(already in the index)"]))
         for digest in plan.removed:
-            root.addChild(QTreeWidgetItem(["− removed", digest, ""]))
+            root.addChild(self._row(["− removed", digest, ""]))
         root.setExpanded(True)
         for col in range(3):
             self.preview_tree.resizeColumnToContents(col)
@@ -292,6 +292,14 @@ class AssembleDialog(QDialog):
         self.push_button.setEnabled(True)
         platforms = ", ".join(plan.platforms) or "none"
         self._info(f"Preview: {plan.digest} with {platforms}. Nothing is written until Push.")
+
+    @staticmethod
+    def _row(texts: list[str]) -> QTreeWidgetItem:
+        """A preview row: digests shortened in the column, whole in the tooltip."""
+        item = QTreeWidgetItem([texts[0], short_digest(texts[1]), texts[2]])
+        item.setToolTip(1, texts[1])
+        item.setData(1, Qt.ItemDataRole.UserRole, texts[1])
+        return item
 
     def push(self) -> None:
         if self.plan is None:
