@@ -338,3 +338,40 @@ def test_bases_matrix_flags_a_base_without_s390x(engine: Engine, sources: dict[s
         assert rc == 0, err
     finally:
         shutil.rmtree(ctx, ignore_errors=True)
+
+
+def test_mount_asks_push_on_the_target_and_pull_on_the_source(tmp_path: Path) -> None:
+    """With bearer auth: one token with ``repository:<target>:push,pull`` and
+    ``repository:<source>:pull``; the blobs are mounted, not uploaded."""
+    import asyncio
+
+    from mabgui.core.registry import RegistryClient
+    from mabgui.core.registry.auth import Credentials
+    from mabgui.core.registry.copy import copy_image
+    from mabgui.core.registry.reference import parse_reference
+
+    tokens = TokenServer(tmp_path, users={"bob": "b0b-pw"})
+    try:
+        with registry(tmp_path / "reg", tokens.registry_auth()) as server:
+            push_token = tokens.issue("bob", "repository:team/src:pull,push")
+            pusher = Pusher(server.url, "team/src", "Bearer " + push_token)
+            pusher.tag(small_image(pusher, "amd64"), "v1")
+            tokens.requests.clear()
+
+            async def go() -> Any:
+                creds = {server.host: Credentials("bob", "b0b-pw")}
+                async with RegistryClient(credentials=creds) as client:
+                    return await copy_image(
+                        client,
+                        parse_reference(f"{server.host}/team/src:v1"),
+                        parse_reference(f"{server.host}/team/dst:v1"),
+                    )
+
+            result = asyncio.run(go())
+            assert result.stats.mounted == 2
+            assert result.stats.bytes_uploaded == 0
+            scopes = {r["scope"] for r in tokens.requests}
+            assert "repository:team/dst:push,pull repository:team/src:pull" in scopes
+            assert all(r["user"] == "bob" for r in tokens.requests)
+    finally:
+        tokens.stop()
