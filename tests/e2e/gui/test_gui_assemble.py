@@ -79,3 +79,30 @@ def test_assemble_previews_pushes_and_opens(view: ManifestsView, qloop, engine: 
     }  # fmt: skip
     dialog.grab().save(str(SHOTS / "assemble-pushed.png"))
     view.grab().save(str(SHOTS / "assemble-view.png"))
+
+
+def test_bases_matrix_resolves_through_the_registry(qtbot, qloop, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    from mabgui.core.platform import Platform
+    from mabgui.ui.views.manifests.bases_matrix import BasesMatrix
+    from tests.gui.conftest import run
+
+    repo = f"mabgui-ui-bases-{uuid.uuid4().hex[:10]}"
+    pusher = Pusher(f"http://{engine.registry}", repo)
+    images = [small_image(pusher, "amd64"), small_image(pusher, "arm64")]
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": images}  # fmt: skip
+    pusher.manifest(index, "two")
+    matrix = BasesMatrix()
+    qtbot.addWidget(matrix)
+    matrix.resize(900, 240)
+    matrix.show()
+    dockerfile = f"ARG B={engine.registry}/{repo}:two\nFROM $B AS app\nFROM {engine.base_image}\n"
+    targets = [Platform.parse(p) for p in ("linux/amd64", "linux/arm64", "linux/s390x")]
+    result = run(qloop, matrix.check(dockerfile, targets))
+    assert not result.ok
+    assert matrix.cell(0, "linux/s390x") == "✗"
+    assert matrix.cell(0, "linux/arm64") == "✓"
+    assert matrix.cell(1, "linux/s390x") == "✓"
+    assert matrix.warnings == [f"{engine.registry}/{repo}:two (app) has no linux/s390x"]
+    matrix.grab().save(str(SHOTS / "bases-matrix.png"))
+    matrix.close()
