@@ -158,8 +158,10 @@ def start_registry(
     auth: dict[str, Any] | None = None,
     host: str = "127.0.0.1",
     tls: tuple[Path, Path] | None = None,
+    storage_extra: tuple[str, ...] = (),
 ) -> RegistryServer:
-    """Start ``docker-registry serve`` on a free port of ``host``; wait until ``/v2/`` answers."""
+    """Start ``docker-registry serve`` on a free port of ``host``; wait until ``/v2/`` answers.
+    ``storage_extra``: more lines under ``storage:`` (e.g. ``maintenance:`` for read-only)."""
     port = free_port()
     storage = workdir / "storage"
     storage.mkdir(parents=True, exist_ok=True)
@@ -172,6 +174,7 @@ def start_registry(
         f"    rootdirectory: {storage}",
         "  delete:",
         "    enabled: true",
+        *storage_extra,
         "http:",
         f"  addr: {host}:{port}",
         f"  secret: {uuid.uuid4().hex}",

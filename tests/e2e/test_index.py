@@ -375,3 +375,20 @@ def test_mount_asks_push_on_the_target_and_pull_on_the_source(tmp_path: Path) ->
             assert all(r["user"] == "bob" for r in tokens.requests)
     finally:
         tokens.stop()
+
+
+def test_read_only_registry_refuses_and_nothing_is_written(
+    engine: Engine, sources: dict[str, Any], tmp_path: Path
+) -> None:
+    from tests.e2e.registry_servers import start_registry
+
+    readonly = ("  maintenance:", "    readonly:", "      enabled: true")
+    server = start_registry(tmp_path, storage_extra=readonly)
+    try:
+        rc, doc, _ = mabgui("copy", sources["refs"]["amd64"], f"{server.host}/ro/app:1")
+        assert rc == 1
+        assert doc["kind"] == "unsupported"
+        assert "read-only" in doc["hint"]
+        assert not exists(server.host, "ro/app", "1")
+    finally:
+        server.stop()

@@ -136,10 +136,16 @@ def write_error(answer: Answer, what: str, ref: Reference) -> RegistryError:
     if "DIGEST_INVALID" in names:
         return DigestMismatch(what, "the digest sent", "what the registry computed")
     if status == 405 or "UNSUPPORTED" in names:
+        if what.startswith("delete"):
+            hint = (
+                "a distribution registry deletes only with `storage: delete: enabled: true`"
+                " in its configuration (REGISTRY_STORAGE_DELETE_ENABLED=true)"
+            )
+        else:
+            hint = "the registry is read-only (e.g. distribution's maintenance readonly mode)"
         return Unsupported(
             f"{what}: {ref.registry} does not allow this ({status}){suffix}",
-            hint="a distribution registry deletes only with `storage: delete: enabled: true`"
-            " in its configuration (REGISTRY_STORAGE_DELETE_ENABLED=true)",
+            hint=hint,
             status=status,
         )
     if names & {"MANIFEST_INVALID", "MANIFEST_UNVERIFIED", "TAG_INVALID", "SIZE_INVALID"} or (
