@@ -258,6 +258,12 @@ class RegistryClient:
             raise
         return from_api if from_api is not None else from_tag
 
+    async def referrers_api(self, ref: Reference, digest: str) -> list[dict[str, Any]] | None:
+        """The referrers API alone: ``None`` when the registry does not have it (a copy asks
+        it once, then uses the tag schema for every subject when it is missing)."""
+        check_digest(digest, f"referrers of {ref.name}")
+        return await self._referrers_api(ref, digest)
+
     async def _referrers_api(self, ref: Reference, digest: str) -> list[dict[str, Any]] | None:
         what = f"referrers of {ref.name}@{digest}"
         try:

@@ -149,10 +149,39 @@ class Copier:
     async def find_referrers(
         self, src: Reference, digests: Collection[str]
     ) -> list[tuple[str, list[dict[str, Any]]]]:
-        """The referrers of each of ``digests`` in ``src``'s repository (looked up at once)."""
+        """The referrers of each of ``digests`` in ``src``'s repository.
+
+        The referrers API is asked once; a registry without it (distribution 2.x) is asked for
+        its tag list instead, and only the ``sha256-<hex>`` tags present are fetched — two
+        requests, not two per subject."""
         subjects = list(digests)
-        answers = await asyncio.gather(*(self.client.referrers(src, d) for d in subjects))
-        return [(s, a or []) for s, a in zip(subjects, answers, strict=True)]
+        if not subjects:
+            return []
+        first, tags = await asyncio.gather(
+            self.client.referrers_api(src, subjects[0]), self._tags(src)
+        )
+        if first is not None or tags is None:
+            rest = await asyncio.gather(*(self.client.referrers(src, d) for d in subjects[1:]))
+            if first is None:
+                first = await self.client.referrers(src, subjects[0])
+            answers = [first, *rest]
+            return [(s, a or []) for s, a in zip(subjects, answers, strict=True)]
+
+        async def tagged(subject: str) -> list[dict[str, Any]]:
+            if referrers_tag(subject) not in tags:
+                return []
+            listed = (await self.client.get_manifest(src, referrers_tag(subject))).json()
+            items = listed.get("manifests")
+            return [m for m in items if isinstance(m, dict)] if isinstance(items, list) else []
+
+        found = await asyncio.gather(*(tagged(s) for s in subjects))
+        return list(zip(subjects, found, strict=True))
+
+    async def _tags(self, src: Reference) -> set[str] | None:
+        try:
+            return set(await self.client.tags(src))
+        except RegistryError:
+            return None
 
     async def referrers(
         self,
