@@ -10,13 +10,15 @@ What ``crane copy`` / ``skopeo copy --all`` do, with the client's guarantees:
   the source repository (no bytes move), and uploaded only when the mount is refused;
 * blobs and manifests move concurrently (bounded), each digest once per target repository.
 
-Blobs are held in memory while they move (up to :data:`MAX_BLOB_BYTES` each): fine for the
-images mabgui builds; streaming very large layers is a known limit.
+Blobs up to :data:`STREAM_ABOVE` are moved whole (fast: one GET, one PUT); larger ones in
+``Range`` GETs and ``PATCH`` chunks of :data:`~.write.CHUNK`, hashed on the way, so memory stays
+bounded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import Callable, Collection
@@ -29,14 +31,15 @@ from mabgui.core.registry.cache import digest_of
 from mabgui.core.registry.client import RegistryClient
 from mabgui.core.registry.content import INDEX_TYPES, OCI_INDEX, Fetched
 from mabgui.core.registry.decode import config_descriptor, index_descriptors, load, parse_layers
-from mabgui.core.registry.errors import NotFound, RegistryError
+from mabgui.core.registry.errors import DigestMismatch, NotFound, RegistryError, ServerError
 from mabgui.core.registry.model import REFERENCE_DIGEST, Descriptor
 from mabgui.core.registry.reference import Reference
-from mabgui.core.registry.write import RegistryWriter, WriteStats
+from mabgui.core.registry.write import CHUNK, RegistryWriter, WriteStats, write_error
 
 _log = log.get("registry")
 
 MAX_BLOB_BYTES = 2 << 30
+STREAM_ABOVE = 64 << 20  # larger blobs move in ranges (memory bounded by CHUNK)
 MAX_REFERRER_DEPTH = 3
 Progress = Callable[[str], None]
 
@@ -60,9 +63,17 @@ class Copier:
     """Moves content into target repositories; one instance shares its work (and stats)."""
 
     def __init__(
-        self, client: RegistryClient, *, concurrency: int = 16, progress: Progress = quiet
+        self,
+        client: RegistryClient,
+        *,
+        concurrency: int = 16,
+        progress: Progress = quiet,
+        stream_above: int = STREAM_ABOVE,
+        chunk: int = CHUNK,
     ) -> None:
         self.client = client
+        self.stream_above = stream_above  # blobs larger than this move in ranges
+        self.chunk = chunk
         self.writer = RegistryWriter(client)
         self.progress = progress
         self._sem = asyncio.Semaphore(concurrency)
@@ -93,11 +104,16 @@ class Copier:
                 self.stats.existing += 1
                 return
             cap = min(descriptor.size or MAX_BLOB_BYTES, MAX_BLOB_BYTES)
+            location: str | None = None
             if src.registry == dst.registry and src.repository != dst.repository:
                 location = await self.writer.mount(dst, digest, src)
                 if location is None:
                     self.progress(f"mounted {digest[:19]} from {src.repository}")
                     return
+            if descriptor.size > self.stream_above:
+                await self._stream(src, dst, descriptor, location)
+                return
+            if location is not None:
                 fetched = await self.client.get_blob(src, digest, max_bytes=cap)
             else:  # another registry: open the session while the blob downloads
                 fetched, location = await asyncio.gather(
@@ -108,6 +124,40 @@ class Copier:
             self.progress(f"uploaded {digest[:19]} ({len(fetched.data)} bytes)")
 
     # --- manifests ----------------------------------------------------------------------------
+
+    async def _stream(
+        self, src: Reference, dst: Reference, descriptor: Descriptor, location: str | None
+    ) -> None:
+        """A large blob in ranges of :attr:`chunk` bytes: each range fetched (``Range``) and
+        sent (``PATCH``) before the next, so memory stays bounded; the whole is hashed on the
+        way and the session is closed (``PUT ?digest=``) only when the hash matches."""
+        digest, size = descriptor.digest, descriptor.size
+        what = f"blob {src.name}@{digest}"
+        location = location or await self.writer.start_upload(dst)
+        hasher = hashlib.new(digest.partition(":")[0])
+        offset = 0
+        while offset < size:
+            end = min(offset + self.chunk, size) - 1
+            answer = await self.client.request(
+                "GET", src, f"/blobs/{digest}", what, headers={"Range": f"bytes={offset}-{end}"},
+                max_bytes=self.chunk, deadline=max(60.0, self.chunk / (1 << 20)),
+            )  # fmt: skip
+            if answer.status != 206 or not answer.data:
+                if answer.status in (401, 403, 404) or answer.status >= 500:
+                    raise write_error(answer, what, src)
+                raise ServerError(
+                    f"{what}: the registry does not serve byte ranges ({answer.status});"
+                    " a blob this large is not held in memory",
+                    hint="copy with a tool that streams whole blobs, or raise the limit",
+                )
+            hasher.update(answer.data)
+            location = await self.writer.patch(dst, location, offset, answer.data)
+            offset += len(answer.data)
+        actual = f"{digest.partition(':')[0]}:{hasher.hexdigest()}"
+        if actual != digest:
+            raise DigestMismatch(what, digest, actual)  # the session is never committed
+        await self.writer.finish(dst, location, digest, size=size)
+        self.progress(f"streamed {digest[:19]} ({size} bytes)")
 
     async def manifest(self, src: Reference, dst: Reference, digest: str) -> Fetched:
         """Copy the manifest ``digest`` (and everything it names) from ``src``'s repository to
@@ -349,11 +399,14 @@ async def copy_image(
     attestations: bool = True,
     progress: Progress = quiet,
     concurrency: int = 16,
+    stream_above: int = STREAM_ABOVE,
+    chunk: int = CHUNK,
 ) -> CopyResult:
     """Copy ``src`` (an image or a whole index, or the chosen ``platforms`` of it) to ``dst``
     (a tag; or by digest when ``dst`` has none). The root is tagged last."""
     started = time.monotonic()
-    copier = Copier(client, concurrency=concurrency, progress=progress)
+    copier = Copier(client, concurrency=concurrency, progress=progress,
+                    stream_above=stream_above, chunk=chunk)  # fmt: skip
     root = await client.get_manifest(src)
     data, media_type = root.data, root.media_type
     lookup: asyncio.Future[list[tuple[str, list[dict[str, Any]]]]] | None = None

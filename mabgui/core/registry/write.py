@@ -295,31 +295,47 @@ class RegistryWriter:
         if actual != digest:
             raise DigestMismatch(what, digest, actual)
         location = location or await self.start_upload(ref)
-        octets = {"Content-Type": "application/octet-stream"}
-        deadline = max(self._deadline, len(data) / (1 << 20))  # ≥ 1 MB/s is expected
+        body = data
         if len(data) > MONOLITHIC_MAX:
             for start in range(0, len(data), CHUNK):
-                chunk = data[start : start + CHUNK]
-                answer = await self._send(
-                    "PATCH", ref, location, what, content=chunk, deadline=deadline,
-                    headers={**octets, "Content-Range": f"{start}-{start + len(chunk) - 1}"},
-                )  # fmt: skip
-                if answer.status != 202:
-                    raise write_error(answer, what, ref)
-                location = self._location(answer, ref, what)
+                location = await self.patch(ref, location, start, data[start : start + CHUNK])
             body = b""
-        else:
-            body = data
+        await self.finish(ref, location, digest, body, size=len(data))
+
+    def _upload_deadline(self, size: int) -> float:
+        return max(self._deadline, size / (1 << 20))  # ≥ 1 MB/s is expected
+
+    async def patch(self, ref: Reference, location: str, start: int, chunk: bytes) -> str:
+        """Send one chunk of an upload at ``start``; returns the session's next location."""
+        what = f"upload to {ref.name} (bytes {start}-{start + len(chunk) - 1})"
+        answer = await self._send(
+            "PATCH", ref, location, what, content=chunk,
+            deadline=self._upload_deadline(len(chunk)),
+            headers={"Content-Type": "application/octet-stream",
+                     "Content-Range": f"{start}-{start + len(chunk) - 1}"},
+        )  # fmt: skip
+        if answer.status != 202:
+            raise write_error(answer, what, ref)
+        return self._location(answer, ref, what)
+
+    async def finish(
+        self, ref: Reference, location: str, digest: str, body: bytes = b"", *, size: int
+    ) -> None:
+        """Close an upload session as ``digest`` (the registry checks the bytes against it)."""
+        what = f"upload of {digest} to {ref.name}"
         sep = "&" if "?" in location else "?"
-        answer = await self._send("PUT", ref, f"{location}{sep}digest={quote(digest)}", what,
-                                  content=body, headers=octets, deadline=deadline)  # fmt: skip
+        answer = await self._send(
+            "PUT", ref, f"{location}{sep}digest={quote(digest)}", what, content=body,
+            headers={"Content-Type": "application/octet-stream"},
+            deadline=self._upload_deadline(len(body)),
+        )  # fmt: skip
         if answer.status not in (201, 204):
             raise write_error(answer, what, ref)
         announced = answer.headers.get("docker-content-digest", digest).strip()
         if announced != digest:
             raise DigestMismatch(what, digest, announced)
         self.stats.uploaded += 1
-        self.stats.bytes_uploaded += len(data)
+        self.stats.bytes_uploaded += size
 
     async def put_manifest(
         self, ref: Reference, target: str, data: bytes, media_type: str
