@@ -19,7 +19,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, NoReturn
 
 from mabgui import __version__
-from mabgui.cli import builders, builds, doctor, emulators, history, manifests
+from mabgui.cli import bases, builders, builds, doctor, emulators, history, index, manifests
 from mabgui.cli.render import CliError, Handler, error, print_json
 from mabgui.core import log
 from mabgui.core.errors import MabguiError
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="log what is run to stderr (-vv: debug); the log file always has it",
     )  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for area in (doctor, builders, emulators, builds, history, manifests):
+    for area in (doctor, builders, emulators, builds, history, manifests, index, bases):
         area.add_commands(sub)
     return parser
 

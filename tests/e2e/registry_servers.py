@@ -158,8 +158,10 @@ def start_registry(
     auth: dict[str, Any] | None = None,
     host: str = "127.0.0.1",
     tls: tuple[Path, Path] | None = None,
+    storage_extra: tuple[str, ...] = (),
 ) -> RegistryServer:
-    """Start ``docker-registry serve`` on a free port of ``host``; wait until ``/v2/`` answers."""
+    """Start ``docker-registry serve`` on a free port of ``host``; wait until ``/v2/`` answers.
+    ``storage_extra``: more lines under ``storage:`` (e.g. ``maintenance:`` for read-only)."""
     port = free_port()
     storage = workdir / "storage"
     storage.mkdir(parents=True, exist_ok=True)
@@ -172,6 +174,7 @@ def start_registry(
         f"    rootdirectory: {storage}",
         "  delete:",
         "    enabled: true",
+        *storage_extra,
         "http:",
         f"  addr: {host}:{port}",
         f"  secret: {uuid.uuid4().hex}",
@@ -300,8 +303,8 @@ class TokenServer:
     def issue(self, subject: str, scope: str) -> str:
         """An RS256 JWT for ``scope`` (``repository:name:actions``) as distribution expects."""
         access = []
-        if scope:
-            kind, name, actions = scope.split(":", 2) if scope.count(":") >= 2 else ("", "", "")
+        for one in scope.split():  # several scopes (a push that mounts) are space-separated
+            kind, name, actions = one.split(":", 2) if one.count(":") >= 2 else ("", "", "")
             access.append({"type": kind, "name": name, "actions": actions.split(",")})
         now = int(time.time())
         header = {"typ": "JWT", "alg": "RS256", "x5c": [base64.b64encode(self._cert_der).decode()]}
@@ -326,7 +329,7 @@ class TokenServer:
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(handler.path).query)
-        scope = (query.get("scope") or [""])[0]
+        scope = " ".join(query.get("scope") or [""])
         user = ""
         header = handler.headers.get("Authorization", "")
         if header.startswith("Basic "):
@@ -336,7 +339,8 @@ class TokenServer:
                 return
             user = name
         self.requests.append({"scope": scope, "user": user})
-        if not user and not (self.anonymous_pull and scope.endswith(":pull")):
+        anonymous_ok = all(one.endswith(":pull") for one in scope.split())
+        if not user and not (self.anonymous_pull and anonymous_ok):
             self._reply(handler, 401, {"details": "authentication required"})
             return
         if (query.get("service") or [""])[0] != self.service:

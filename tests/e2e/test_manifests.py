@@ -123,7 +123,7 @@ def test_cli_json_and_raw(engine: Engine) -> None:
     result = cli("inspect", engine.base_image, "--json", "--no-cache")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert list(doc) == ["reference", "digest", "mediaType", "size", "manifests"]
+    assert list(doc) == ["reference", "digest", "mediaType", "size", "manifests", "referrers"]
     assert doc["reference"] == engine.base_image
     assert {m["platform"] for m in doc["manifests"]} == SIX
     raw = cli("inspect", engine.base_image, "--raw")

@@ -89,7 +89,8 @@ def test_attestations_hang_under_their_platform() -> None:
 
 def test_json_document_has_exactly_the_documented_keys() -> None:
     doc = tree_of("buildx-attested", ref="127.0.0.1:5000/app:x").to_json()
-    assert list(doc) == ["reference", "digest", "mediaType", "size", "manifests"]
+    assert list(doc) == ["reference", "digest", "mediaType", "size", "manifests", "referrers"]
+    assert doc["referrers"] == []
     assert doc["reference"] == "127.0.0.1:5000/app:x"
     entry = doc["manifests"][0]
     assert list(entry) == [

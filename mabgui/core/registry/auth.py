@@ -250,7 +250,10 @@ class Authenticator:
                 return token.value
             realm = self._checked_realm(registry, challenge.realm)
             creds = await self._creds(registry)
-            params = {"scope": scope}
+            # Several scopes (a push to one repository mounting from another) are separated
+            # by spaces in ``scope`` and sent as repeated ``scope`` parameters, as docker does.
+            scopes = scope.split()
+            params: dict[str, str | list[str]] = {"scope": scopes if len(scopes) > 1 else scope}
             if challenge.params.get("service"):
                 params["service"] = challenge.params["service"]
             what = f"token for {registry} ({scope})"

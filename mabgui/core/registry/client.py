@@ -258,6 +258,12 @@ class RegistryClient:
             raise
         return from_api if from_api is not None else from_tag
 
+    async def referrers_api(self, ref: Reference, digest: str) -> list[dict[str, Any]] | None:
+        """The referrers API alone: ``None`` when the registry does not have it (a copy asks
+        it once, then uses the tag schema for every subject when it is missing)."""
+        check_digest(digest, f"referrers of {ref.name}")
+        return await self._referrers_api(ref, digest)
+
     async def _referrers_api(self, ref: Reference, digest: str) -> list[dict[str, Any]] | None:
         what = f"referrers of {ref.name}@{digest}"
         try:
@@ -282,6 +288,26 @@ class RegistryClient:
             return None
         return _manifests_list(index.data)
 
+    async def request(
+        self,
+        method: str,
+        ref: Reference,
+        path: str,
+        what: str,
+        *,
+        scope: str = "",
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int = MAX_MANIFEST_BYTES,
+        deadline: float | None = None,
+    ) -> Answer:
+        """A raw authenticated request whose answer (any status but a refused 401) the caller
+        reads: the way in for :mod:`.write`, which maps write failures to its own errors."""
+        return await self._request(
+            method, ref, path, what, headers=headers, max_bytes=max_bytes, scope=scope,
+            content=content, check=False, deadline=deadline,
+        )  # fmt: skip
+
     # --- HTTP + auth -------------------------------------------------------------------------
 
     async def _request(
@@ -293,30 +319,44 @@ class RegistryClient:
         *,
         headers: Mapping[str, str] | None = None,
         max_bytes: int = MAX_MANIFEST_BYTES,
+        scope: str = "",
+        content: bytes | None = None,
+        check: bool = True,
+        deadline: float | None = None,
     ) -> Answer:
-        scope = f"repository:{ref.repository}:pull"
+        """One request with auth. ``scope`` defaults to pulling ``ref``'s repository (writes
+        pass ``repository:<name>:push,pull``, plus ``repository:<from>:pull`` to mount);
+        ``check=False`` returns any answer but a 401 for the caller to interpret."""
+        scope = scope or f"repository:{ref.repository}:pull"
         host = ref.api_host
         for attempt in range(2):
             request_headers = dict(headers or {})
+            # An absolute ``path`` (an upload's Location) gets credentials only on the
+            # registry's own host (rule 4 of Authenticator).
+            url = path if "://" in path else self.base_url(ref) + path
             auth = await self._auth.header(ref.registry, host, scope)
-            if auth:
+            if auth and (
+                "://" not in path or _same_host(httpx.URL(url), httpx.URL(self.base_url(ref)))
+            ):
                 request_headers["Authorization"] = auth
             try:
                 answer = await self._transport.send(
-                    method, self.base_url(ref) + path, what,
-                    headers=request_headers, max_bytes=max_bytes,
+                    method, url, what, headers=request_headers,
+                    content=content, max_bytes=max_bytes, deadline=deadline,
                 )  # fmt: skip
             except NotHttps:
                 registry = ref.registry.lower()
                 if registry not in self._insecure or registry in self._plain:
                     raise
                 self._plain.add(registry)  # an insecure registry without TLS: plain HTTP
+                url = path if "://" in path else self.base_url(ref) + path
                 answer = await self._transport.send(
-                    method, self.base_url(ref) + path, what,
-                    headers=request_headers, max_bytes=max_bytes,
+                    method, url, what, headers=request_headers,
+                    content=content, max_bytes=max_bytes, deadline=deadline,
                 )  # fmt: skip
             if answer.status != 401:
-                _raise_for_status(answer, what, ref)
+                if check:
+                    _raise_for_status(answer, what, ref)
                 return answer
             if not _same_host(answer.url, httpx.URL(self.base_url(ref))):
                 # Rule 2 of Authenticator: a challenge from a host the registry redirected to

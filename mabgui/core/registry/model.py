@@ -364,6 +364,16 @@ class ManifestTree:
             "mediaType": root.media_type,
             "size": root.size,
             "manifests": entries,
+            # found through the referrers API or the ``sha256-<hex>`` tag schema
+            "referrers": [
+                {
+                    "digest": d.digest,
+                    "artifactType": d.artifact_type or None,
+                    "mediaType": d.media_type,
+                    "size": d.size,
+                }
+                for d in self.referrers
+            ],
         }
 
 

@@ -47,7 +47,9 @@ MAX_REDIRECTS = 5
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 DEFAULT_CONCURRENCY = 16
 # Query parameters whose values are logged as they are: paging and token scopes hold no secret.
-_LOGGED_PARAMS = frozenset({"n", "last", "scope", "service"})
+_LOGGED_PARAMS = frozenset({"n", "last", "scope", "service", "mount", "from", "digest"})
+# A form body (the token POST); a list value is sent as a repeated field (several scopes).
+Form = dict[str, str | list[str]]
 
 
 @dataclass(frozen=True)
@@ -184,21 +186,25 @@ class Transport:
         what: str,
         *,
         headers: dict[str, str] | None = None,
-        form: dict[str, str] | None = None,
+        form: Form | None = None,
+        content: bytes | None = None,
         max_bytes: int,
+        deadline: float | None = None,
     ) -> Answer:
-        """Send one request, following redirects; the whole exchange within :attr:`deadline`."""
+        """Send one request, following redirects; the whole exchange within :attr:`deadline`
+        (or ``deadline`` when given: uploads of large blobs need longer than a look-up)."""
+        limit = self.deadline if deadline is None else deadline
         async with self._sem:
             try:
-                async with asyncio.timeout(self.deadline):
+                async with asyncio.timeout(limit):
                     return await self._exchange(method, url, what, dict(headers or {}), form,
-                                                max_bytes)  # fmt: skip
+                                                content, max_bytes)  # fmt: skip
             except TimeoutError:
                 _log.info("%s %s: no complete answer in %g s", method, loggable(url),
-                          self.deadline)  # fmt: skip
+                          limit)  # fmt: skip
                 raise RegistryTimeout(
                     f"{what}: the registry did not answer in time (no complete answer within"
-                    f" {self.deadline:g} s)",
+                    f" {limit:g} s)",
                     hint="the registry or the network is very slow; check it or try again",
                 ) from None
 
@@ -208,7 +214,8 @@ class Transport:
         url: str,
         what: str,
         headers: dict[str, str],
-        form: dict[str, str] | None,
+        form: Form | None,
+        content: bytes | None,
         max_bytes: int,
     ) -> Answer:
         try:
@@ -216,7 +223,7 @@ class Transport:
         except httpx.InvalidURL:
             raise ServerError(f"{what}: invalid address {loggable(url)}") from None
         for hop in range(MAX_REDIRECTS + 1):
-            answer = await self._one(method, current, what, headers, form, max_bytes)
+            answer = await self._one(method, current, what, headers, form, content, max_bytes)
             location = answer.headers.get("location", "")
             if answer.status not in REDIRECTS or not location:
                 return answer
@@ -238,7 +245,7 @@ class Transport:
             if not same_origin(current, target):
                 headers.pop("Authorization", None)  # credentials never leave their origin
             if answer.status == 303 or (answer.status in (301, 302) and method == "POST"):
-                method, form = ("HEAD" if method == "HEAD" else "GET"), None
+                method, form, content = ("HEAD" if method == "HEAD" else "GET"), None, None
             current = target
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
@@ -248,14 +255,17 @@ class Transport:
         url: httpx.URL,
         what: str,
         headers: dict[str, str],
-        form: dict[str, str] | None,
+        form: Form | None,
+        content: bytes | None,
         max_bytes: int,
     ) -> Answer:
         self.requests += 1
         started = time.monotonic()
         status: int | str = "-"
         try:
-            request = self._http.build_request(method, url, headers=headers, data=form)
+            request = self._http.build_request(
+                method, url, headers=headers, data=form, content=content
+            )
             response = await self._http.send(request, stream=True)
             status = response.status_code
             try:

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mabgui.core.registry import RegistryClient, RegistryError
+from mabgui.core.registry import INDEX_TYPES, RegistryClient, RegistryError
 from mabgui.core.registry.cache import DigestCache, default_cache_dir
 from mabgui.core.registry.manifest import Layer, ManifestTree, fetch_tree, human_size
 from mabgui.core.registry.reference import InvalidReference, Reference, parse_reference
@@ -46,6 +46,7 @@ from mabgui.ui.models.manifests import (
     raw_of,
 )
 from mabgui.ui.tasks import TaskFailure, TaskManager
+from mabgui.ui.views.manifests.assemble_dialog import AssembleDialog
 from mabgui.ui.views.manifests.chart import SizeChart
 from mabgui.ui.views.manifests.details import ManifestDetails
 
@@ -94,12 +95,19 @@ class ManifestsView(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
         self.cancel_button.setEnabled(False)
+        self.assemble_button = QPushButton("Assemble…")
+        self.assemble_button.setToolTip(
+            "Make an index from per-platform images, or add/remove a platform (issue 13)"
+        )
+        self.assemble_button.clicked.connect(lambda: self.open_assemble())
+        self.assemble_dialog: AssembleDialog | None = None
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Image:"))
         bar.addWidget(self.ref_box, 1)
         bar.addWidget(self.insecure)
         bar.addWidget(self.inspect_button)
         bar.addWidget(self.cancel_button)
+        bar.addWidget(self.assemble_button)
 
         self.status = QLabel("Enter an image reference and press Inspect.")
         self.status.setWordWrap(True)
@@ -155,6 +163,19 @@ class ManifestsView(QWidget):
         """Inspect ``ref`` (the Builds view opens a finished build's result with it)."""
         self.ref_box.setEditText(ref)
         self.inspect()
+
+    def open_assemble(self) -> AssembleDialog:
+        """The Assemble dialog (non-modal), its target prefilled from the reference shown; a
+        pushed index opens here."""
+        dialog = AssembleDialog(self, insecure=self.insecure.isChecked())
+        if self.tree is not None and self.tree.reference.tag:
+            dialog.target.setText(str(self.tree.reference))
+            if self.tree.root.media_type in INDEX_TYPES:
+                dialog.set_operation("append")
+        dialog.pushed.connect(self.open_reference)
+        self.assemble_dialog = dialog
+        dialog.show()
+        return dialog
 
     def inspect(self) -> None:
         """Start a look-up of the reference in the box; one in flight is cancelled."""
