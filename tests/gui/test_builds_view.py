@@ -56,7 +56,7 @@ def test_failed_build_marks_only_the_arm64_lane(view, qloop, qtmodeltester) -> N
     assert set(lanes) == {AMD64, ARM64, ARMV7, None}
     assert lanes[ARM64].failed
     assert lanes[ARM64].error.isVisible()
-    assert "RUN" in lanes[ARM64].current.text()
+    assert "RUN" in lanes[ARM64].current.full_text()
     assert "exit code: 1" in lanes[ARM64].error.text()
     assert not lanes[AMD64].failed
     assert not lanes[ARMV7].failed  # only canceled because arm64 failed
@@ -360,3 +360,25 @@ def test_cancel_a_paced_replay_ends_it_as_canceled(view, qloop) -> None:  # type
     assert "canceled" in view.state.text()
     assert not any(s.state is P.StepState.RUNNING for s in view.progress.steps.values())
     assert not view.cancel_button.isEnabled()
+
+
+def test_a_cancelled_build_shows_every_lane_cancelled(view, qloop) -> None:  # type: ignore[no-untyped-def]
+    """Cut where amd64 has run 6 of its steps and its later ones never started: after the
+    user's cancel no lane reads running, no step runs, and the lanes say the user stopped it."""
+    lines = _data("multi-platform.rawjson").splitlines(keepends=True)
+    parser = P.ProgressParser()
+    parser.feed(b"".join(lines[: int(len(lines) * 0.2)]))
+    parser.close(canceled=True)
+    progress = parser.progress
+    assert str(progress.lanes[AMD64].state) == "running"  # the core's own reading
+    view.show_progress(progress, "cancelled")
+    for platform in (AMD64, ARM64, ARMV7):
+        lane = view.lane(platform)
+        assert lane is not None
+        assert lane.state_label.text().startswith("canceled"), platform
+        assert "because you cancelled" in lane.current.full_text(), platform
+        assert "another step failed" not in lane.current.full_text()
+        assert "▶" not in lane.current.full_text()
+    assert "running" not in view.state.text()
+    assert "3 canceled" in view.state.text()
+    assert not any(s.state is P.StepState.RUNNING for s in progress.steps.values())

@@ -147,7 +147,7 @@ def test_failure_only_on_arm64_marks_that_lane(view, qloop, engine, tmp_path: Pa
     assert failed == [ARM64]
     lane = view.lane(ARM64)
     assert "exit code: 1" in lane.error.text()
-    assert "RUN" in lane.current.text()
+    assert "RUN" in lane.current.full_text()
     assert "linux/arm64" in view.error.text()
     step = view.progress.lanes[ARM64].failed_step  # type: ignore[union-attr]
     assert step is not None

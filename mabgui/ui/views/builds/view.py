@@ -57,13 +57,14 @@ from mabgui.ui.tasks import TaskFailure, TaskManager
 from mabgui.ui.views.builds.form import BuildForm
 from mabgui.ui.views.builds.history import HistoryPanel, entry_image
 from mabgui.ui.views.builds.insight import InsightPanel
-from mabgui.ui.views.builds.lanes import LaneWidget
+from mabgui.ui.views.builds.lanes import LaneWidget, shown_state
 from mabgui.ui.views.builds.log import LogPane
 from mabgui.ui.views.builds.style import (
     ERROR_BG,
     ERROR_BORDER,
     SHARED_COLOR,
     STATE_COLORS,
+    STATE_TEXT,
     escape,
     format_duration,
     lane_color,
@@ -672,7 +673,7 @@ class BuildsView(QWidget):
         if lanes and progress.result is not None:
             counts: dict[str, int] = {}
             for lane in lanes:
-                word = "failed" if lane.failed_step is not None else str(lane.state)
+                word = STATE_TEXT[shown_state(lane, progress.result)]
                 counts[word] = counts.get(word, 0) + 1
             parts.append(", ".join(f"{n} {word}" for word, n in counts.items()))
         elif lanes:
@@ -686,6 +687,8 @@ class BuildsView(QWidget):
         self._tick_timer.stop()
         self.live = False
         self.cancel_button.setEnabled(False)
+        for widget in self._lanes.values():
+            widget.set_outcome(result)
         self._refresh_lanes()
         self._refresh_header()
         self._refresh_side_panels(force=True)
