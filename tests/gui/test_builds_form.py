@@ -179,3 +179,56 @@ def test_history_reopen_respec_delete(qtbot, qloop, qtmodeltester, tmp_path: Pat
     view.tasks.cancel_all()
     view.form.tasks.cancel_all()
     view.close()
+
+
+def test_platforms_are_exactly_what_is_ticked_or_typed(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The last spec is restored before the builders load: its platforms wait under "Other
+    platforms"; once the builder lists them they become ticked boxes, so unticking one
+    really drops it from the build."""
+    first = BuildForm()
+    qtbot.addWidget(first)
+    first.context.setText(str(tmp_path))
+    first.set_platforms([AMD64, ARM64])
+    first.start()  # saves the spec, restored by the next form
+    form = BuildForm()
+    qtbot.addWidget(form)
+    assert set(form.spec().platforms) == {AMD64, ARM64}
+    form.set_builders({"default": [AMD64, ARM64, RISCV]})
+    assert form.platform_boxes[AMD64].isChecked()
+    assert form.extra_platforms.text() == ""
+    form.platform_boxes[AMD64].setChecked(False)
+    assert form.spec().platforms == [ARM64]
+    form.extra_platforms.setText("linux/s390x")
+    assert form.spec().platforms == [ARM64, Platform.parse("linux/s390x")]
+
+
+def test_a_removed_builder_leaves_the_form(form) -> None:  # type: ignore[no-untyped-def]
+    form.builder.setCurrentText("multi")
+    form.set_builders({"default": [AMD64, ARM64, RISCV]})  # `buildx rm multi`, then reloaded
+    assert [form.builder.itemText(i) for i in range(form.builder.count())] == ["default"]
+    assert form.builder.currentText() == "default"
+
+
+def test_builds_view_reloads_the_builders_when_shown_again(qtbot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    view = BuildsView()
+    qtbot.addWidget(view)
+    loads: list[int] = []
+    monkeypatch.setattr(view.form, "load_builders", lambda: loads.append(1))
+    monkeypatch.setattr(view.history, "refresh", lambda: None)
+    view.show()
+    assert len(loads) == 1
+    view.hide()
+    view.show()
+    assert len(loads) == 2
+    view.close()
+
+
+def test_tab_moves_on_from_text_boxes_and_follows_the_layout(form) -> None:  # type: ignore[no-untyped-def]
+    assert form.build_args.tabChangesFocus()
+    assert form.secrets.tabChangesFocus()
+    chain = form.tab_chain()
+    boxes = list(form.platform_boxes.values())
+    assert chain.index(form.target) < chain.index(boxes[0]) < chain.index(form.extra_platforms)
+    assert chain.index(form.extra_platforms) < chain.index(form.tags) < chain.index(form.build_args)
+    assert chain.index(form.build_args) < chain.index(form.secrets) < chain.index(form.output)
+    assert chain[-1] is form.start_button or chain.index(form.start_button) > chain.index(form.sbom)

@@ -266,9 +266,14 @@ class BuildsView(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        if not self._loaded and self.autoload:
-            self._loaded = True
+        if not self.autoload:
+            return
+        # Builders are re-listed each time the area shows: one removed in the Builders area
+        # (or a terminal) leaves the form, one created there appears.
+        if not self.building():
             self.form.load_builders()
+        if not self._loaded:
+            self._loaded = True
             self.history.refresh()
 
     def _side_changed(self, index: int) -> None:
