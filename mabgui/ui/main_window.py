@@ -105,7 +105,7 @@ class MainWindow(QMainWindow):
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
         self.nav.setIconSize(QSize(22, 22))
-        self.nav.setFixedWidth(160)
+        self.nav.setFixedWidth(140)
         self.stack = QStackedWidget()
         self.views: dict[str, QWidget] = {
             "Builders": BuildersView(),
@@ -115,7 +115,7 @@ class MainWindow(QMainWindow):
         }
         for name in AREAS:
             item = QListWidgetItem(self.style().standardIcon(_AREA_ICONS[name]), name)
-            item.setSizeHint(QSize(150, 36))
+            item.setSizeHint(QSize(130, 36))
             self.nav.addItem(item)
             self.stack.addWidget(self.views[name])
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)

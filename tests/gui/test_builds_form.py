@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from mabgui.core import progress as P
 from mabgui.core.build import BuildSpec, OutputKind, Secret, history
@@ -157,12 +158,17 @@ def test_history_reopen_respec_delete(qtbot, qloop, qtmodeltester, tmp_path: Pat
     run_until(qloop, lambda: view.lane(ARM64) is not None and view.lane(ARM64).failed)
     assert "failed" in view.state.text()
     assert not view.inspect_button.isEnabled()
+    assert not view.result_row.isVisibleTo(view)
 
     panel.view.setCurrentIndex(model.index(1, 0))
     panel.reopen_button.click()
     run_until(qloop, lambda: "succeeded" in view.state.text())
-    # a pushed build can be opened in the Manifests view
+    # a pushed build shows its reference and digest in the run's header: copy, open
     assert view.inspect_button.isEnabled()
+    assert view.result_row.isVisibleTo(view)
+    assert view.result_ref_label.full_text() == view.result_ref
+    view.copy_button.click()
+    assert QApplication.clipboard().text() == view.result_ref
     with qtbot.waitSignal(view.inspect_requested) as blocker:
         view.inspect_button.click()
     assert blocker.args[0].startswith("127.0.0.1:5000/mabgui-ui-test:multi")

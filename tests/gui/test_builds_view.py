@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from mabgui.core import progress as P
+from mabgui.core.build import BuildSpec
 from mabgui.core.platform import Platform
 from mabgui.ui.views.builds.insight import InsightModel
 from mabgui.ui.views.builds.lanes import ObjectRole, StepsModel
@@ -382,3 +383,31 @@ def test_a_cancelled_build_shows_every_lane_cancelled(view, qloop) -> None:  # t
     assert "running" not in view.state.text()
     assert "3 canceled" in view.state.text()
     assert not any(s.state is P.StepState.RUNNING for s in progress.steps.values())
+
+
+def test_a_failure_selects_the_failed_step_and_its_log(view, qloop) -> None:  # type: ignore[no-untyped-def]
+    progress = run(qloop, view.replay_bytes(_data("fail-arm64.rawjson"), title="fail"))
+    failed = progress.lanes[ARM64].failed_step
+    assert failed is not None
+    lane = view.lane(ARM64)
+    assert lane is not None
+    assert lane.selected_step() is failed
+    assert view.bottom.currentWidget() is view.log_pane
+    assert view.log_pane.step_filter.currentData() is failed
+    assert view.log_pane.model.rowCount() > 0
+    bar = view.log_pane.view.verticalScrollBar()
+    assert bar.value() == bar.maximum()  # the error is the last lines of the step
+
+
+def test_a_started_build_folds_the_form_away(view, qloop) -> None:  # type: ignore[no-untyped-def]
+    assert view.side.isVisible()
+    view.start_build(_spec())  # refused (no such context), but it was started
+    run_until(qloop, lambda: not view.building())
+    assert not view.side.isVisible()
+    assert not view.form_button.isChecked()
+    view.form_button.click()
+    assert view.side.isVisible()
+
+
+def _spec() -> BuildSpec:
+    return BuildSpec(context="/nonexistent/mabgui-ui-test", platforms=[AMD64])

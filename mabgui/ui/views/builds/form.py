@@ -7,6 +7,7 @@ The platform checkboxes come from the selected builder (``docker buildx ls``, th
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -201,16 +202,15 @@ class BuildForm(QWidget):
             self.pull,
             self.start_button,
         ]
-        for first, second in zip(chain, chain[1:], strict=False):
+        for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
 
     def tab_chain(self) -> list[QWidget]:
         """The form's widgets in the order Tab visits them, from the builder."""
-        chain: list[QWidget] = []
+        chain: list[QWidget] = [self.builder]
         widget = self.builder.nextInFocusChain()
-        chain.append(self.builder)
         for _ in range(1000):
-            if widget is self.builder:
+            if widget is None or widget is self.builder:
                 break
             if self.isAncestorOf(widget) and widget.focusPolicy() & Qt.FocusPolicy.TabFocus:
                 chain.append(widget)

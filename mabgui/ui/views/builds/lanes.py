@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
 
 from mabgui.core.progress import BuildResult, Lane, Step, StepState
 from mabgui.ui.models.table import RIGHT, Column, ObjectRole, RowsTableModel
-from mabgui.ui.widgets.elided import ElidedLabel
 from mabgui.ui.views.builds.style import (
     ERROR_BG,
     ERROR_BORDER,
@@ -43,6 +42,7 @@ from mabgui.ui.views.builds.style import (
     format_duration,
     state_icon,
 )
+from mabgui.ui.widgets.elided import ElidedLabel
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -160,7 +160,8 @@ def lane_complete(lane: Lane) -> bool:
     by_stage: dict[str, set[int]] = {}
     totals: dict[str, int] = {}
     for step in numbered:
-        assert step.index is not None and step.total is not None
+        assert step.index is not None
+        assert step.total is not None
         by_stage.setdefault(step.stage, set()).add(step.index)
         totals[step.stage] = max(totals.get(step.stage, 0), step.total)
     return all(len(by_stage[stage]) >= total for stage, total in totals.items())
@@ -389,6 +390,18 @@ class LaneWidget(QFrame):
             self.current.setText(step.label if step is not None else "waiting…")
         self._set_failed(failed_step is not None, failed_step.error if failed_step else "")
         self._set_bar_color(state)
+
+    def select_step(self, step: Step) -> None:
+        """Select ``step``'s row and scroll to it (a failed step after the build)."""
+        row = self.model.row_of(step)
+        if row >= 0:
+            index = self.model.index(row, 0)
+            self.view.setCurrentIndex(index)
+            self.view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+
+    def selected_step(self) -> Step | None:
+        step = self.model.data(self.view.currentIndex(), ObjectRole)
+        return step if isinstance(step, Step) else None
 
     def _follow(self, step: Step) -> None:
         """Keep the running step in sight (once per step, so the user can still scroll)."""

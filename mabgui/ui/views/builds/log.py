@@ -265,28 +265,32 @@ class LogPane(QWidget):
         self._step_items: list[Step] = []
 
         self.platform_filter = QComboBox()
-        self.platform_filter.setMinimumContentsLength(8)
+        self.platform_filter.setMinimumContentsLength(5)
         self.platform_filter.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
         self.step_filter = QComboBox()
-        self.step_filter.setMinimumContentsLength(14)
+        self.step_filter.setMinimumContentsLength(6)
         self.step_filter.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
         self.text_filter = QLineEdit()
         self.text_filter.setPlaceholderText("Find in log…")
         self.text_filter.setClearButtonEnabled(True)
-        self.text_filter.setMinimumWidth(90)
+        self.text_filter.setMinimumWidth(80)
         self.follow = QCheckBox("Follow")
         self.follow.setChecked(True)
         self.count = QLabel("0 lines")
 
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
-        bar.addWidget(QLabel("Platform"))
+        platform_label = QLabel("&Platform")
+        platform_label.setBuddy(self.platform_filter)
+        step_label = QLabel("S&tep")
+        step_label.setBuddy(self.step_filter)
+        bar.addWidget(platform_label)
         bar.addWidget(self.platform_filter)
-        bar.addWidget(QLabel("Step"))
+        bar.addWidget(step_label)
         bar.addWidget(self.step_filter, 1)
         bar.addWidget(self.text_filter, 1)
         bar.addWidget(self.follow)
@@ -298,6 +302,7 @@ class LogPane(QWidget):
         self.view.setObjectName("buildLog")
         self.view.setModel(self.model)
         self.view.setShowGrid(False)
+        self.view.setTabKeyNavigation(False)  # Tab leaves the log (arrows move within it)
         self.view.setWordWrap(False)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
