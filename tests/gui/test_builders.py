@@ -168,3 +168,29 @@ def test_dialog_refuses_bad_input_with_reasons(qtbot: QtBot, qloop: qasync.QEven
 
 
 # --- the view on the real engine ------------------------------------------------------------------
+
+
+def test_chips_wrap_and_the_row_grows(qtbot: QtBot) -> None:
+    """A narrow Platforms column wraps the chips onto more lines: no chip is left out."""
+    from PySide6.QtWidgets import QStyleOptionViewItem, QTreeView
+
+    from mabgui.ui.views.builders.chips import ChipsDelegate
+
+    model = BuildersModel()
+    model.set_overview(overview("ls-multi-current.txt"))
+    tree = QTreeView()
+    qtbot.addWidget(tree)
+    tree.setModel(model)
+    delegate = ChipsDelegate(tree)
+    tree.setItemDelegateForColumn(COL_PLATFORMS, delegate)
+    tree.header().resizeSection(COL_PLATFORMS, 140)
+    index = model.index(0, COL_PLATFORMS, model.builder_index("default"))
+    chips = index.data(ChipsRole)
+    option = QStyleOptionViewItem()
+    option.font = tree.font()
+    boxes = delegate._boxes(option, list(chips), 140)  # noqa: SLF001 - the layout itself
+    assert len(boxes) == len(grouped(chips))
+    assert all(box.right() <= 140 for box, _label, _chip in boxes)
+    one_line = tree.fontMetrics().height() + 6
+    assert len({box.top() for box, _label, _chip in boxes}) >= 3  # three lines of chips
+    assert delegate.sizeHint(option, index).height() > 2 * one_line

@@ -128,7 +128,8 @@ class BuildersView(QWidget):
         self.tree = QTreeView()
         self.tree.setModel(self.model)
         self.tree.setItemDelegateForColumn(COL_PLATFORMS, ChipsDelegate(self.tree))
-        self.tree.setUniformRowHeights(True)
+        # Rows grow when the platform chips wrap (every chip stays visible).
+        self.tree.setUniformRowHeights(False)
         self.tree.setAlternatingRowColors(False)
         self.tree.setSelectionBehavior(QTreeView.SelectionBehavior.SelectRows)
         self.tree.setSelectionMode(QTreeView.SelectionMode.SingleSelection)
@@ -136,6 +137,9 @@ class BuildersView(QWidget):
         header.setStretchLastSection(True)
         for col in (COL_NAME, COL_DRIVER, COL_ENDPOINT, COL_STATUS, COL_BUILDKIT):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.sectionResized.connect(
+            lambda col, _old, _new: col == COL_PLATFORMS and self.tree.doItemsLayout()
+        )
         self.tree.selectionModel().selectionChanged.connect(self._selection_changed)
         self.tree.doubleClicked.connect(lambda _i: self.inspect_selected())
         self.legend = QLabel(legend_html())
