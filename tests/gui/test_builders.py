@@ -194,3 +194,20 @@ def test_chips_wrap_and_the_row_grows(qtbot: QtBot) -> None:
     one_line = tree.fontMetrics().height() + 6
     assert len({box.top() for box, _label, _chip in boxes}) >= 3  # three lines of chips
     assert delegate.sizeHint(option, index).height() > 2 * one_line
+
+
+def test_toolbar_reachable_with_tab_and_shortcuts(qtbot: QtBot) -> None:
+    from PySide6.QtWidgets import QToolBar
+
+    from mabgui.ui.views.builders.view import BuildersView
+
+    view = BuildersView()
+    qtbot.addWidget(view)
+    bar = view.findChild(QToolBar)
+    assert bar is not None
+    for action in (view.refresh_act, view.new_act, view.use_act, view.remove_act):
+        assert not action.shortcut().isEmpty(), action.text()
+        button = bar.widgetForAction(action)
+        assert button is not None
+        assert button.focusPolicy() & Qt.FocusPolicy.TabFocus
+        assert button.accessibleName()

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QShowEvent
+from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QHeaderView,
@@ -80,42 +80,58 @@ class BuildersView(QWidget):
         bar = QToolBar("Builders")
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
 
-        def act(text: str, tip: str, slot: Callable[[], object]) -> QAction:
+        def act(
+            text: str, tip: str, slot: Callable[[], object], key: str = ""
+        ) -> QAction:
             action = QAction(text, self)
-            action.setToolTip(tip)
+            action.setToolTip(f"{tip} ({key})" if key else tip)
+            if key:
+                # Active while the focus is in this area (the window's F5 stays the engine's).
+                action.setShortcut(QKeySequence(key))
+                action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                self.addAction(action)
             action.triggered.connect(lambda _checked=False: slot())
             bar.addAction(action)
+            button = bar.widgetForAction(action)
+            if button is not None:  # tool bar buttons take no focus by default: Tab reaches them
+                button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+                button.setAccessibleName(text.rstrip("…"))
             return action
 
         self.refresh_act = act(
-            "Refresh", "List the builders again (docker buildx ls)", self.refresh
+            "Refresh", "List the builders again (docker buildx ls)", self.refresh, "Ctrl+R"
         )
         self.new_act = act(
             "New multi-arch builder…",
             "Create a docker-container, remote or kubernetes builder, one or more nodes",
             self.new_builder,
+            "Ctrl+N",
         )
         bar.addSeparator()
         self.use_act = act(
-            "Use", "Make it the current builder (docker buildx use)", self.use_selected
+            "Use", "Make it the current builder (docker buildx use)", self.use_selected, "Ctrl+U"
         )
         self.bootstrap_act = act(
             "Bootstrap",
             "Start BuildKit on every node (docker buildx inspect --bootstrap)",
             self.bootstrap_selected,
+            "Ctrl+B",
         )
         self.stop_act = act(
-            "Stop", "Stop its BuildKit daemons (docker buildx stop)", self.stop_selected
+            "Stop", "Stop its BuildKit daemons (docker buildx stop)", self.stop_selected, "Ctrl+T"
         )
         self.remove_act = act(
-            "Remove…", "Remove the builder (docker buildx rm)", self.remove_selected
+            "Remove…", "Remove the builder (docker buildx rm)", self.remove_selected, "Del"
         )
         self.inspect_act = act(
             "Inspect",
             "Driver options, flags, labels, GC policy (docker buildx inspect)",
             self.inspect_selected,
+            "Ctrl+I",
         )
-        self.cancel_act = act("Cancel", "Stop the running buildx command", self.cancel_action)
+        self.cancel_act = act(
+            "Cancel", "Stop the running buildx command", self.cancel_action, "Esc"
+        )
         self.cancel_act.setVisible(False)
         self._tips = {a: a.toolTip() for a in (self.bootstrap_act, self.stop_act, self.remove_act)}
         layout.addWidget(bar)
