@@ -132,3 +132,24 @@ def test_size_chart_units_labels_scroll_and_reset(qtbot) -> None:  # type: ignor
     assert chart.values == []
     assert chart.unit[0] == "B"
     chart.grab()  # paints empty without error
+
+
+def test_after_inspect_the_tree_keeps_its_width(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from mabgui.ui.views.manifests.view import ManifestsView
+
+    view = ManifestsView()
+    qtbot.addWidget(view)
+    view.resize(860, 620)  # the area at a 1024-px window
+    view.show()
+    tree = recorded_tree("busybox-list")
+    view._show_tree(tree, 0.1)  # noqa: SLF001 - the look-up's last step, without a registry
+    long_name = "index: " + "registry.example.com/" + "very-long-repository-name/" * 6 + "x:1"
+    view.details.show_node(None, long_name, "sha256:" + "ab" * 32, b"", "index")
+    qtbot.wait(10)
+    sizes = view.main_splitter.sizes()
+    assert sizes[0] >= 0.5 * sum(sizes)
+    assert view.details.title.is_elided()
+    assert long_name in view.details.title.toolTip()
+    header = view.view.header()
+    shown = sum(header.sectionSize(c) for c in range(header.count()))
+    assert shown <= view.view.viewport().width() + 2  # every column on screen

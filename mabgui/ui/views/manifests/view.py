@@ -142,6 +142,7 @@ class ManifestsView(QWidget):
         main.setStretchFactor(1, 2)
         main.setChildrenCollapsible(False)
         main.setSizes([680, 520])
+        self.main_splitter = main
 
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
@@ -234,6 +235,7 @@ class ManifestsView(QWidget):
         root = self.model.index(0, 0)
         self.view.setCurrentIndex(root)
         self.chart.set_tree(tree)
+        self._balance()
         manifests = tree.platform_manifests()
         attestations = sum(len(m.attestations) for m in manifests)
         broken = [m for m in manifests if m.error]
@@ -248,6 +250,13 @@ class ManifestsView(QWidget):
         if broken:
             parts.append(f"{len(broken)} manifests could not be read")
         self._info(" · ".join(parts))
+
+    def _balance(self) -> None:
+        """The tree keeps at least 55% of the width, so its Digest/Type/Size columns show."""
+        sizes = self.main_splitter.sizes()
+        total = sum(sizes)
+        if total > 0 and sizes[0] < total * 0.55:
+            self.main_splitter.setSizes([round(total * 0.6), total - round(total * 0.6)])
 
     def _clear(self) -> None:
         self.tree = None
