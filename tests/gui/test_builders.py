@@ -188,7 +188,7 @@ def test_chips_wrap_and_the_row_grows(qtbot: QtBot) -> None:
     chips = index.data(ChipsRole)
     option = QStyleOptionViewItem()
     option.font = tree.font()
-    boxes = delegate._boxes(option, list(chips), 140)  # noqa: SLF001 - the layout itself
+    boxes = delegate._boxes(option, list(chips), 140)
     assert len(boxes) == len(grouped(chips))
     assert all(box.right() <= 140 for box, _label, _chip in boxes)
     one_line = tree.fontMetrics().height() + 6

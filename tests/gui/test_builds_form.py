@@ -238,3 +238,23 @@ def test_tab_moves_on_from_text_boxes_and_follows_the_layout(form) -> None:  # t
     assert chain.index(form.extra_platforms) < chain.index(form.tags) < chain.index(form.build_args)
     assert chain.index(form.build_args) < chain.index(form.secrets) < chain.index(form.output)
     assert chain[-1] is form.start_button or chain.index(form.start_button) > chain.index(form.sbom)
+
+
+def test_history_shows_all_its_columns_in_the_side_panel(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    spec = BuildSpec(
+        context=str(tmp_path / "a-rather-long-context-directory-name"),
+        platforms=[AMD64, ARM64, ARMV7],
+        tags=["127.0.0.1:5000/mabgui-ui-test/with-a-long-name:multi"],
+        output=OutputKind.PUSH,
+    )
+    _save("multi-platform.rawjson", spec, time.time() - 100, 0)
+    panel = HistoryPanel()
+    qtbot.addWidget(panel)
+    panel.resize(330, 400)  # the side panel's width
+    panel.show()
+    panel.model.set_rows(history.list_entries())
+    qtbot.wait(10)
+    header = panel.view.header()
+    right = max(header.sectionPosition(c) + header.sectionSize(c) for c in range(header.count()))
+    assert right <= panel.view.viewport().width() + 1
+    assert all(header.sectionSize(c) >= 40 for c in range(header.count()))

@@ -18,7 +18,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QPlainTextEdit,
     QPushButton,
     QTabWidget,
@@ -39,8 +38,8 @@ from mabgui.core.registry.manifest import (
     predicate_label,
 )
 from mabgui.core.registry.reference import Reference
-from mabgui.ui.widgets.elided import ElidedLabel
 from mabgui.ui.resources import monospace_font
+from mabgui.ui.widgets.elided import ElidedLabel
 
 
 def _fmt(color: str, bold: bool = False) -> QTextCharFormat:
