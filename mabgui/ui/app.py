@@ -60,11 +60,36 @@ async def _run_window(self_test: bool) -> int:
     if self_test:
         code = await _self_test(window)
     else:
+        # The engine check (docker info, buildx ls…) starts after the first paint: the window
+        # shows at once and says "checking" meanwhile.
+        await first_paint(window)
         window.check_engine()
         await closed
         code = 0
     await window.shutdown()
     return code
+
+
+async def first_paint(widget: Any, bound_s: float = 2.0) -> None:
+    """Return once ``widget`` has been painted (or after ``bound_s``, whichever comes first)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    painted = asyncio.get_running_loop().create_future()
+
+    class _Watch(QObject):
+        def eventFilter(self, _obj: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint and not painted.done():
+                painted.set_result(None)
+            return False
+
+    watch = _Watch()
+    widget.installEventFilter(watch)
+    try:
+        await asyncio.wait_for(asyncio.shield(painted), bound_s)
+    except TimeoutError:
+        pass
+    finally:
+        widget.removeEventFilter(watch)
 
 
 def run_bounded(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, int]) -> int:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QSettings, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
@@ -27,12 +31,19 @@ from mabgui.ui import tasks
 from mabgui.ui.engine_status import EngineStatus
 from mabgui.ui.resources import app_icon
 from mabgui.ui.tasks import TaskFailure, TaskManager
-from mabgui.ui.views.builders.view import BuildersView
-from mabgui.ui.views.builds.view import BuildsView
-from mabgui.ui.views.emulators.view import EmulatorsView
-from mabgui.ui.views.manifests.view import ManifestsView
+
+if TYPE_CHECKING:
+    from mabgui.ui.views.manifests.view import ManifestsView
 
 AREAS = ("Builders", "Emulators", "Builds", "Manifests")
+# Each area's view is created (and its module imported) when it first shows: the window
+# appears without the plotting, registry and progress code of areas nobody has opened yet.
+_AREA_CLASSES = {
+    "Builders": ("mabgui.ui.views.builders.view", "BuildersView"),
+    "Emulators": ("mabgui.ui.views.emulators.view", "EmulatorsView"),
+    "Builds": ("mabgui.ui.views.builds.view", "BuildsView"),
+    "Manifests": ("mabgui.ui.views.manifests.view", "ManifestsView"),
+}
 _AREA_ICONS = {
     "Builders": QStyle.StandardPixmap.SP_ComputerIcon,
     "Emulators": QStyle.StandardPixmap.SP_DriveHDIcon,
@@ -81,6 +92,41 @@ class DiagnosisBanner(QFrame):
         self.show()
 
 
+class AreaViews(Mapping[str, QWidget]):
+    """The areas' views by name; looking one up creates it in its place in the stack."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self._window = window
+        self._views: dict[str, QWidget] = {}
+        self._placeholders: dict[str, QWidget] = {}
+
+    def add_placeholder(self, name: str) -> QWidget:
+        placeholder = QWidget()
+        self._placeholders[name] = placeholder
+        return placeholder
+
+    def created(self) -> dict[str, QWidget]:
+        """The views created so far (the others were never shown)."""
+        return dict(self._views)
+
+    def __getitem__(self, name: str) -> QWidget:
+        view = self._views.get(name)
+        if view is not None:
+            return view
+        module_name, class_name = _AREA_CLASSES[name]
+        view = getattr(importlib.import_module(module_name), class_name)()
+        assert isinstance(view, QWidget)
+        self._views[name] = view
+        self._window.area_created(name, view, self._placeholders.pop(name))
+        return view
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(AREAS)
+
+    def __len__(self) -> int:
+        return len(AREAS)
+
+
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -99,6 +145,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings()
         self.tasks = TaskManager(self, on_failure=self._task_failed)
         self.diagnosis: doctor.Diagnosis | None = None
+        self._native: Platform | None = None  # the engine's platform, once diagnosed
         self.setWindowTitle("mabgui — multi-arch builds")
         self.setWindowIcon(app_icon())
 
@@ -107,21 +154,13 @@ class MainWindow(QMainWindow):
         self.nav.setIconSize(QSize(22, 22))
         self.nav.setFixedWidth(140)
         self.stack = QStackedWidget()
-        self.views: dict[str, QWidget] = {
-            "Builders": BuildersView(),
-            "Emulators": EmulatorsView(),
-            "Builds": BuildsView(),
-            "Manifests": ManifestsView(),
-        }
+        self.views = AreaViews(self)
         for name in AREAS:
             item = QListWidgetItem(self.style().standardIcon(_AREA_ICONS[name]), name)
             item.setSizeHint(QSize(130, 36))
             self.nav.addItem(item)
-            self.stack.addWidget(self.views[name])
-        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
-        builds = self.views["Builds"]
-        assert isinstance(builds, BuildsView)
-        builds.inspect_requested.connect(self.inspect_image)
+            self.stack.addWidget(self.views.add_placeholder(name))
+        self.nav.currentRowChanged.connect(self.show_area)
 
         self.banner = DiagnosisBanner()
         right = QWidget()
@@ -143,6 +182,25 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._restore_geometry()
         self.nav.setCurrentRow(saved.read_int(self.settings, "window/area", 0) % len(AREAS))
+
+    def show_area(self, row: int) -> None:
+        """Show the area at ``row`` of the navigation, creating its view the first time."""
+        if 0 <= row < len(AREAS):
+            self.stack.setCurrentWidget(self.views[AREAS[row]])
+
+    def area_created(self, name: str, view: QWidget, placeholder: QWidget) -> None:
+        """Put a newly created area view where its placeholder was, and wire it."""
+        index = self.stack.indexOf(placeholder)
+        current = self.stack.currentIndex() == index
+        self.stack.insertWidget(index, view)
+        self.stack.removeWidget(placeholder)
+        placeholder.deleteLater()
+        if current:
+            self.stack.setCurrentWidget(view)
+        if name == "Builds":
+            view.inspect_requested.connect(self.inspect_image)  # type: ignore[attr-defined]
+        elif name == "Emulators" and self._native is not None:
+            view.set_native_platform(self._native)  # type: ignore[attr-defined]
 
     # --- menus ------------------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -193,9 +251,8 @@ class MainWindow(QMainWindow):
 
     def inspect_image(self, reference: str) -> None:
         """Show ``reference`` (e.g. a build's pushed result) in the Manifests area."""
-        manifests = self.views["Manifests"]
-        assert isinstance(manifests, ManifestsView)
         self.nav.setCurrentRow(AREAS.index("Manifests"))
+        manifests: ManifestsView = self.views["Manifests"]  # type: ignore[assignment]
         manifests.open_reference(reference)
 
     # --- engine -------------------------------------------------------------------------------
@@ -210,16 +267,13 @@ class MainWindow(QMainWindow):
         self.engine_status.show_diagnosis(diagnosis)
         self.banner.show_diagnosis(diagnosis)
         daemon = diagnosis.check("daemon")
-        emulators = self.views["Emulators"]
-        if (
-            daemon is not None
-            and daemon.data.get("architecture")
-            and isinstance(emulators, EmulatorsView)
-        ):  # the engine's native platform, from its `docker info`
+        if daemon is not None and daemon.data.get("architecture"):
+            # the engine's native platform, from its `docker info` (the Emulators area needs it)
             os_type = daemon.data.get("os_type") or "linux"
-            emulators.set_native_platform(
-                Platform.try_parse(f"{os_type}/{daemon.data['architecture']}")
-            )
+            self._native = Platform.try_parse(f"{os_type}/{daemon.data['architecture']}")
+            emulators = self.views.created().get("Emulators")
+            if emulators is not None:
+                emulators.set_native_platform(self._native)  # type: ignore[attr-defined]
 
     def _task_failed(self, failure: TaskFailure) -> None:
         self.engine_status.show_error(failure.text)

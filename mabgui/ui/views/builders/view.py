@@ -153,9 +153,7 @@ class BuildersView(QWidget):
         header.setStretchLastSection(True)
         for col in (COL_NAME, COL_DRIVER, COL_ENDPOINT, COL_STATUS, COL_BUILDKIT):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        header.sectionResized.connect(
-            lambda col, _old, _new: col == COL_PLATFORMS and self.tree.doItemsLayout()
-        )
+        header.sectionResized.connect(self._section_resized)
         self.tree.selectionModel().selectionChanged.connect(self._selection_changed)
         self.tree.doubleClicked.connect(lambda _i: self.inspect_selected())
         self.legend = QLabel(legend_html())
@@ -191,6 +189,10 @@ class BuildersView(QWidget):
         self._update_buttons()
 
     # --- loading --------------------------------------------------------------------------------
+    def _section_resized(self, column: int, _old: int, _new: int) -> None:
+        if column == COL_PLATFORMS:  # the chips wrap again: rows take their new heights
+            self.tree.doItemsLayout()
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._loaded:
