@@ -14,6 +14,7 @@ import gzip
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -76,8 +77,10 @@ from mabgui.ui.views.builds.style import (
     format_duration,
     lane_color,
 )
-from mabgui.ui.views.builds.timeline import TimelineWidget
 from mabgui.ui.widgets.elided import ElidedLabel
+
+if TYPE_CHECKING:
+    from mabgui.ui.views.builds.timeline import TimelineWidget
 
 FRAME_MS = 75  # view updates are coalesced to one per frame
 TIMELINE_MS = 300  # the timeline redraws at most this often while events pour in
@@ -238,16 +241,18 @@ class BuildsView(QWidget):
 
         # --- bottom tabs ----------------------------------------------------------------
         self.log_pane = LogPane()
-        self.timeline = TimelineWidget()
+        # The timeline (pyqtgraph) is created when its tab first shows: see ``timeline``.
+        self._timeline: TimelineWidget | None = None
+        self._timeline_placeholder = QWidget()
         self.insight = InsightPanel()
         self.messages = QListWidget()
         self.messages.setWordWrap(True)
         self.bottom = QTabWidget()
         self.bottom.addTab(self.log_pane, "Log")
-        self.bottom.addTab(self.timeline, "Timeline")
+        self.bottom.addTab(self._timeline_placeholder, "Timeline")
         self.bottom.addTab(self.insight, "Emulation insight")
         self.bottom.addTab(self.messages, "Messages")
-        self.bottom.currentChanged.connect(lambda _i: self._refresh_side_panels(force=True))
+        self.bottom.currentChanged.connect(self._bottom_changed)
 
         results = QSplitter(Qt.Orientation.Vertical)
         results.setChildrenCollapsible(False)
@@ -710,10 +715,35 @@ class BuildsView(QWidget):
         if shared is not None:
             shared.setVisible(shared.model.rowCount() > 0 or not self.progress)
 
+    @property
+    def timeline(self) -> TimelineWidget:
+        """The timeline tab's widget, created (pyqtgraph imported) on first use."""
+        if self._timeline is None:
+
+            from mabgui.ui.views.builds import timeline  # pyqtgraph: only when it shows
+
+            self._timeline = timeline.TimelineWidget()
+            index = self.bottom.indexOf(self._timeline_placeholder)
+            current = self.bottom.currentIndex() == index
+            self.bottom.blockSignals(True)
+            self.bottom.insertTab(index, self._timeline, "Timeline")
+            self.bottom.removeTab(index + 1)
+            if current:
+                self.bottom.setCurrentIndex(index)
+            self.bottom.blockSignals(False)
+            self._timeline_placeholder.deleteLater()
+        return self._timeline
+
+    def _bottom_changed(self, _index: int) -> None:
+        if self.bottom.currentWidget() is self._timeline_placeholder:
+            _ = self.timeline  # its first showing creates it
+        self._refresh_side_panels(force=True)
+
     def _refresh_side_panels(self, force: bool = False) -> None:
         now = time.monotonic()
         current = self.bottom.currentWidget()
-        if current is self.timeline and (force or now - self._last_timeline >= TIMELINE_MS / 1e3):
+        due = force or now - self._last_timeline >= TIMELINE_MS / 1e3
+        if self._timeline is not None and current is self._timeline and due:
             self._last_timeline = now
             self.timeline.update_from(self.progress, self._clock())
         if current is self.insight and (force or now - self._last_insight >= INSIGHT_MS / 1e3):
