@@ -54,7 +54,7 @@ async def _run_window(self_test: bool) -> int:
             closed.set_result(None)
 
     app.aboutToQuit.connect(_closed)
-    window = MainWindow()
+    window = MainWindow(defer_area=not self_test)
     window.closed.connect(_closed)
     window.show()
     if self_test:
@@ -63,6 +63,7 @@ async def _run_window(self_test: bool) -> int:
         # The engine check (docker info, buildx ls…) starts after the first paint: the window
         # shows at once and says "checking" meanwhile.
         await first_paint(window)
+        window.create_current_area()
         window.check_engine()
         await closed
         code = 0

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from mabgui import APP_NAME, __version__
-from mabgui.core import doctor, log
+from mabgui.core import log
 from mabgui.core.platform import Platform
 from mabgui.ui import settings as saved
 from mabgui.ui import tasks
@@ -33,6 +33,7 @@ from mabgui.ui.resources import app_icon
 from mabgui.ui.tasks import TaskFailure, TaskManager
 
 if TYPE_CHECKING:
+    from mabgui.core import doctor
     from mabgui.ui.views.manifests.view import ManifestsView
 
 AREAS = ("Builders", "Emulators", "Builds", "Manifests")
@@ -73,6 +74,8 @@ class DiagnosisBanner(QFrame):
         self.hide()
 
     def show_diagnosis(self, diagnosis: doctor.Diagnosis) -> None:
+        from mabgui.core import doctor
+
         problems = [c for c in diagnosis.checks if c.status is not doctor.Status.OK]
         if not problems:
             self.hide()
@@ -140,8 +143,11 @@ class MainWindow(QMainWindow):
 
     closed = Signal()
 
-    def __init__(self, settings: QSettings | None = None) -> None:
+    def __init__(self, settings: QSettings | None = None, *, defer_area: bool = False) -> None:
+        """``defer_area``: the area shown first is created by :meth:`create_current_area`
+        (the app calls it after the window's first paint, so the frame shows at once)."""
         super().__init__()
+        self._defer_area = defer_area
         self.settings = settings or QSettings()
         self.tasks = TaskManager(self, on_failure=self._task_failed)
         self.diagnosis: doctor.Diagnosis | None = None
@@ -185,8 +191,17 @@ class MainWindow(QMainWindow):
 
     def show_area(self, row: int) -> None:
         """Show the area at ``row`` of the navigation, creating its view the first time."""
-        if 0 <= row < len(AREAS):
-            self.stack.setCurrentWidget(self.views[AREAS[row]])
+        if not 0 <= row < len(AREAS):
+            return
+        if self._defer_area:
+            self.stack.setCurrentIndex(row)  # its placeholder, until create_current_area
+            return
+        self.stack.setCurrentWidget(self.views[AREAS[row]])
+
+    def create_current_area(self) -> None:
+        """End the deferral: create and show the area the navigation points at."""
+        self._defer_area = False
+        self.show_area(self.nav.currentRow())
 
     def area_created(self, name: str, view: QWidget, placeholder: QWidget) -> None:
         """Put a newly created area view where its placeholder was, and wire it."""
@@ -262,6 +277,8 @@ class MainWindow(QMainWindow):
         self.tasks.start("doctor", self._check_engine())
 
     async def _check_engine(self) -> None:
+        from mabgui.core import doctor  # imported after the first paint
+
         diagnosis = await doctor.diagnose()
         self.diagnosis = diagnosis
         self.engine_status.show_diagnosis(diagnosis)
