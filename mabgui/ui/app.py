@@ -162,6 +162,14 @@ def main(self_test: bool = False) -> int:
 
     log_file = log.setup()
     log.get("ui").info("mabgui %s starting (log file %s)", __version__, log_file)
+    if not self_test:
+        from mabgui.ui.display import display_problem
+
+        problem = display_problem()
+        if problem is not None:  # Qt would abort (SIGABRT) with a vaguer message
+            log.get("ui").error("no window: %s", problem)
+            print(problem, file=sys.stderr)
+            return 1
     with contextlib.ExitStack() as stack:
         if self_test:
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

@@ -76,7 +76,12 @@ class DiagnosisBanner(QFrame):
     def show_diagnosis(self, diagnosis: doctor.Diagnosis) -> None:
         from mabgui.core import doctor
 
-        problems = [c for c in diagnosis.checks if c.status is not doctor.Status.OK]
+        # The window is open: the X11 libraries check is for `mabgui doctor` and the CLI.
+        problems = [
+            c
+            for c in diagnosis.checks
+            if c.status is not doctor.Status.OK and c.id != "display-libraries"
+        ]
         if not problems:
             self.hide()
             return

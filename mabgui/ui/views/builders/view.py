@@ -80,9 +80,7 @@ class BuildersView(QWidget):
         bar = QToolBar("Builders")
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
 
-        def act(
-            text: str, tip: str, slot: Callable[[], object], key: str = ""
-        ) -> QAction:
+        def act(text: str, tip: str, slot: Callable[[], object], key: str = "") -> QAction:
             action = QAction(text, self)
             action.setToolTip(f"{tip} ({key})" if key else tip)
             if key:

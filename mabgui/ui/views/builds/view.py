@@ -719,7 +719,6 @@ class BuildsView(QWidget):
     def timeline(self) -> TimelineWidget:
         """The timeline tab's widget, created (pyqtgraph imported) on first use."""
         if self._timeline is None:
-
             from mabgui.ui.views.builds import timeline  # pyqtgraph: only when it shows
 
             self._timeline = timeline.TimelineWidget()
