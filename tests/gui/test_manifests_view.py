@@ -142,7 +142,7 @@ def test_after_inspect_the_tree_keeps_its_width(qtbot) -> None:  # type: ignore[
     view.resize(860, 620)  # the area at a 1024-px window
     view.show()
     tree = recorded_tree("busybox-list")
-    view._show_tree(tree, 0.1)
+    view.show_tree(tree, 0.1)
     long_name = "index: " + "registry.example.com/" + "very-long-repository-name/" * 6 + "x:1"
     view.details.show_node(None, long_name, "sha256:" + "ab" * 32, b"", "index")
     qtbot.wait(10)

@@ -151,6 +151,11 @@ class BuildersView(QWidget):
         header.setStretchLastSection(True)
         for col in (COL_NAME, COL_DRIVER, COL_ENDPOINT, COL_STATUS, COL_BUILDKIT):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        # The chips come right after the name, wide enough for a few per line (they wrap and
+        # the row grows): at 1024 px they no longer end up beyond the right edge.
+        header.moveSection(header.visualIndex(COL_PLATFORMS), 1)
+        header.setSectionResizeMode(COL_PLATFORMS, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(COL_PLATFORMS, 250)
         header.sectionResized.connect(self._section_resized)
         self.tree.selectionModel().selectionChanged.connect(self._selection_changed)
         self.tree.doubleClicked.connect(lambda _i: self.inspect_selected())

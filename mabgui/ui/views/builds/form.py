@@ -70,6 +70,7 @@ class BuildForm(QWidget):
     """
 
     start_requested = Signal(object)
+    platforms_shown = Signal()  # the checkboxes changed (the form's minimum width may too)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -349,6 +350,7 @@ class BuildForm(QWidget):
         kept += [str(p) for p in sorted(self._wanted) if p not in offered and p not in typed]
         self.extra_platforms.setText(", ".join(kept))
         self._update_tab_order()
+        self.platforms_shown.emit()
 
     def set_platforms(self, platforms: list[Platform]) -> None:
         """Check exactly ``platforms`` (those the builder does not list go to "Other")."""

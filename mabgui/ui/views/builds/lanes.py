@@ -181,7 +181,7 @@ def shown_state(lane: Lane, outcome: BuildResult | None) -> StepState:
 def stop_reason(outcome: BuildResult | None) -> str:
     if outcome is not None and outcome.canceled:
         return "stopped because you cancelled"
-    return "stopped because the build failed elsewhere"
+    return "stopped: another platform failed"
 
 
 def _set_text_color(label: QLabel, color: str) -> None:
@@ -279,7 +279,9 @@ class LaneWidget(QFrame):
         self.view = QTreeView()
         self.view.setModel(self.model)
         self.view.setRootIsDecorated(False)
-        self.view.setUniformRowHeights(True)
+        # Step names wrap onto a second line rather than being cut (a lane has few rows).
+        self.view.setUniformRowHeights(False)
+        self.view.setWordWrap(True)
         self.view.setAlternatingRowColors(True)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
@@ -287,7 +289,9 @@ class LaneWidget(QFrame):
         head.setStretchLastSection(False)
         head.setSectionResizeMode(StepsModel.COL_STEP, QHeaderView.ResizeMode.Stretch)
         head.setSectionResizeMode(StepsModel.COL_TIME, QHeaderView.ResizeMode.Fixed)
-        head.resizeSection(StepsModel.COL_TIME, 54)
+        head.resizeSection(
+            StepsModel.COL_TIME, self.view.fontMetrics().horizontalAdvance("59m 59s") + 14
+        )
         self.view.clicked.connect(self._clicked)
 
         self.error = QLabel()
@@ -381,9 +385,12 @@ class LaneWidget(QFrame):
             self.current.setText(f"failed at {failed_step.label}")
         elif state is StepState.CANCELED:
             self.current.setText(f"{stop_reason(self.outcome)}{took}")
-        elif step is not None and state is StepState.RUNNING:
+        elif step is not None and step.state is StepState.RUNNING:
             self.current.setText(f"▶ {step.label}")
             self._follow(step)
+        elif state is StepState.RUNNING:  # between steps: none runs right now
+            queued = next((s for s in lane.steps if s.state is StepState.QUEUED), None)
+            self.current.setText(f"next: {queued.label}" if queued is not None else "waiting…")
         elif step is not None and state in (StepState.DONE, StepState.CACHED):
             self.current.setText(f"finished {len(lane.steps)} steps{took}")
         else:

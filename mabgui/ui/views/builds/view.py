@@ -278,8 +278,10 @@ class BuildsView(QWidget):
         # --- left: spec form and history ------------------------------------------------
         self.side = QTabWidget()
         self._build_side()
-        # the whole form fits without a horizontal scroll bar
-        self.side.setMinimumWidth(self.form.minimumSizeHint().width() + 18)
+        # the whole form fits without a horizontal scroll bar, whatever platforms it offers
+        self._fit_side()
+        # after the new checkboxes are laid out (their layout settles at the next turn)
+        self.form.platforms_shown.connect(lambda: QTimer.singleShot(0, self, self._fit_side))
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setChildrenCollapsible(False)
@@ -331,6 +333,13 @@ class BuildsView(QWidget):
         if not self._loaded:
             self._loaded = True
             self.history.refresh()
+
+    def _fit_side(self) -> None:
+        scroll = self.side.widget(0)
+        bar = 0
+        if isinstance(scroll, QScrollArea):
+            bar = scroll.verticalScrollBar().sizeHint().width()
+        self.side.setMinimumWidth(self.form.minimumSizeHint().width() + bar + 8)
 
     def _show_side(self, shown: bool) -> None:
         self.side.setVisible(shown)

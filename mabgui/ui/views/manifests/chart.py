@@ -74,10 +74,13 @@ class _Bars(QWidget):
             painter.setPen(QColor("#2d3748"))
             painter.drawText(x + 16, 4, 200, 16, int(Qt.AlignmentFlag.AlignVCenter), text)
             x += 16 + metrics.horizontalAdvance(text) + 16
+        painter.setPen(QColor("#718096"))
         painter.drawText(
-            QRect(0, 4, self.width() - 8, 16),
-            int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
-            f"compressed size in {unit[0]}",
+            QRect(x, 4, max(0, self.width() - x - 8), 16),
+            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+            metrics.elidedText(
+                f"compressed sizes in {unit[0]}", Qt.TextElideMode.ElideRight, self.width() - x - 8
+            ),
         )
         for row, (label, shared, own) in enumerate(chart.values):
             top = LEGEND_HEIGHT + row * ROW_HEIGHT

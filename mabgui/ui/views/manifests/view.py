@@ -197,7 +197,7 @@ class ManifestsView(QWidget):
                 insecure=insecure, cache=DigestCache(default_cache_dir())
             ) as c:
                 tree = await fetch_tree(c, ref)
-                self._show_tree(tree, time.perf_counter() - started)
+                self.show_tree(tree, time.perf_counter() - started)
                 await self._load_tags(c, ref)
         except RegistryError as exc:
             if generation == self._generation:
@@ -226,7 +226,8 @@ class ManifestsView(QWidget):
             self.tags.addItem(item)
         self.bottom.setTabText(1, f"Tags ({len(tags)})")
 
-    def _show_tree(self, tree: ManifestTree, elapsed: float) -> None:
+    def show_tree(self, tree: ManifestTree, elapsed: float = 0.0) -> None:
+        """Show a fetched tree (the look-up's last step; also a recorded tree)."""
         self.tree = tree
         self.last_error = ""
         self.details.reference = tree.reference
