@@ -70,6 +70,7 @@ async def builders(window: MainWindow) -> None:
     view.model.set_overview(view.overview)
     view.tree.expandAll()
     view.select("mabgui-fixture-multi")
+    view.status.setText(f"{len(builders)} builders (recorded) · current: default")
     await asyncio.sleep(0.05)
 
 

@@ -279,9 +279,7 @@ class LaneWidget(QFrame):
         self.view = QTreeView()
         self.view.setModel(self.model)
         self.view.setRootIsDecorated(False)
-        # Step names wrap onto a second line rather than being cut (a lane has few rows).
-        self.view.setUniformRowHeights(False)
-        self.view.setWordWrap(True)
+        self.view.setUniformRowHeights(True)
         self.view.setAlternatingRowColors(True)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
