@@ -19,7 +19,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any
 
-from mabgui import APP_ID, APP_NAME, __version__
+import mabgui
+from mabgui import APP_ID, APP_NAME
 
 
 def _make_app() -> object:
@@ -31,7 +32,6 @@ def _make_app() -> object:
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
-    app.setApplicationVersion(__version__)
     app.setDesktopFileName(APP_ID)
     app.setWindowIcon(app_icon())
     return app
@@ -63,6 +63,10 @@ async def _run_window(self_test: bool) -> int:
         # The engine check (docker info, buildx ls…) starts after the first paint: the window
         # shows at once and says "checking" meanwhile.
         await first_paint(window)
+        from mabgui.core import log
+
+        app.setApplicationVersion(mabgui.__version__)
+        log.get("ui").info("mabgui %s", mabgui.__version__)
         window.create_current_area()
         window.check_engine()
         await closed
@@ -147,7 +151,7 @@ async def _self_test(window: object) -> int:
         print(f"self-test: FAIL {p}", file=sys.stderr)
     if not problems:
         print(
-            f"self-test: ok (mabgui {__version__}, Qt platform {platform}, "
+            f"self-test: ok (mabgui {mabgui.__version__}, Qt platform {platform}, "
             f"{len(formats)} image formats)"
         )
     return 1 if problems else 0
@@ -161,7 +165,7 @@ def main(self_test: bool = False) -> int:
     from mabgui.core import log
 
     log_file = log.setup()
-    log.get("ui").info("mabgui %s starting (log file %s)", __version__, log_file)
+    log.get("ui").info("mabgui starting (log file %s)", log_file)
     if not self_test:
         from mabgui.ui.display import display_problem
 

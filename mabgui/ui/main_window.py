@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mabgui import APP_NAME, __version__
+import mabgui
+from mabgui import APP_NAME
 from mabgui.core import log
-from mabgui.core.platform import Platform
 from mabgui.ui import settings as saved
 from mabgui.ui import tasks
 from mabgui.ui.engine_status import EngineStatus
@@ -34,6 +34,7 @@ from mabgui.ui.tasks import TaskFailure, TaskManager
 
 if TYPE_CHECKING:
     from mabgui.core import doctor
+    from mabgui.core.platform import Platform
     from mabgui.ui.views.manifests.view import ManifestsView
 
 AREAS = ("Builders", "Emulators", "Builds", "Manifests")
@@ -253,7 +254,7 @@ class MainWindow(QMainWindow):
 
     def about_text(self) -> str:
         return (
-            f"<h3>{APP_NAME} {__version__}</h3>"
+            f"<h3>{APP_NAME} {mabgui.__version__}</h3>"
             "<p>Build and inspect multi-architecture container images: buildx builders, "
             "QEMU emulators in binfmt_misc, multi-platform builds with live progress per "
             "architecture, and registry manifests as a per-platform digest tree.</p>"
@@ -292,6 +293,8 @@ class MainWindow(QMainWindow):
         if daemon is not None and daemon.data.get("architecture"):
             # the engine's native platform, from its `docker info` (the Emulators area needs it)
             os_type = daemon.data.get("os_type") or "linux"
+            from mabgui.core.platform import Platform
+
             self._native = Platform.try_parse(f"{os_type}/{daemon.data['architecture']}")
             emulators = self.views.created().get("Emulators")
             if emulators is not None:

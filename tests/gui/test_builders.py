@@ -211,3 +211,36 @@ def test_toolbar_reachable_with_tab_and_shortcuts(qtbot: QtBot) -> None:
         assert button is not None
         assert button.focusPolicy() & Qt.FocusPolicy.TabFocus
         assert button.accessibleName()
+
+
+def test_dialogs_answer_escape_and_enter(qtbot: QtBot, qloop: qasync.QEventLoop) -> None:
+    """Enter presses the default button (Create, OK); Escape closes an idle dialog."""
+    from PySide6.QtWidgets import QDialog
+
+    from mabgui.ui.views.emulators.install_dialog import InstallDialog
+
+    dialog = NewBuilderDialog()
+    qtbot.addWidget(dialog)
+    dialog.set_contexts(["default"])
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert dialog.create_button.isDefault()
+    dialog.name.setText("bad name")
+    dialog.name.setFocus()
+    qtbot.keyClick(dialog.name, Qt.Key.Key_Return)  # Enter = Create: refused, reasons shown
+    assert "invalid builder name" in dialog.error.text()
+    assert dialog.isVisible()
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert dialog.result() == QDialog.DialogCode.Rejected
+    assert not dialog.isVisible()
+
+    install = InstallDialog(None, "this host", native=AMD64)
+    qtbot.addWidget(install)
+    install.show()
+    qtbot.waitExposed(install)
+    next(iter(install.boxes.values())).setChecked(True)
+    qtbot.keyClick(install, Qt.Key.Key_Return)
+    assert install.result() == QDialog.DialogCode.Accepted
+    install.show()
+    qtbot.keyClick(install, Qt.Key.Key_Escape)
+    assert install.result() == QDialog.DialogCode.Rejected

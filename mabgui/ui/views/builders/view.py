@@ -172,6 +172,7 @@ class BuildersView(QWidget):
         self.details.anchorClicked.connect(self._anchor_clicked)
         self.details.setPlaceholderText("Select a builder to see its nodes, options and notes.")
         self.activity = QPlainTextEdit()
+        self.activity.setTabChangesFocus(True)
         self.activity.setReadOnly(True)
         self.activity.setPlaceholderText("buildx output of Use, Bootstrap, Stop and Remove")
         self.activity.setFont(monospace_font())

@@ -188,6 +188,7 @@ class ManifestDetails(QWidget):
         self.summary.setOpenLinks(False)
         self.summary.setFrameShape(QTextBrowser.Shape.NoFrame)
         self.raw = QPlainTextEdit()
+        self.raw.setTabChangesFocus(True)
         self.raw.setReadOnly(True)
         self.raw.setFont(monospace_font())
         self.raw.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
