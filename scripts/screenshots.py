@@ -22,9 +22,8 @@ OUT = ROOT / "docs" / "screenshots"
 
 
 async def tour(sizes: list[tuple[int, int]], out: Path, only: list[str]) -> list[Path]:
-    from tests.gui import tour as states
-
     from mabgui.ui.main_window import MainWindow
+    from tests.gui import tour as states
 
     written = []
     for name, state in states.STATES.items():
