@@ -49,14 +49,6 @@ class _Watch(QObject):
         return False
 """
 
-# mabgui's area (Builders) is created after the first paint, as the app does: also timed.
-_AREA = """
-def then():
-    w.create_current_area()
-    w.repaint()
-    print("area", flush=True)
-    app.quit()
-"""
 
 BARE = (
     "import sys\n"
@@ -68,22 +60,20 @@ BARE = (
     "app.exec()\n"
 )
 
+# What ``mabgui`` does up to its first paint (mabgui.ui.app.main): logging, the application,
+# the window shown and painted; then, as the app does, its first area (Builders) is created.
 MABGUI = (
-    "import asyncio\n"
+    "import sys\n"
     "from mabgui.core import log\n"
     "from mabgui.ui import app as mapp\n"
     "log.setup()\n"
     "app = mapp._make_app()\n"
-    "import qasync\n"
-    "loop = qasync.QEventLoop(app)\n"
-    "asyncio.set_event_loop(loop)\n"
-    "from mabgui.ui.main_window import MainWindow\n"
-    + _PAINT_WATCH
-    + "w = MainWindow(defer_area=True)\n"
-    "watch = _Watch(); w.installEventFilter(watch)\n"
-    "w.show()\n"
-    "app.exec()\n"
-).replace("watch = _Watch()", _AREA + "watch = _Watch()")
+    "w = mapp.open_window()\n"
+    "print('painted', flush=True)\n"
+    "w.create_current_area()\n"
+    "w.repaint()\n"
+    "print('area', flush=True)\n"
+)
 
 
 def one_run(code: str, env: dict[str, str]) -> tuple[float, float]:
