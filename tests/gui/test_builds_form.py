@@ -258,3 +258,23 @@ def test_history_shows_all_its_columns_in_the_side_panel(qtbot, tmp_path: Path) 
     right = max(header.sectionPosition(c) + header.sectionSize(c) for c in range(header.count()))
     assert right <= panel.view.viewport().width() + 1
     assert all(header.sectionSize(c) >= 40 for c in range(header.count()))
+
+
+def test_tab_is_never_trapped(form, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Tab in Build args moves on (no tab typed); the log table hands Tab on too."""
+    from mabgui.ui.views.builds.log import LogPane
+
+    form.show()
+    qtbot.waitExposed(form)
+    form.activateWindow()
+    form.build_args.setFocus()
+    qtbot.waitUntil(form.build_args.hasFocus)
+    qtbot.keyClick(form.build_args, Qt.Key.Key_Tab)
+    assert "\t" not in form.build_args.toPlainText()
+    assert form.secrets.hasFocus()
+    qtbot.keyClick(form.secrets, Qt.Key.Key_Tab)
+    assert "\t" not in form.secrets.toPlainText()
+    assert not form.secrets.hasFocus()
+    pane = LogPane()
+    qtbot.addWidget(pane)
+    assert not pane.view.tabKeyNavigation()
