@@ -1,7 +1,7 @@
 """Every area at the sizes people use: no text cut without an ellipsis and tooltip, no overlap.
 
-The window goes through the picture tour's states (tests/gui/tour.py) at 1024×700 and
-1200×760, and the walk (tests/gui/layout_walk.py) judges every visible label, button, tab and
+The window goes through the picture tour's states (tests/gui/tour.py) at 1024×700, 1200×760 and
+1600×1000, and the walk (tests/gui/layout_walk.py) judges every visible label, button, tab and
 header. The window's minimum width is at most 1000 px.
 """
 
@@ -19,7 +19,7 @@ from tests.gui import tour
 from tests.gui.conftest import run
 from tests.gui.layout_walk import problems
 
-SIZES = ((1024, 700), (1200, 760))
+SIZES = ((1024, 700), (1200, 760), (1600, 1000))
 
 
 @pytest.fixture(autouse=True)
