@@ -199,7 +199,14 @@ class MainWindow(QMainWindow):
         self.engine_status = EngineStatus()
         self.engine_status.retry_requested.connect(self.check_engine)
         self.statusBar().addPermanentWidget(self.engine_status)
-        self._build_menus()
+        # The menu titles now; their actions (shortcuts load Qt's key enums, ~20 ms) with the
+        # first area when start-up defers it.
+        self.file_menu = self.menuBar().addMenu("&File")
+        self.view_menu = self.menuBar().addMenu("&View")
+        self.help_menu = self.menuBar().addMenu("&Help")
+        self._menus_filled = False
+        if not defer_area:
+            self._build_menus()
         self._restore_geometry()
         self.nav.setCurrentRow(saved.read_int(self.settings, "window/area", 0) % len(AREAS))
 
@@ -215,6 +222,7 @@ class MainWindow(QMainWindow):
     def create_current_area(self) -> None:
         """End the deferral: create and show the area the navigation points at."""
         self._defer_area = False
+        self._build_menus()
         self.show_area(self.nav.currentRow())
 
     def area_created(self, name: str, view: QWidget, placeholder: QWidget) -> None:
@@ -233,13 +241,16 @@ class MainWindow(QMainWindow):
 
     # --- menus ------------------------------------------------------------------------------
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
+        if self._menus_filled:
+            return
+        self._menus_filled = True
+        file_menu = self.file_menu
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
 
-        view_menu = self.menuBar().addMenu("&View")
+        view_menu = self.view_menu
         for i, name in enumerate(AREAS):
             action = QAction(name, self)
             action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
@@ -251,7 +262,7 @@ class MainWindow(QMainWindow):
         recheck.triggered.connect(self.check_engine)
         view_menu.addAction(recheck)
 
-        help_menu = self.menuBar().addMenu("&Help")
+        help_menu = self.help_menu
         self.show_log_action = QAction("Show &log folder", self)
         self.show_log_action.setToolTip(str(log.log_dir()))
         self.show_log_action.triggered.connect(self.show_log_folder)
