@@ -75,3 +75,18 @@ def test_the_app_exits_1_with_the_message_instead_of_aborting(tmp_path: Path) ->
     assert "mabgui --help" in done.stderr
     if doctor.missing_display_libraries():  # this machine lacks some: they are named
         assert "sudo apt-get install" in done.stderr
+
+
+def test_doctor_reports_the_window_libraries() -> None:
+    """`mabgui doctor` has a check for them: ok, or a warning naming what to install."""
+    check = doctor.check_display_libraries()
+    if check is None:  # not Linux, or no PySide6 xcb plugin
+        pytest.skip("no xcb plugin here")
+    assert check.id == "display-libraries"
+    missing = doctor.missing_display_libraries()
+    if missing:
+        assert check.status is doctor.Status.WARN
+        assert check.fix.startswith("sudo apt-get install")
+        assert check.data["missing"] == missing
+    else:
+        assert check.status is doctor.Status.OK
