@@ -282,14 +282,13 @@ class LaneWidget(QFrame):
         self.view.setUniformRowHeights(True)
         self.view.setAlternatingRowColors(True)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        # A step reads from its start ("[2/5] RUN make …"): the instruction and the command's
+        # beginning say most; the tooltip has all of it.
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
         head = self.view.header()
         head.setStretchLastSection(False)
         head.setSectionResizeMode(StepsModel.COL_STEP, QHeaderView.ResizeMode.Stretch)
-        head.setSectionResizeMode(StepsModel.COL_TIME, QHeaderView.ResizeMode.Fixed)
-        head.resizeSection(
-            StepsModel.COL_TIME, self.view.fontMetrics().horizontalAdvance("59m 59s") + 14
-        )
+        head.setSectionResizeMode(StepsModel.COL_TIME, QHeaderView.ResizeMode.ResizeToContents)
         self.view.clicked.connect(self._clicked)
 
         self.error = QLabel()
@@ -322,7 +321,8 @@ class LaneWidget(QFrame):
         self.outcome = None
         self.model.reset(lane.steps if lane is not None else [])
         self.bar.setVisible(lane is not None)
-        self.setMaximumWidth(320 if lane is None else 16777215)  # QWIDGETSIZE_MAX
+        # the shared steps are few and short: the platforms' lanes get the width
+        self.setMaximumWidth(220 if lane is None else 16777215)  # QWIDGETSIZE_MAX
         self.refresh()
 
     def set_outcome(self, outcome: BuildResult | None) -> None:
@@ -381,8 +381,8 @@ class LaneWidget(QFrame):
         step = lane.current_step
         if failed_step is not None:
             self.current.setText(f"failed at {failed_step.label}")
-        elif state is StepState.CANCELED:
-            self.current.setText(f"{stop_reason(self.outcome)}{took}")
+        elif state is StepState.CANCELED:  # its duration is in the header, right
+            self.current.setText(stop_reason(self.outcome))
         elif step is not None and step.state is StepState.RUNNING:
             self.current.setText(f"▶ {step.label}")
             self._follow(step)
