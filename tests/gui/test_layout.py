@@ -52,7 +52,7 @@ def test_nothing_cut_or_overlapping(
     found: dict[str, list[str]] = {}
     for width, height in SIZES:
         window.resize(width, height)
-        qtbot.waitUntil(lambda w=width: window.width() == w)
+        qtbot.waitUntil(lambda: window.width() == width)  # noqa: B023 - waited for here
         qtbot.wait(30)
         issues = problems(window)
         if issues:

@@ -11,8 +11,9 @@ import asyncio
 import dataclasses
 import gzip
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from mabgui.core import buildx
 from mabgui.core import progress as P
@@ -178,7 +179,7 @@ async def _until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
         await asyncio.sleep(0.02)
 
 
-STATES: dict[str, Callable[[MainWindow], Awaitable[None]]] = {
+STATES: dict[str, Callable[[MainWindow], Coroutine[Any, Any, None]]] = {
     "builders": builders,
     "emulators": emulators,
     "build-form": build_form,
