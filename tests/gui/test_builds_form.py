@@ -157,6 +157,8 @@ def test_history_reopen_respec_delete(qtbot, qloop, qtmodeltester, tmp_path: Pat
     panel.reopen_button.click()
     run_until(qloop, lambda: view.lane(ARM64) is not None and view.lane(ARM64).failed)
     assert "failed" in view.state.text()
+    where = f"builder {bad_spec.builder}" if bad_spec.builder else "the current builder"
+    assert f"on {where}" in view.lane(ARM64).badge.toolTip()
     assert not view.inspect_button.isEnabled()
     assert not view.result_row.isVisibleTo(view)
 

@@ -275,6 +275,7 @@ class LaneWidget(QFrame):
         # The current step's full name, elided in the middle (tooltip: all of it).
         self.current = ElidedLabel(mode=Qt.TextElideMode.ElideMiddle)
         self.outcome: BuildResult | None = None  # how the build ended (None: not yet)
+        self.builder = ""  # the builder it runs on, when known (a live or reopened build)
 
         self.view = QTreeView()
         self.view.setModel(self.model)
@@ -325,6 +326,16 @@ class LaneWidget(QFrame):
         self.setMaximumWidth(220 if lane is None else 16777215)  # QWIDGETSIZE_MAX
         self.refresh()
 
+    def set_builder(self, builder: str) -> None:
+        """The builder the build ran on (its name goes into the native/QEMU badge's tooltip)."""
+        if builder != self.builder:
+            self.builder = builder
+            self._badge_emulated = None  # the badge is redone at the next refresh
+            self.refresh()
+
+    def _where(self) -> str:
+        return f"builder {self.builder}" if self.builder else "the current builder"
+
     def set_outcome(self, outcome: BuildResult | None) -> None:
         """How the build ended: a lane that did not finish then reads canceled, and why."""
         self.outcome = outcome
@@ -358,13 +369,13 @@ class LaneWidget(QFrame):
             self._badge_emulated = lane.emulated
             if lane.emulated:
                 self.badge.setText("QEMU")
-                self.badge.setToolTip("Runs under QEMU user emulation on this builder (slower)")
+                self.badge.setToolTip(f"Runs under QEMU user emulation on {self._where()} (slower)")
                 self.badge.setStyleSheet(
                     "background:#fefcbf; color:#744210; border-radius:3px; padding:0 4px;"
                 )
             else:
                 self.badge.setText("native")
-                self.badge.setToolTip("Runs natively on this builder")
+                self.badge.setToolTip(f"Runs natively on {self._where()}")
                 self.badge.setStyleSheet(
                     "background:#e6fffa; color:#234e52; border-radius:3px; padding:0 4px;"
                 )

@@ -706,6 +706,7 @@ class BuildsView(QWidget):
         index = list(self.progress.lanes).index(lane.platform) if self.progress else 0
         color = lane_color(index)
         widget.set_lane(lane, color)
+        widget.set_builder(self._spec.builder if self._spec is not None else "")
         widget.show()
         self.log_pane.model.add_platform_color(lane.platform, color)
         self._lanes[lane.platform] = widget
