@@ -2,7 +2,7 @@
 
 import sys
 
-from mabgui.cli import main
+from mabgui.cli.entry import main
 
 if __name__ == "__main__":
     # Finder on old macOS versions passes a process serial number; it is not an option of ours.

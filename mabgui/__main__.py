@@ -1,3 +1,3 @@
-from mabgui.cli import main
+from mabgui.cli.entry import main
 
 raise SystemExit(main())

@@ -155,6 +155,18 @@ chmod -R u+rwX,go+rX,go-w "$PKG"
 log "computing Depends from the bundled libraries"
 DEPENDS="$("$PYTHON" installers/linux/debdeps.py "$PKG/opt/mabgui")" \
   || die "could not compute Depends (install the libraries named above and build again)"
+# Qt's xcb platform plugin cannot start without these, whether PyInstaller bundled some or not
+# (libxcb-cursor0 is loaded at run time, so no NEEDED entry names it): depend on them all, so
+# an installed mabgui never stops at "could not load the Qt platform plugin xcb".
+# The same list is in mabgui/core/doctor.py (XCB_LIBRARIES), which `mabgui doctor` checks.
+for dep in libxcb1 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
+  libxcb-randr0 libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 \
+  libxcb-util1 libxcb-xfixes0 libxcb-xkb1 libxkbcommon0 libxkbcommon-x11-0; do
+  case ", $DEPENDS," in
+    *", $dep,"* | *", $dep ("*) ;;
+    *) DEPENDS="$DEPENDS, $dep" ;;
+  esac
+done
 INSTALLED_SIZE="$(du -sk --exclude=DEBIAN "$PKG" | cut -f1)"
 cat > "$PKG/DEBIAN/control" <<EOF
 Package: mabgui

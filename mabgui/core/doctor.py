@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
+import shutil
+import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from mabgui.core import binfmt, engine, process
@@ -182,14 +187,131 @@ def check_binfmt(root: str | None = None, native: Platform | None = None) -> Che
     return Check("binfmt", "QEMU emulators (binfmt_misc)", Status.OK, detail, data=data)
 
 
+# The system libraries Qt's xcb platform plugin needs (sonames → Debian/Ubuntu packages). Qt
+# names only libxcb-cursor0 when the plugin cannot load, whatever is really missing; these
+# are what ``ldd`` finds missing. libxcb-cursor is loaded at run time (not a NEEDED entry).
+XCB_LIBRARIES = {
+    "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-xfixes.so.0": "libxcb-xfixes0",
+    "libxcb-sync.so.1": "libxcb-sync1",
+    "libxcb-shm.so.0": "libxcb-shm0",
+    "libxcb-util.so.1": "libxcb-util1",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxcb-render.so.0": "libxcb-render0",
+    "libxcb-glx.so.0": "libxcb-glx0",
+    "libxcb.so.1": "libxcb1",
+    "libX11-xcb.so.1": "libx11-xcb1",
+    "libX11.so.6": "libx11-6",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libxkbcommon.so.0": "libxkbcommon0",
+    "libEGL.so.1": "libegl1",
+    "libGL.so.1": "libgl1",
+    "libOpenGL.so.0": "libopengl0",
+    "libfontconfig.so.1": "libfontconfig1",
+    "libfreetype.so.6": "libfreetype6",
+    "libdbus-1.so.3": "libdbus-1-3",
+    "libglib-2.0.so.0": "libglib2.0-0",
+}
+
+
+def xcb_plugin(package_dir: Path | None = None) -> Path | None:
+    """Qt's xcb platform plugin of the installed PySide6 (found without importing Qt)."""
+    if package_dir is None:
+        spec = importlib.util.find_spec("PySide6")
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        package_dir = Path(next(iter(spec.submodule_search_locations)))
+    plugin = package_dir / "Qt" / "plugins" / "platforms" / "libqxcb.so"
+    return plugin if plugin.is_file() else None
+
+
+def parse_ldd_missing(output: str) -> list[str]:
+    """The sonames ``ldd`` printed as ``=> not found``, in order, each once."""
+    missing: list[str] = []
+    for line in output.splitlines():
+        name, _, rest = line.strip().partition(" => ")
+        if rest.strip() == "not found" and name not in missing:
+            missing.append(name)
+    return missing
+
+
+def missing_display_libraries(plugin: Path | None = None) -> list[str]:
+    """The libraries the xcb plugin needs that this machine's loader cannot find (ldd)."""
+    plugin = plugin or xcb_plugin()
+    ldd = shutil.which("ldd")
+    if plugin is None or ldd is None:
+        return []
+    try:
+        done = subprocess.run(
+            [ldd, str(plugin)], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    missing = parse_ldd_missing(done.stdout)
+    if not _loadable("libxcb-cursor.so.0"):
+        missing.append("libxcb-cursor.so.0")
+    return missing
+
+
+def _loadable(soname: str) -> bool:
+    import ctypes
+
+    try:
+        ctypes.CDLL(soname)
+    except OSError:
+        return False
+    return True
+
+
+def display_packages(missing: list[str]) -> list[str]:
+    """The Debian/Ubuntu packages that provide ``missing`` sonames (those mabgui knows)."""
+    return [XCB_LIBRARIES[name] for name in missing if name in XCB_LIBRARIES]
+
+
+def check_display_libraries(plugin: Path | None = None) -> Check | None:
+    """Whether the window can open under X11 (Linux with PySide6 only; else None)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    plugin = plugin or xcb_plugin()
+    if plugin is None:
+        return None
+    missing = missing_display_libraries(plugin)
+    if not missing:
+        return Check(
+            "display-libraries", "Window libraries (Qt xcb)", Status.OK,
+            "every library of Qt's xcb platform plugin is installed",
+        )  # fmt: skip
+    packages = display_packages(missing)
+    return Check(
+        "display-libraries", "Window libraries (Qt xcb)", Status.WARN,
+        f"the window cannot open under X11: missing {', '.join(missing)} (the CLI works)",
+        f"sudo apt-get install {' '.join(packages)}" if packages else "reinstall mabgui",
+        data={"missing": missing, "packages": packages},
+    )  # fmt: skip
+
+
 async def diagnose(binfmt_root: str | None = None, facts: EngineFacts | None = None) -> Diagnosis:
-    """Every check from ONE ``docker info`` (``facts``, asked here when not given) and this
-    machine's binfmt_misc; never raises for a missing piece, it reports it."""
-    if facts is None:
-        facts = await engine.engine_facts()
+    """Every check from ONE ``docker info`` (``facts``, asked here when not given), this
+    machine's binfmt_misc and the window's libraries; never raises for a missing piece, it
+    reports it."""
+    display_check = asyncio.ensure_future(asyncio.to_thread(check_display_libraries))
+    try:
+        if facts is None:
+            facts = await engine.engine_facts()
+        display = await display_check
+    finally:
+        display_check.cancel()
     daemon, store = _check_daemon(facts)
     checks = [_check_cli(facts), daemon]
     if store is not None:
         checks.append(store)
     checks += [_check_buildx(facts), check_binfmt(binfmt_root, facts.platform)]
+    if display is not None:
+        checks.append(display)
     return Diagnosis(checks, facts)

@@ -9,17 +9,21 @@ of holding the process, which is why the loop is driven here rather than by ``as
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
 import sys
-import tempfile
 import threading
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mabgui import APP_ID, APP_NAME, __version__
+import mabgui
+from mabgui import APP_ID, APP_NAME
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from mabgui.ui.main_window import MainWindow
 
 
 def _make_app() -> object:
@@ -31,13 +35,45 @@ def _make_app() -> object:
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
-    app.setApplicationVersion(__version__)
     app.setDesktopFileName(APP_ID)
     app.setWindowIcon(app_icon())
     return app
 
 
-async def _run_window(self_test: bool) -> int:
+def open_window(bound_s: float = 2.0) -> MainWindow:
+    """Show the main window and return once it has been painted (at most ``bound_s``).
+
+    This runs before the event loop (asyncio, qasync) is even imported: the window appears
+    first, its first area and the engine check follow (:func:`_run_window`).
+    """
+    from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, QEventLoop, QObject
+
+    from mabgui.ui.main_window import MainWindow
+
+    painted: list[bool] = []
+
+    class _Watch(QObject):
+        def eventFilter(self, _obj: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                painted.append(True)
+            return False
+
+    window = MainWindow(defer_area=True)
+    watch = _Watch()
+    window.installEventFilter(watch)
+    window.show()
+    timer = QElapsedTimer()
+    timer.start()
+    while not painted and timer.elapsed() < bound_s * 1000:
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+    window.removeEventFilter(watch)
+    return window
+
+
+async def _run_window(self_test: bool, window: MainWindow | None = None) -> int:
+    """Run the window (made here, or already shown by :func:`open_window`) until it closes."""
+    import asyncio
+
     from PySide6.QtWidgets import QApplication
 
     from mabgui.ui.main_window import MainWindow
@@ -54,12 +90,22 @@ async def _run_window(self_test: bool) -> int:
             closed.set_result(None)
 
     app.aboutToQuit.connect(_closed)
-    window = MainWindow()
+    if window is None:
+        window = MainWindow()
+        window.show()
     window.closed.connect(_closed)
-    window.show()
     if self_test:
         code = await _self_test(window)
     else:
+        from mabgui.core import log
+
+        app.setApplicationVersion(mabgui.__version__)
+        log.get("ui").info("mabgui %s", mabgui.__version__)
+        if not window.isVisible():  # closed before the loop started
+            _closed()
+        # The first area and the engine check (docker info, buildx ls…) come after the
+        # first paint: the window shows at once and says "checking" meanwhile.
+        window.create_current_area()
         window.check_engine()
         await closed
         code = 0
@@ -69,6 +115,8 @@ async def _run_window(self_test: bool) -> int:
 
 def run_bounded(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, int]) -> int:
     """Run ``coro`` to its end, then stop what is left within the shutdown bound, and close."""
+    import asyncio
+
     from mabgui.ui import tasks
 
     main_task = loop.create_task(coro)
@@ -99,6 +147,8 @@ def run_bounded(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, int])
 
 async def _self_test(window: object) -> int:
     """Checks the frozen/installed app can: Qt platform and image plugins, resources, window."""
+    import asyncio
+
     from PySide6.QtGui import QGuiApplication, QImageReader
 
     from mabgui.ui.main_window import AREAS, MainWindow
@@ -121,7 +171,7 @@ async def _self_test(window: object) -> int:
         print(f"self-test: FAIL {p}", file=sys.stderr)
     if not problems:
         print(
-            f"self-test: ok (mabgui {__version__}, Qt platform {platform}, "
+            f"self-test: ok (mabgui {mabgui.__version__}, Qt platform {platform}, "
             f"{len(formats)} image formats)"
         )
     return 1 if problems else 0
@@ -129,25 +179,40 @@ async def _self_test(window: object) -> int:
 
 def main(self_test: bool = False) -> int:
     """Open the main window (the ``mabgui-gui`` launcher, and ``mabgui`` with no subcommand)."""
-    import qasync
     from PySide6.QtCore import QSettings
 
     from mabgui.core import log
 
     log_file = log.setup()
-    log.get("ui").info("mabgui %s starting (log file %s)", __version__, log_file)
+    log.get("ui").info("mabgui starting (log file %s)", log_file)
+    if not self_test:
+        from mabgui.ui.display import display_problem
+
+        problem = display_problem()
+        if problem is not None:  # Qt would abort (SIGABRT) with a vaguer message
+            log.get("ui").error("no window: %s", problem)
+            print(problem, file=sys.stderr)
+            return 1
     with contextlib.ExitStack() as stack:
         if self_test:
+            import tempfile
+
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
             # Throwaway settings: a self-test must not leave its window geometry to the user.
             scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="mabgui-self-test-"))
             QSettings.setDefaultFormat(QSettings.Format.IniFormat)
             QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, scratch)
         _make_app()
+        # The window is painted before asyncio and qasync are imported (~35 ms).
+        window = None if self_test else open_window()
+        import asyncio
+
+        import qasync
+
         loop = qasync.QEventLoop()
         asyncio.set_event_loop(loop)
         try:
-            return run_bounded(loop, _run_window(self_test))
+            return run_bounded(loop, _run_window(self_test, window))
         finally:
             asyncio.set_event_loop(None)
 

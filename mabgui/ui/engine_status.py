@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
-from mabgui.core import doctor
+if TYPE_CHECKING:  # the diagnosis module loads after the first paint
+    from mabgui.core import doctor
 
 
 class EngineStatus(QWidget):
@@ -34,6 +37,8 @@ class EngineStatus(QWidget):
         self.retry.setVisible(False)
 
     def show_diagnosis(self, diagnosis: doctor.Diagnosis) -> None:
+        from mabgui.core import doctor
+
         daemon = diagnosis.check("daemon")
         buildx = diagnosis.check("buildx")
         if daemon is None or daemon.status is doctor.Status.FAIL:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, QSize, Qt, QUrl, Signal
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSettings, QSize, QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
@@ -19,20 +23,29 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mabgui import APP_NAME, __version__
-from mabgui.core import doctor, log
-from mabgui.core.platform import Platform
+import mabgui
+from mabgui import APP_NAME
+from mabgui.core import log
 from mabgui.ui import settings as saved
 from mabgui.ui import tasks
 from mabgui.ui.engine_status import EngineStatus
 from mabgui.ui.resources import app_icon
 from mabgui.ui.tasks import TaskFailure, TaskManager
-from mabgui.ui.views.builders.view import BuildersView
-from mabgui.ui.views.builds.view import BuildsView
-from mabgui.ui.views.emulators.view import EmulatorsView
-from mabgui.ui.views.manifests.view import ManifestsView
+
+if TYPE_CHECKING:
+    from mabgui.core import doctor
+    from mabgui.core.platform import Platform
+    from mabgui.ui.views.manifests.view import ManifestsView
 
 AREAS = ("Builders", "Emulators", "Builds", "Manifests")
+# Each area's view is created (and its module imported) when it first shows: the window
+# appears without the plotting, registry and progress code of areas nobody has opened yet.
+_AREA_CLASSES = {
+    "Builders": ("mabgui.ui.views.builders.view", "BuildersView"),
+    "Emulators": ("mabgui.ui.views.emulators.view", "EmulatorsView"),
+    "Builds": ("mabgui.ui.views.builds.view", "BuildsView"),
+    "Manifests": ("mabgui.ui.views.manifests.view", "ManifestsView"),
+}
 _AREA_ICONS = {
     "Builders": QStyle.StandardPixmap.SP_ComputerIcon,
     "Emulators": QStyle.StandardPixmap.SP_DriveHDIcon,
@@ -54,15 +67,23 @@ class DiagnosisBanner(QFrame):
         layout = QHBoxLayout(self)
         self.text = QLabel()
         self.text.setWordWrap(True)
-        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.dismiss = QPushButton("Dismiss")
         self.dismiss.clicked.connect(self.hide)
         layout.addWidget(self.text, 1)
-        layout.addWidget(self.dismiss, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.dismiss)
+        self._layout = layout
+        self._polished = False
         self.hide()
 
     def show_diagnosis(self, diagnosis: doctor.Diagnosis) -> None:
-        problems = [c for c in diagnosis.checks if c.status is not doctor.Status.OK]
+        from mabgui.core import doctor
+
+        # The window is open: the X11 libraries check is for `mabgui doctor` and the CLI.
+        problems = [
+            c
+            for c in diagnosis.checks
+            if c.status is not doctor.Status.OK and c.id != "display-libraries"
+        ]
         if not problems:
             self.hide()
             return
@@ -78,7 +99,49 @@ class DiagnosisBanner(QFrame):
             for c in problems
         )
         self.text.setText(f"<b>{title}</b><ul style='margin:2px'>{items}</ul>")
+        if not self._polished:
+            # Here, not at start-up: Qt's namespace costs ~13 ms to load, before the first paint.
+            from PySide6.QtCore import Qt
+
+            self._polished = True
+            self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self._layout.setAlignment(self.dismiss, Qt.AlignmentFlag.AlignTop)
         self.show()
+
+
+class AreaViews(Mapping[str, QWidget]):
+    """The areas' views by name; looking one up creates it in its place in the stack."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self._window = window
+        self._views: dict[str, QWidget] = {}
+        self._placeholders: dict[str, QWidget] = {}
+
+    def add_placeholder(self, name: str) -> QWidget:
+        placeholder = QWidget()
+        self._placeholders[name] = placeholder
+        return placeholder
+
+    def created(self) -> dict[str, QWidget]:
+        """The views created so far (the others were never shown)."""
+        return dict(self._views)
+
+    def __getitem__(self, name: str) -> QWidget:
+        view = self._views.get(name)
+        if view is not None:
+            return view
+        module_name, class_name = _AREA_CLASSES[name]
+        view = getattr(importlib.import_module(module_name), class_name)()
+        assert isinstance(view, QWidget)
+        self._views[name] = view
+        self._window.area_created(name, view, self._placeholders.pop(name))
+        return view
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(AREAS)
+
+    def __len__(self) -> int:
+        return len(AREAS)
 
 
 def _escape(text: str) -> str:
@@ -94,34 +157,30 @@ class MainWindow(QMainWindow):
 
     closed = Signal()
 
-    def __init__(self, settings: QSettings | None = None) -> None:
+    def __init__(self, settings: QSettings | None = None, *, defer_area: bool = False) -> None:
+        """``defer_area``: the area shown first is created by :meth:`create_current_area`
+        (the app calls it after the window's first paint, so the frame shows at once)."""
         super().__init__()
+        self._defer_area = defer_area
         self.settings = settings or QSettings()
         self.tasks = TaskManager(self, on_failure=self._task_failed)
         self.diagnosis: doctor.Diagnosis | None = None
+        self._native: Platform | None = None  # the engine's platform, once diagnosed
         self.setWindowTitle("mabgui — multi-arch builds")
         self.setWindowIcon(app_icon())
 
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
         self.nav.setIconSize(QSize(22, 22))
-        self.nav.setFixedWidth(160)
+        self.nav.setFixedWidth(140)
         self.stack = QStackedWidget()
-        self.views: dict[str, QWidget] = {
-            "Builders": BuildersView(),
-            "Emulators": EmulatorsView(),
-            "Builds": BuildsView(),
-            "Manifests": ManifestsView(),
-        }
+        self.views = AreaViews(self)
         for name in AREAS:
             item = QListWidgetItem(self.style().standardIcon(_AREA_ICONS[name]), name)
-            item.setSizeHint(QSize(150, 36))
+            item.setSizeHint(QSize(130, 36))
             self.nav.addItem(item)
-            self.stack.addWidget(self.views[name])
-        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
-        builds = self.views["Builds"]
-        assert isinstance(builds, BuildsView)
-        builds.inspect_requested.connect(self.inspect_image)
+            self.stack.addWidget(self.views.add_placeholder(name))
+        self.nav.currentRowChanged.connect(self.show_area)
 
         self.banner = DiagnosisBanner()
         right = QWidget()
@@ -140,19 +199,58 @@ class MainWindow(QMainWindow):
         self.engine_status = EngineStatus()
         self.engine_status.retry_requested.connect(self.check_engine)
         self.statusBar().addPermanentWidget(self.engine_status)
-        self._build_menus()
+        # The menu titles now; their actions (shortcuts load Qt's key enums, ~20 ms) with the
+        # first area when start-up defers it.
+        self.file_menu = self.menuBar().addMenu("&File")
+        self.view_menu = self.menuBar().addMenu("&View")
+        self.help_menu = self.menuBar().addMenu("&Help")
+        self._menus_filled = False
+        if not defer_area:
+            self._build_menus()
         self._restore_geometry()
         self.nav.setCurrentRow(saved.read_int(self.settings, "window/area", 0) % len(AREAS))
 
+    def show_area(self, row: int) -> None:
+        """Show the area at ``row`` of the navigation, creating its view the first time."""
+        if not 0 <= row < len(AREAS):
+            return
+        if self._defer_area:
+            self.stack.setCurrentIndex(row)  # its placeholder, until create_current_area
+            return
+        self.stack.setCurrentWidget(self.views[AREAS[row]])
+
+    def create_current_area(self) -> None:
+        """End the deferral: create and show the area the navigation points at."""
+        self._defer_area = False
+        self._build_menus()
+        self.show_area(self.nav.currentRow())
+
+    def area_created(self, name: str, view: QWidget, placeholder: QWidget) -> None:
+        """Put a newly created area view where its placeholder was, and wire it."""
+        index = self.stack.indexOf(placeholder)
+        current = self.stack.currentIndex() == index
+        self.stack.insertWidget(index, view)
+        self.stack.removeWidget(placeholder)
+        placeholder.deleteLater()
+        if current:
+            self.stack.setCurrentWidget(view)
+        if name == "Builds":
+            view.inspect_requested.connect(self.inspect_image)  # type: ignore[attr-defined]
+        elif name == "Emulators" and self._native is not None:
+            view.set_native_platform(self._native)  # type: ignore[attr-defined]
+
     # --- menus ------------------------------------------------------------------------------
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
+        if self._menus_filled:
+            return
+        self._menus_filled = True
+        file_menu = self.file_menu
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
 
-        view_menu = self.menuBar().addMenu("&View")
+        view_menu = self.view_menu
         for i, name in enumerate(AREAS):
             action = QAction(name, self)
             action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
@@ -164,7 +262,7 @@ class MainWindow(QMainWindow):
         recheck.triggered.connect(self.check_engine)
         view_menu.addAction(recheck)
 
-        help_menu = self.menuBar().addMenu("&Help")
+        help_menu = self.help_menu
         self.show_log_action = QAction("Show &log folder", self)
         self.show_log_action.setToolTip(str(log.log_dir()))
         self.show_log_action.triggered.connect(self.show_log_folder)
@@ -175,7 +273,7 @@ class MainWindow(QMainWindow):
 
     def about_text(self) -> str:
         return (
-            f"<h3>{APP_NAME} {__version__}</h3>"
+            f"<h3>{APP_NAME} {mabgui.__version__}</h3>"
             "<p>Build and inspect multi-architecture container images: buildx builders, "
             "QEMU emulators in binfmt_misc, multi-platform builds with live progress per "
             "architecture, and registry manifests as a per-platform digest tree.</p>"
@@ -193,9 +291,8 @@ class MainWindow(QMainWindow):
 
     def inspect_image(self, reference: str) -> None:
         """Show ``reference`` (e.g. a build's pushed result) in the Manifests area."""
-        manifests = self.views["Manifests"]
-        assert isinstance(manifests, ManifestsView)
         self.nav.setCurrentRow(AREAS.index("Manifests"))
+        manifests: ManifestsView = self.views["Manifests"]  # type: ignore[assignment]
         manifests.open_reference(reference)
 
     # --- engine -------------------------------------------------------------------------------
@@ -205,21 +302,22 @@ class MainWindow(QMainWindow):
         self.tasks.start("doctor", self._check_engine())
 
     async def _check_engine(self) -> None:
+        from mabgui.core import doctor  # imported after the first paint
+
         diagnosis = await doctor.diagnose()
         self.diagnosis = diagnosis
         self.engine_status.show_diagnosis(diagnosis)
         self.banner.show_diagnosis(diagnosis)
         daemon = diagnosis.check("daemon")
-        emulators = self.views["Emulators"]
-        if (
-            daemon is not None
-            and daemon.data.get("architecture")
-            and isinstance(emulators, EmulatorsView)
-        ):  # the engine's native platform, from its `docker info`
+        if daemon is not None and daemon.data.get("architecture"):
+            # the engine's native platform, from its `docker info` (the Emulators area needs it)
             os_type = daemon.data.get("os_type") or "linux"
-            emulators.set_native_platform(
-                Platform.try_parse(f"{os_type}/{daemon.data['architecture']}")
-            )
+            from mabgui.core.platform import Platform
+
+            self._native = Platform.try_parse(f"{os_type}/{daemon.data['architecture']}")
+            emulators = self.views.created().get("Emulators")
+            if emulators is not None:
+                emulators.set_native_platform(self._native)  # type: ignore[attr-defined]
 
     def _task_failed(self, failure: TaskFailure) -> None:
         self.engine_status.show_error(failure.text)

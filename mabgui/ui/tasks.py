@@ -20,17 +20,19 @@ A widget makes one :class:`TaskManager` owned by itself and starts work in a *gr
 
 from __future__ import annotations
 
-import asyncio
 import weakref
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QObject
 
 from mabgui.core import log
 from mabgui.core.errors import MabguiError
+
+if TYPE_CHECKING:  # asyncio loads with the event loop, after the window's first paint
+    import asyncio
 
 _log = log.get("ui")
 
@@ -110,6 +112,8 @@ class TaskManager:
             previous = self._groups.pop(group, None)
             if previous is not None and not previous.done():
                 previous.cancel()
+        import asyncio
+
         task = asyncio.ensure_future(coro)
         owner = self.owner
         task.set_name(f"{type(owner).__name__ if owner is not None else 'ui'}:{group or 'task'}")
@@ -152,6 +156,8 @@ class TaskManager:
         Tasks started meanwhile are waited for too. Outcomes are not raised (they went to
         ``on_failure``); cancelling the caller cancels only the wait.
         """
+        import asyncio
+
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while pending := self.pending():
@@ -240,6 +246,8 @@ async def wait_bounded(
     tasks: Iterable[asyncio.Future[Any]], timeout: float = SHUTDOWN_BOUND_S
 ) -> set[asyncio.Task[Any]]:
     """Wait for already-cancelled ``tasks`` at most ``timeout`` s; returns the stubborn ones."""
+    import asyncio
+
     todo = {t for t in tasks if not t.done()}
     if not todo:
         return set()

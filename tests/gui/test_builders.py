@@ -174,3 +174,79 @@ def test_dialog_refuses_bad_input_with_reasons(qtbot: QtBot, qloop: qasync.QEven
 
 
 # --- the view on the real engine ------------------------------------------------------------------
+
+
+def test_chips_wrap_and_the_row_grows(qtbot: QtBot) -> None:
+    """A narrow Platforms column wraps the chips onto more lines: no chip is left out."""
+    from PySide6.QtWidgets import QStyleOptionViewItem, QTreeView
+
+    from mabgui.ui.views.builders.chips import ChipsDelegate
+
+    model = BuildersModel()
+    model.set_overview(overview("ls-multi-current.txt"))
+    tree = QTreeView()
+    qtbot.addWidget(tree)
+    tree.setModel(model)
+    delegate = ChipsDelegate(tree)
+    tree.setItemDelegateForColumn(COL_PLATFORMS, delegate)
+    tree.header().resizeSection(COL_PLATFORMS, 140)
+    index = model.index(0, COL_PLATFORMS, model.builder_index("default"))
+    chips = index.data(ChipsRole)
+    option = QStyleOptionViewItem()
+    option.font = tree.font()
+    boxes = delegate._boxes(option, list(chips), 140)
+    assert len(boxes) == len(grouped(chips))
+    assert all(box.right() <= 140 for box, _label, _chip in boxes)
+    one_line = tree.fontMetrics().height() + 6
+    assert len({box.top() for box, _label, _chip in boxes}) >= 3  # three lines of chips
+    assert delegate.sizeHint(option, index).height() > 2 * one_line
+
+
+def test_toolbar_reachable_with_tab_and_shortcuts(qtbot: QtBot) -> None:
+    from PySide6.QtWidgets import QToolBar
+
+    from mabgui.ui.views.builders.view import BuildersView
+
+    view = BuildersView()
+    qtbot.addWidget(view)
+    bar = view.findChild(QToolBar)
+    assert bar is not None
+    for action in (view.refresh_act, view.new_act, view.use_act, view.remove_act):
+        assert not action.shortcut().isEmpty(), action.text()
+        button = bar.widgetForAction(action)
+        assert button is not None
+        assert button.focusPolicy() & Qt.FocusPolicy.TabFocus
+        assert button.accessibleName()
+
+
+def test_dialogs_answer_escape_and_enter(qtbot: QtBot, qloop: qasync.QEventLoop) -> None:
+    """Enter presses the default button (Create, OK); Escape closes an idle dialog."""
+    from PySide6.QtWidgets import QDialog
+
+    from mabgui.ui.views.emulators.install_dialog import InstallDialog
+
+    dialog = NewBuilderDialog()
+    qtbot.addWidget(dialog)
+    dialog.set_contexts(["default"])
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert dialog.create_button.isDefault()
+    dialog.name.setText("bad name")
+    dialog.name.setFocus()
+    qtbot.keyClick(dialog.name, Qt.Key.Key_Return)  # Enter = Create: refused, reasons shown
+    assert "invalid builder name" in dialog.error.text()
+    assert dialog.isVisible()
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert dialog.result() == QDialog.DialogCode.Rejected
+    assert not dialog.isVisible()
+
+    install = InstallDialog(None, "this host", native=AMD64)
+    qtbot.addWidget(install)
+    install.show()
+    qtbot.waitExposed(install)
+    next(iter(install.boxes.values())).setChecked(True)
+    qtbot.keyClick(install, Qt.Key.Key_Return)
+    assert install.result() == QDialog.DialogCode.Accepted
+    install.show()
+    qtbot.keyClick(install, Qt.Key.Key_Escape)
+    assert install.result() == QDialog.DialogCode.Rejected

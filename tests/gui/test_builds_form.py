@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from mabgui.core import progress as P
 from mabgui.core.build import BuildSpec, OutputKind, Secret, history
@@ -160,13 +161,20 @@ def test_history_reopen_respec_delete(qtbot, qloop, qtmodeltester, tmp_path: Pat
     panel.reopen_button.click()
     run_until(qloop, lambda: view.lane(ARM64) is not None and view.lane(ARM64).failed)
     assert "failed" in view.state.text()
+    where = f"builder {bad_spec.builder}" if bad_spec.builder else "the current builder"
+    assert f"on {where}" in view.lane(ARM64).badge.toolTip()
     assert not view.inspect_button.isEnabled()
+    assert not view.result_row.isVisibleTo(view)
 
     panel.view.setCurrentIndex(model.index(1, 0))
     panel.reopen_button.click()
     run_until(qloop, lambda: "succeeded" in view.state.text())
-    # a pushed build can be opened in the Manifests view
+    # a pushed build shows its reference and digest in the run's header: copy, open
     assert view.inspect_button.isEnabled()
+    assert view.result_row.isVisibleTo(view)
+    assert view.result_ref_label.full_text() == view.result_ref
+    view.copy_button.click()
+    assert QApplication.clipboard().text() == view.result_ref
     with qtbot.waitSignal(view.inspect_requested) as blocker:
         view.inspect_button.click()
     assert blocker.args[0].startswith("127.0.0.1:5000/mabgui-ui-test:multi")
@@ -183,3 +191,96 @@ def test_history_reopen_respec_delete(qtbot, qloop, qtmodeltester, tmp_path: Pat
     view.tasks.cancel_all()
     view.form.tasks.cancel_all()
     view.close()
+
+
+def test_platforms_are_exactly_what_is_ticked_or_typed(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The last spec is restored before the builders load: its platforms wait under "Other
+    platforms"; once the builder lists them they become ticked boxes, so unticking one
+    really drops it from the build."""
+    first = BuildForm()
+    qtbot.addWidget(first)
+    first.context.setText(str(tmp_path))
+    first.set_platforms([AMD64, ARM64])
+    first.start()  # saves the spec, restored by the next form
+    form = BuildForm()
+    qtbot.addWidget(form)
+    assert set(form.spec().platforms) == {AMD64, ARM64}
+    form.set_builders({"default": [AMD64, ARM64, RISCV]})
+    assert form.platform_boxes[AMD64].isChecked()
+    assert form.extra_platforms.text() == ""
+    form.platform_boxes[AMD64].setChecked(False)
+    assert form.spec().platforms == [ARM64]
+    form.extra_platforms.setText("linux/s390x")
+    assert form.spec().platforms == [ARM64, Platform.parse("linux/s390x")]
+
+
+def test_a_removed_builder_leaves_the_form(form) -> None:  # type: ignore[no-untyped-def]
+    form.builder.setCurrentText("multi")
+    form.set_builders({"default": [AMD64, ARM64, RISCV]})  # `buildx rm multi`, then reloaded
+    assert [form.builder.itemText(i) for i in range(form.builder.count())] == ["default"]
+    assert form.builder.currentText() == "default"
+
+
+def test_builds_view_reloads_the_builders_when_shown_again(qtbot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    view = BuildsView()
+    qtbot.addWidget(view)
+    loads: list[int] = []
+    monkeypatch.setattr(view.form, "load_builders", lambda: loads.append(1))
+    monkeypatch.setattr(view.history, "refresh", lambda: None)
+    view.show()
+    assert len(loads) == 1
+    view.hide()
+    view.show()
+    assert len(loads) == 2
+    view.close()
+
+
+def test_tab_moves_on_from_text_boxes_and_follows_the_layout(form) -> None:  # type: ignore[no-untyped-def]
+    assert form.build_args.tabChangesFocus()
+    assert form.secrets.tabChangesFocus()
+    chain = form.tab_chain()
+    boxes = list(form.platform_boxes.values())
+    assert chain.index(form.target) < chain.index(boxes[0]) < chain.index(form.extra_platforms)
+    assert chain.index(form.extra_platforms) < chain.index(form.tags) < chain.index(form.build_args)
+    assert chain.index(form.build_args) < chain.index(form.secrets) < chain.index(form.output)
+    assert chain[-1] is form.start_button or chain.index(form.start_button) > chain.index(form.sbom)
+
+
+def test_history_shows_all_its_columns_in_the_side_panel(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    spec = BuildSpec(
+        context=str(tmp_path / "a-rather-long-context-directory-name"),
+        platforms=[AMD64, ARM64, ARMV7],
+        tags=["127.0.0.1:5000/mabgui-ui-test/with-a-long-name:multi"],
+        output=OutputKind.PUSH,
+    )
+    _save("multi-platform.rawjson", spec, time.time() - 100, 0)
+    panel = HistoryPanel()
+    qtbot.addWidget(panel)
+    panel.resize(330, 400)  # the side panel's width
+    panel.show()
+    panel.model.set_rows(history.list_entries())
+    qtbot.wait(10)
+    header = panel.view.header()
+    right = max(header.sectionPosition(c) + header.sectionSize(c) for c in range(header.count()))
+    assert right <= panel.view.viewport().width() + 1
+    assert all(header.sectionSize(c) >= 40 for c in range(header.count()))
+
+
+def test_tab_is_never_trapped(form, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Tab in Build args moves on (no tab typed); the log table hands Tab on too."""
+    from mabgui.ui.views.builds.log import LogPane
+
+    form.show()
+    qtbot.waitExposed(form)
+    form.activateWindow()
+    form.build_args.setFocus()
+    qtbot.waitUntil(form.build_args.hasFocus)
+    qtbot.keyClick(form.build_args, Qt.Key.Key_Tab)
+    assert "\t" not in form.build_args.toPlainText()
+    assert form.secrets.hasFocus()
+    qtbot.keyClick(form.secrets, Qt.Key.Key_Tab)
+    assert "\t" not in form.secrets.toPlainText()
+    assert not form.secrets.hasFocus()
+    pane = LogPane()
+    qtbot.addWidget(pane)
+    assert not pane.view.tabKeyNavigation()

@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from mabgui.core import progress as P
+from mabgui.core.build import BuildSpec
 from mabgui.core.platform import Platform
 from mabgui.ui.views.builds.insight import InsightModel
 from mabgui.ui.views.builds.lanes import ObjectRole, StepsModel
@@ -56,7 +57,7 @@ def test_failed_build_marks_only_the_arm64_lane(view, qloop, qtmodeltester) -> N
     assert set(lanes) == {AMD64, ARM64, ARMV7, None}
     assert lanes[ARM64].failed
     assert lanes[ARM64].error.isVisible()
-    assert "RUN" in lanes[ARM64].current.text()
+    assert "RUN" in lanes[ARM64].current.full_text()
     assert "exit code: 1" in lanes[ARM64].error.text()
     assert not lanes[AMD64].failed
     assert not lanes[ARMV7].failed  # only canceled because arm64 failed
@@ -360,3 +361,53 @@ def test_cancel_a_paced_replay_ends_it_as_canceled(view, qloop) -> None:  # type
     assert "canceled" in view.state.text()
     assert not any(s.state is P.StepState.RUNNING for s in view.progress.steps.values())
     assert not view.cancel_button.isEnabled()
+
+
+def test_a_cancelled_build_shows_every_lane_cancelled(view, qloop) -> None:  # type: ignore[no-untyped-def]
+    """Cut where amd64 has run 6 of its steps and its later ones never started: after the
+    user's cancel no lane reads running, no step runs, and the lanes say the user stopped it."""
+    lines = _data("multi-platform.rawjson").splitlines(keepends=True)
+    parser = P.ProgressParser()
+    parser.feed(b"".join(lines[: int(len(lines) * 0.2)]))
+    parser.close(canceled=True)
+    progress = parser.progress
+    assert str(progress.lanes[AMD64].state) == "running"  # the core's own reading
+    view.show_progress(progress, "cancelled")
+    for platform in (AMD64, ARM64, ARMV7):
+        lane = view.lane(platform)
+        assert lane is not None
+        assert lane.state_label.text().startswith("canceled"), platform
+        assert "because you cancelled" in lane.current.full_text(), platform
+        assert "another step failed" not in lane.current.full_text()
+        assert "▶" not in lane.current.full_text()
+    assert "running" not in view.state.text()
+    assert "3 canceled" in view.state.text()
+    assert not any(s.state is P.StepState.RUNNING for s in progress.steps.values())
+
+
+def test_a_failure_selects_the_failed_step_and_its_log(view, qloop) -> None:  # type: ignore[no-untyped-def]
+    progress = run(qloop, view.replay_bytes(_data("fail-arm64.rawjson"), title="fail"))
+    failed = progress.lanes[ARM64].failed_step
+    assert failed is not None
+    lane = view.lane(ARM64)
+    assert lane is not None
+    assert lane.selected_step() is failed
+    assert view.bottom.currentWidget() is view.log_pane
+    assert view.log_pane.step_filter.currentData() is failed
+    assert view.log_pane.model.rowCount() > 0
+    bar = view.log_pane.view.verticalScrollBar()
+    assert bar.value() == bar.maximum()  # the error is the last lines of the step
+
+
+def test_a_started_build_folds_the_form_away(view, qloop) -> None:  # type: ignore[no-untyped-def]
+    assert view.side.isVisible()
+    view.start_build(_spec())  # refused (no such context), but it was started
+    run_until(qloop, lambda: not view.building())
+    assert not view.side.isVisible()
+    assert not view.form_button.isChecked()
+    view.form_button.click()
+    assert view.side.isVisible()
+
+
+def _spec() -> BuildSpec:
+    return BuildSpec(context="/nonexistent/mabgui-ui-test", platforms=[AMD64])

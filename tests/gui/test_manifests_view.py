@@ -105,3 +105,51 @@ def test_json_highlighter_leaves_numbers_inside_strings_alone(qapp) -> None:  # 
     assert spans[(text.index(": 12") + 2, 2)] == "#b7791f"
     assert spans[(text.index("true"), 4)] == "#9b2c2c"
     assert len(spans) == 6  # three keys, one string, one number, one literal: nothing inside
+
+
+def test_size_chart_units_labels_scroll_and_reset(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from mabgui.ui.views.manifests.chart import SizeChart, format_size, pick_unit
+
+    assert pick_unit(0) == ("B", 1.0)
+    assert pick_unit(900)[0] == "B"
+    assert pick_unit(2_500)[0] == "KB"
+    assert pick_unit(3_000_000)[0] == "MB"
+    assert pick_unit(4e9)[0] == "GB"
+    assert format_size(1500, pick_unit(1500)) == "1.5 KB"
+    chart = SizeChart()
+    qtbot.addWidget(chart)
+    chart.resize(500, 200)
+    chart.show()
+    tree = recorded_tree("busybox-list")
+    chart.set_tree(tree)
+    assert len(chart.values) == len([m for m in tree.platform_manifests() if not m.error])
+    assert chart.unit[0] in ("KB", "MB")  # busybox: a few MB, never "MB (x1e-06)"
+    for row in range(len(chart.values)):  # every bar has its label
+        assert chart.bar_text(row).endswith("own)")
+    # six platforms need more height than 200 px: the bars scroll, their labels stay apart
+    assert chart.bars.sizeHint().height() > 150
+    chart.set_tree(None)  # a failed look-up: nothing of the previous image stays
+    assert chart.values == []
+    assert chart.unit[0] == "B"
+    chart.grab()  # paints empty without error
+
+
+def test_after_inspect_the_tree_keeps_its_width(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from mabgui.ui.views.manifests.view import ManifestsView
+
+    view = ManifestsView()
+    qtbot.addWidget(view)
+    view.resize(860, 620)  # the area at a 1024-px window
+    view.show()
+    tree = recorded_tree("busybox-list")
+    view.show_tree(tree, 0.1)
+    long_name = "index: " + "registry.example.com/" + "very-long-repository-name/" * 6 + "x:1"
+    view.details.show_node(None, long_name, "sha256:" + "ab" * 32, b"", "index")
+    qtbot.wait(10)
+    sizes = view.main_splitter.sizes()
+    assert sizes[0] >= 0.5 * sum(sizes)
+    assert view.details.title.is_elided()
+    assert long_name in view.details.title.toolTip()
+    header = view.view.header()
+    shown = sum(header.sectionSize(c) for c in range(header.count()))
+    assert shown <= view.view.viewport().width() + 2  # every column on screen

@@ -147,7 +147,7 @@ def test_failure_only_on_arm64_marks_that_lane(view, qloop, engine, tmp_path: Pa
     assert failed == [ARM64]
     lane = view.lane(ARM64)
     assert "exit code: 1" in lane.error.text()
-    assert "RUN" in lane.current.text()
+    assert "RUN" in lane.current.full_text()
     assert "linux/arm64" in view.error.text()
     step = view.progress.lanes[ARM64].failed_step  # type: ignore[union-attr]
     assert step is not None
@@ -188,6 +188,12 @@ def test_cancel_during_sleep_stops_buildx(view, qloop, engine, tmp_path: Path) -
     assert time.monotonic() - t0 < 5.0
     assert results[-1].canceled
     assert "canceled" in view.state.text()
+    assert "running" not in view.state.text()
+    for platform in (AMD64, ARM64):  # every lane reads the user's cancel, no step runs
+        lane = view.lane(platform)
+        assert lane is not None
+        assert lane.state_label.text().startswith("canceled")
+        assert "because you cancelled" in lane.current.full_text()
     assert not view.cancel_button.isEnabled()
     assert view.form.start_button.isEnabled()
     run_until(qloop, lambda: not _group_alive(pid), timeout=5)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
-from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import (
+    QApplication,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeView,
+)
 
 from mabgui.core.overview import Chip
 
@@ -113,40 +119,55 @@ class ChipsDelegate(QStyledItemDelegate):
         rect: QRect = opt.rect
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        x = rect.left() + 2
-        for label, chip in grouped(chips):
-            font = self._font(opt, chip)
-            metrics = QFontMetrics(font)
-            width = metrics.horizontalAdvance(label) + 2 * _PAD_X
-            if x + width > rect.right() - 2:
-                painter.setPen(QColor("#718096"))
-                painter.drawText(
-                    QRect(x, rect.top(), rect.right() - x, rect.height()),
-                    int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft),
-                    "…",
-                )
-                break
+        for box, label, chip in self._boxes(opt, chips, rect.width()):
+            box.translate(rect.left(), rect.top())
             fill, border, color = CHIP_COLORS[chip.kind]
-            box = QRect(x, rect.top() + _MARGIN_Y, width, rect.height() - 2 * _MARGIN_Y)
             pen = QPen(QColor(border))
             if chip.kind == "unlisted":
                 pen.setStyle(Qt.PenStyle.DashLine)
             painter.setPen(pen)
             painter.setBrush(QColor(fill))
             painter.drawRoundedRect(box, 7, 7)
-            painter.setFont(font)
+            painter.setFont(self._font(opt, chip))
             painter.setPen(QColor(color))
             painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), label)
-            x += width + _GAP
         painter.restore()
+
+    def _boxes(
+        self, option: QStyleOptionViewItem, chips: list[Chip], width: int
+    ) -> list[tuple[QRect, str, Chip]]:
+        """Where each chip goes in a cell ``width`` wide: chips wrap onto further lines (the
+        row grows), so every platform stays visible."""
+        boxes = []
+        x, y = 2, _MARGIN_Y
+        for label, chip in grouped(chips):
+            metrics = QFontMetrics(self._font(option, chip))
+            chip_width = metrics.horizontalAdvance(label) + 2 * _PAD_X
+            line_height = metrics.height() + 4
+            if x > 2 and x + chip_width > width - 2:
+                x = 2
+                y += line_height + _MARGIN_Y
+            boxes.append((QRect(x, y, chip_width, line_height), label, chip))
+            x += chip_width + _GAP
+        return boxes
+
+    def _column_width(self, index: QModelIndex | QPersistentModelIndex) -> int:
+        view = self.parent()
+        if isinstance(view, QTreeView):
+            return view.header().sectionSize(index.column())
+        return 0
 
     def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> QSize:
+        chips = self._chips(index)
         width = 4
+        for label, chip in grouped(chips):
+            width += QFontMetrics(self._font(option, chip)).horizontalAdvance(label)
+            width += 2 * _PAD_X + _GAP
         height = QFontMetrics(option.font).height() + 6
-        for label, chip in grouped(self._chips(index)):
-            metrics = QFontMetrics(self._font(option, chip))
-            width += metrics.horizontalAdvance(label) + 2 * _PAD_X + _GAP
-            height = max(height, metrics.height() + 2 * _MARGIN_Y + 4)
+        column = self._column_width(index)
+        boxes = self._boxes(option, chips, column if column > 0 else width)
+        if boxes:
+            height = max(height, max(box.bottom() for box, _l, _c in boxes) + _MARGIN_Y + 2)
         return QSize(max(width, 60), height)

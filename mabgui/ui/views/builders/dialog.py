@@ -164,6 +164,7 @@ class NewBuilderDialog(QDialog):
             layout.addWidget(box)
 
         self.log = QPlainTextEdit()
+        self.log.setTabChangesFocus(True)
         self.log.setReadOnly(True)
         self.log.setPlaceholderText("buildx's progress appears here")
         self.log.setFont(monospace_font())
@@ -288,13 +289,20 @@ class NewBuilderDialog(QDialog):
         self.created.emit(req.name)
         self.accept()
 
+    def reject(self) -> None:
+        """Escape (and the window's close button) cancel a creation in flight first."""
+        if self.running():
+            self.cancel_or_close()
+            return
+        super().reject()
+
     def cancel_or_close(self) -> None:
         if self.running():
             self.tasks.cancel("create")
             self.cancel_button.setEnabled(False)
             self.log.appendPlainText("Cancelling: stopping buildx, removing what was created…")
             return
-        self.reject()
+        super().reject()
 
     def _cancelled(self, req: buildx.CreateRequest) -> None:
         self._set_running(False)

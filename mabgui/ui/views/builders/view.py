@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QShowEvent
+from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QHeaderView,
@@ -83,42 +83,56 @@ class BuildersView(QWidget):
         bar = QToolBar("Builders")
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
 
-        def act(text: str, tip: str, slot: Callable[[], object]) -> QAction:
+        def act(text: str, tip: str, slot: Callable[[], object], key: str = "") -> QAction:
             action = QAction(text, self)
-            action.setToolTip(tip)
+            action.setToolTip(f"{tip} ({key})" if key else tip)
+            if key:
+                # Active while the focus is in this area (the window's F5 stays the engine's).
+                action.setShortcut(QKeySequence(key))
+                action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                self.addAction(action)
             action.triggered.connect(lambda _checked=False: slot())
             bar.addAction(action)
+            button = bar.widgetForAction(action)
+            if button is not None:  # tool bar buttons take no focus by default: Tab reaches them
+                button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+                button.setAccessibleName(text.rstrip("…"))
             return action
 
         self.refresh_act = act(
-            "Refresh", "List the builders again (docker buildx ls)", self.refresh
+            "Refresh", "List the builders again (docker buildx ls)", self.refresh, "Ctrl+R"
         )
         self.new_act = act(
             "New multi-arch builder…",
             "Create a docker-container, remote or kubernetes builder, one or more nodes",
             self.new_builder,
+            "Ctrl+N",
         )
         bar.addSeparator()
         self.use_act = act(
-            "Use", "Make it the current builder (docker buildx use)", self.use_selected
+            "Use", "Make it the current builder (docker buildx use)", self.use_selected, "Ctrl+U"
         )
         self.bootstrap_act = act(
             "Bootstrap",
             "Start BuildKit on every node (docker buildx inspect --bootstrap)",
             self.bootstrap_selected,
+            "Ctrl+B",
         )
         self.stop_act = act(
-            "Stop", "Stop its BuildKit daemons (docker buildx stop)", self.stop_selected
+            "Stop", "Stop its BuildKit daemons (docker buildx stop)", self.stop_selected, "Ctrl+T"
         )
         self.remove_act = act(
-            "Remove…", "Remove the builder (docker buildx rm)", self.remove_selected
+            "Remove…", "Remove the builder (docker buildx rm)", self.remove_selected, "Del"
         )
         self.inspect_act = act(
             "Inspect",
             "Driver options, flags, labels, GC policy (docker buildx inspect)",
             self.inspect_selected,
+            "Ctrl+I",
         )
-        self.cancel_act = act("Cancel", "Stop the running buildx command", self.cancel_action)
+        self.cancel_act = act(
+            "Cancel", "Stop the running buildx command", self.cancel_action, "Esc"
+        )
         self.cancel_act.setVisible(False)
         self._tips = {a: a.toolTip() for a in (self.bootstrap_act, self.stop_act, self.remove_act)}
         layout.addWidget(bar)
@@ -131,7 +145,8 @@ class BuildersView(QWidget):
         self.tree = QTreeView()
         self.tree.setModel(self.model)
         self.tree.setItemDelegateForColumn(COL_PLATFORMS, ChipsDelegate(self.tree))
-        self.tree.setUniformRowHeights(True)
+        # Rows grow when the platform chips wrap (every chip stays visible).
+        self.tree.setUniformRowHeights(False)
         self.tree.setAlternatingRowColors(False)
         self.tree.setSelectionBehavior(QTreeView.SelectionBehavior.SelectRows)
         self.tree.setSelectionMode(QTreeView.SelectionMode.SingleSelection)
@@ -139,6 +154,12 @@ class BuildersView(QWidget):
         header.setStretchLastSection(True)
         for col in (COL_NAME, COL_DRIVER, COL_ENDPOINT, COL_STATUS, COL_BUILDKIT):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        # The chips come right after the name, wide enough for a few per line (they wrap and
+        # the row grows): at 1024 px they no longer end up beyond the right edge.
+        header.moveSection(header.visualIndex(COL_PLATFORMS), 1)
+        header.setSectionResizeMode(COL_PLATFORMS, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(COL_PLATFORMS, 250)
+        header.sectionResized.connect(self._section_resized)
         self.tree.selectionModel().selectionChanged.connect(self._selection_changed)
         self.tree.doubleClicked.connect(lambda _i: self.inspect_selected())
         self.legend = QLabel(legend_html())
@@ -154,6 +175,7 @@ class BuildersView(QWidget):
         self.details.anchorClicked.connect(self._anchor_clicked)
         self.details.setPlaceholderText("Select a builder to see its nodes, options and notes.")
         self.activity = QPlainTextEdit()
+        self.activity.setTabChangesFocus(True)
         self.activity.setReadOnly(True)
         self.activity.setPlaceholderText("buildx output of Use, Bootstrap, Stop and Remove")
         self.activity.setFont(monospace_font())
@@ -174,6 +196,10 @@ class BuildersView(QWidget):
         self._update_buttons()
 
     # --- loading --------------------------------------------------------------------------------
+    def _section_resized(self, column: int, _old: int, _new: int) -> None:
+        if column == COL_PLATFORMS:  # the chips wrap again: rows take their new heights
+            self.tree.doItemsLayout()
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._loaded:

@@ -7,6 +7,7 @@ The platform checkboxes come from the selected builder (``docker buildx ls``, th
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -70,6 +71,7 @@ class BuildForm(QWidget):
     """
 
     start_requested = Signal(object)
+    platforms_shown = Signal()  # the checkboxes changed (the form's minimum width may too)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,6 +83,7 @@ class BuildForm(QWidget):
         # Nothing is wanted until the builders load: then the current builder's native platforms.
         self._wanted: set[Platform] = set()
         self._builder_natives: dict[str, tuple[Platform, ...]] = {}
+        self._browse_buttons: list[QToolButton] = []
 
         self.builder = QComboBox()
         self.builder.addItem("default")
@@ -119,9 +122,11 @@ class BuildForm(QWidget):
         self.build_args = QPlainTextEdit()
         self.build_args.setPlaceholderText("KEY=VALUE, one per line")
         self.build_args.setFixedHeight(52)
+        self.build_args.setTabChangesFocus(True)  # Tab moves on; it never types a tab here
         self.secrets = QPlainTextEdit()
         self.secrets.setPlaceholderText("id=ID,src=PATH, one per line (the value is never stored)")
         self.secrets.setFixedHeight(40)
+        self.secrets.setTabChangesFocus(True)
         self.output = QComboBox()
         for kind, label in OUTPUT_LABELS.items():
             self.output.addItem(label, kind)
@@ -177,15 +182,56 @@ class BuildForm(QWidget):
         self._fill_platforms()
         self.restore()
 
-    @staticmethod
-    def _with_browse(edit: QLineEdit, slot: Any) -> QWidget:
+    def _update_tab_order(self) -> None:
+        """Tab follows the layout: the platform boxes (created later) come right after the
+        target, not after everything else."""
+        chain: list[QWidget] = [
+            self.builder,
+            self.refresh_builders_button,
+            self.context,
+            *self._browse_buttons[:1],
+            self.dockerfile,
+            *self._browse_buttons[1:2],
+            self.target,
+            *self.platform_boxes.values(),
+            self.extra_platforms,
+            self.tags,
+            self.build_args,
+            self.secrets,
+            self.output,
+            self.output_dest,
+            self.provenance,
+            self.sbom,
+            self.no_cache,
+            self.pull,
+            self.start_button,
+        ]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
+
+    def tab_chain(self) -> list[QWidget]:
+        """The form's widgets in the order Tab visits them, from the builder."""
+        chain: list[QWidget] = [self.builder]
+        widget = self.builder.nextInFocusChain()
+        for _ in range(1000):
+            if widget is None or widget is self.builder:
+                break
+            if self.isAncestorOf(widget) and widget.focusPolicy() & Qt.FocusPolicy.TabFocus:
+                chain.append(widget)
+            widget = widget.nextInFocusChain()
+        return chain
+
+    def _with_browse(self, edit: QLineEdit, slot: Any) -> QWidget:
         box = QWidget()
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(edit, 1)
         button = QToolButton()
         button.setText("…")
+        button.setToolTip("Browse…")
+        button.setAccessibleName("Browse")
         button.clicked.connect(slot)
+        self._browse_buttons.append(button)
         row.addWidget(button)
         return box
 
@@ -253,12 +299,23 @@ class BuildForm(QWidget):
     def _builder_changed(self, _name: str) -> None:
         self._fill_platforms()
 
+    def _typed_platforms(self) -> list[Platform]:
+        """The platforms typed under "Other platforms" that parse (the rest stay as typed)."""
+        typed = []
+        for word in split_words(self.extra_platforms.text()):
+            platform = Platform.try_parse(word)
+            if platform is not None and platform not in typed:
+                typed.append(platform)
+        return typed
+
     def _fill_platforms(self) -> None:
-        for platform, box in self.platform_boxes.items():
-            if box.isChecked():
-                self._wanted.add(platform)
-            else:
-                self._wanted.discard(platform)
+        """Checkboxes for the builder's platforms; the chosen set is exactly what is ticked
+        plus what is typed: a typed platform the builder lists becomes its ticked box (so
+        unticking it later really drops it), a ticked one it does not list is typed."""
+        if self.platform_boxes or self.extra_platforms.text().strip():
+            self._wanted = {p for p, box in self.platform_boxes.items() if box.isChecked()}
+            self._wanted.update(self._typed_platforms())
+        for box in self.platform_boxes.values():
             self.platforms_grid.removeWidget(box)
             box.setParent(None)
             box.deleteLater()
@@ -294,9 +351,16 @@ class BuildForm(QWidget):
             self.platforms_note.setText(f"Platforms builder {name!r} lists:")
         elif self._builder_platforms:
             self.platforms_note.setText(f"Builder {name!r} lists no platform (not bootstrapped?)")
-        extra = [p for p in self._wanted if p not in offered]
-        if extra and not self.extra_platforms.text().strip():
-            self.extra_platforms.setText(", ".join(str(p) for p in sorted(extra)))
+        kept = [
+            word
+            for word in split_words(self.extra_platforms.text())
+            if Platform.try_parse(word) not in self.platform_boxes
+        ]
+        typed = set(self._typed_platforms())
+        kept += [str(p) for p in sorted(self._wanted) if p not in offered and p not in typed]
+        self.extra_platforms.setText(", ".join(kept))
+        self._update_tab_order()
+        self.platforms_shown.emit()
 
     def set_platforms(self, platforms: list[Platform]) -> None:
         """Check exactly ``platforms`` (those the builder does not list go to "Other")."""

@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -51,7 +51,8 @@ def _platforms_text(entry: history.HistoryEntry) -> str:
 
 
 def _tooltip(entry: history.HistoryEntry) -> str:
-    lines = [f"build {escape(entry.id)}"]
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.started))
+    lines = [f"build {escape(entry.id)}, started {started}"]
     lines += [f"{escape(p)}: {escape(s)}" for p, s in entry.platforms.items()]
     if entry.digest:
         lines.append(escape(entry.digest))
@@ -63,7 +64,7 @@ def _tooltip(entry: history.HistoryEntry) -> str:
 _COLUMNS: tuple[Column[history.HistoryEntry], ...] = (
     Column(
         "Started",
-        lambda e: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.started)),
+        lambda e: time.strftime("%m-%d %H:%M", time.localtime(e.started)),  # the year: tooltip
         tooltip=_tooltip,
         sort_key=lambda e: e.started,
     ),
@@ -127,7 +128,16 @@ class HistoryPanel(QWidget):
         self.view.setUniformRowHeights(True)
         self.view.setAlternatingRowColors(True)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Every column stays on screen in the narrow side panel: the short ones fit their
+        # contents, platforms and image share the rest (elided; the tooltip has it all).
+        header = self.view.header()
+        header.setStretchLastSection(False)
+        header.setMinimumSectionSize(40)
+        for col in (HistoryModel.COL_WHEN, HistoryModel.COL_RESULT, HistoryModel.COL_DURATION):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        for col in (HistoryModel.COL_PLATFORMS, HistoryModel.COL_IMAGE):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.view.doubleClicked.connect(lambda _i: self._reopen())
         self.view.selectionModel().selectionChanged.connect(lambda *_a: self._selection())
         self.reopen_button = QPushButton("Reopen")

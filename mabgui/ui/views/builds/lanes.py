@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mabgui.core.progress import Lane, Step, StepState
+from mabgui.core.progress import BuildResult, Lane, Step, StepState
 from mabgui.ui.models.table import RIGHT, Column, ObjectRole, RowsTableModel
 from mabgui.ui.views.builds.style import (
     ERROR_BG,
@@ -42,6 +42,7 @@ from mabgui.ui.views.builds.style import (
     format_duration,
     state_icon,
 )
+from mabgui.ui.widgets.elided import ElidedLabel
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -148,6 +149,41 @@ class StepsModel(RowsTableModel[Step]):
         return format_duration(step.duration_s)
 
 
+def lane_complete(lane: Lane) -> bool:
+    """Every step of the lane finished, including numbered steps not seen yet ("3/11" seen
+    alone means eight more were to come); a lane that got no numbered step never built."""
+    if not lane.steps or not lane.ok:
+        return False
+    numbered = [s for s in lane.steps if s.index is not None and s.total is not None]
+    if not numbered:
+        return False
+    by_stage: dict[str, set[int]] = {}
+    totals: dict[str, int] = {}
+    for step in numbered:
+        assert step.index is not None
+        assert step.total is not None
+        by_stage.setdefault(step.stage, set()).add(step.index)
+        totals[step.stage] = max(totals.get(step.stage, 0), step.total)
+    return all(len(by_stage[stage]) >= total for stage, total in totals.items())
+
+
+def shown_state(lane: Lane, outcome: BuildResult | None) -> StepState:
+    """The lane's state as the user should read it: once a build ended without success, a
+    lane that did not finish is canceled (not "running" with steps that never ran)."""
+    state = lane.state
+    if lane.failed_step is not None:
+        return StepState.ERROR
+    if outcome is not None and not outcome.ok and not lane_complete(lane):
+        return StepState.CANCELED
+    return state
+
+
+def stop_reason(outcome: BuildResult | None) -> str:
+    if outcome is not None and outcome.canceled:
+        return "stopped because you cancelled"
+    return "stopped: another platform failed"
+
+
 def _set_text_color(label: QLabel, color: str) -> None:
     palette = label.palette()
     palette.setColor(QPalette.ColorRole.WindowText, QColor(color))
@@ -215,26 +251,31 @@ class LaneWidget(QFrame):
         self.setObjectName("buildLane")
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumWidth(150)
         self.model = StepsModel(clock, self)
 
+        # The platform in full (the lane cannot get narrower than it), native/QEMU, duration.
         self.title = QLabel()
         self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.title.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
         self.badge = QLabel()
+        self.duration = QLabel()
+        self.duration.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.state_label = QLabel()
         bold = self.state_label.font()
         bold.setBold(True)
         self.state_label.setFont(bold)
         header = QHBoxLayout()
         header.setContentsMargins(0, 0, 0, 0)
-        header.addWidget(self.title, 1)
+        header.addWidget(self.title)
         header.addWidget(self.badge)
+        header.addStretch(1)
+        header.addWidget(self.duration)
 
         self.bar = LaneBar()
-        self.current = QLabel()
-        self.current.setTextFormat(Qt.TextFormat.PlainText)
-        self.current.setMinimumWidth(10)
-        self.current.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # The current step's full name, elided in the middle (tooltip: all of it).
+        self.current = ElidedLabel(mode=Qt.TextElideMode.ElideMiddle)
+        self.outcome: BuildResult | None = None  # how the build ended (None: not yet)
+        self.builder = ""  # the builder it runs on, when known (a live or reopened build)
 
         self.view = QTreeView()
         self.view.setModel(self.model)
@@ -242,12 +283,13 @@ class LaneWidget(QFrame):
         self.view.setUniformRowHeights(True)
         self.view.setAlternatingRowColors(True)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        # A step reads from its start ("[2/5] RUN make …"): the instruction and the command's
+        # beginning say most; the tooltip has all of it.
         self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
         head = self.view.header()
         head.setStretchLastSection(False)
         head.setSectionResizeMode(StepsModel.COL_STEP, QHeaderView.ResizeMode.Stretch)
-        head.setSectionResizeMode(StepsModel.COL_TIME, QHeaderView.ResizeMode.Fixed)
-        head.resizeSection(StepsModel.COL_TIME, 54)
+        head.setSectionResizeMode(StepsModel.COL_TIME, QHeaderView.ResizeMode.ResizeToContents)
         self.view.clicked.connect(self._clicked)
 
         self.error = QLabel()
@@ -277,10 +319,26 @@ class LaneWidget(QFrame):
         self.lane = lane
         self.color = color
         self._followed = None
+        self.outcome = None
         self.model.reset(lane.steps if lane is not None else [])
         self.bar.setVisible(lane is not None)
-        self.setMaximumWidth(300 if lane is None else 16777215)  # QWIDGETSIZE_MAX
-        self.setMinimumWidth(130 if lane is None else 150)
+        # the shared steps are few and short: the platforms' lanes get the width
+        self.setMaximumWidth(220 if lane is None else 16777215)  # QWIDGETSIZE_MAX
+        self.refresh()
+
+    def set_builder(self, builder: str) -> None:
+        """The builder the build ran on (its name goes into the native/QEMU badge's tooltip)."""
+        if builder != self.builder:
+            self.builder = builder
+            self._badge_emulated = None  # the badge is redone at the next refresh
+            self.refresh()
+
+    def _where(self) -> str:
+        return f"builder {self.builder}" if self.builder else "the current builder"
+
+    def set_outcome(self, outcome: BuildResult | None) -> None:
+        """How the build ended: a lane that did not finish then reads canceled, and why."""
+        self.outcome = outcome
         self.refresh()
 
     def _clicked(self, index: QModelIndex) -> None:
@@ -311,43 +369,55 @@ class LaneWidget(QFrame):
             self._badge_emulated = lane.emulated
             if lane.emulated:
                 self.badge.setText("QEMU")
-                self.badge.setToolTip("Runs under QEMU user emulation on this builder (slower)")
+                self.badge.setToolTip(f"Runs under QEMU user emulation on {self._where()} (slower)")
                 self.badge.setStyleSheet(
                     "background:#fefcbf; color:#744210; border-radius:3px; padding:0 4px;"
                 )
             else:
                 self.badge.setText("native")
-                self.badge.setToolTip("Runs natively on this builder")
+                self.badge.setToolTip(f"Runs natively on {self._where()}")
                 self.badge.setStyleSheet(
                     "background:#e6fffa; color:#234e52; border-radius:3px; padding:0 4px;"
                 )
-        state = lane.state
         failed_step = lane.failed_step
-        if failed_step is not None:
-            state = StepState.ERROR
+        state = shown_state(lane, self.outcome)
         self.state_label.setText(f"{STATE_TEXT[state]} · {lane.progress * 100:.0f}%")
         duration = lane.duration_s
+        self.duration.setText(format_duration(duration) if duration is not None else "")
         took = f" in {format_duration(duration)}" if duration is not None else ""
         if state is not self._label_state:
             self._label_state = state
             _set_text_color(self.state_label, STATE_COLORS[state])
         self.bar.set_value(lane.progress)
+        step = lane.current_step
         if failed_step is not None:
             self.current.setText(f"failed at {failed_step.label}")
+        elif state is StepState.CANCELED:  # its duration is in the header, right
+            self.current.setText(stop_reason(self.outcome))
+        elif step is not None and step.state is StepState.RUNNING:
+            self.current.setText(f"▶ {step.label}")
+            self._follow(step)
+        elif state is StepState.RUNNING:  # between steps: none runs right now
+            queued = next((s for s in lane.steps if s.state is StepState.QUEUED), None)
+            self.current.setText(f"next: {queued.label}" if queued is not None else "waiting…")
+        elif step is not None and state in (StepState.DONE, StepState.CACHED):
+            self.current.setText(f"finished {len(lane.steps)} steps{took}")
         else:
-            step = lane.current_step
-            if step is not None and state is StepState.RUNNING:
-                self.current.setText(f"▶ {step.label}")
-                self._follow(step)
-            elif step is not None and state in (StepState.DONE, StepState.CACHED):
-                self.current.setText(f"finished {len(lane.steps)} steps{took}")
-            elif state is StepState.CANCELED:
-                self.current.setText(f"stopped{took} (another step failed or canceled)")
-            else:
-                self.current.setText(step.label if step is not None else "waiting…")
-        self.current.setToolTip(self.current.text())
+            self.current.setText(step.label if step is not None else "waiting…")
         self._set_failed(failed_step is not None, failed_step.error if failed_step else "")
         self._set_bar_color(state)
+
+    def select_step(self, step: Step) -> None:
+        """Select ``step``'s row and scroll to it (a failed step after the build)."""
+        row = self.model.row_of(step)
+        if row >= 0:
+            index = self.model.index(row, 0)
+            self.view.setCurrentIndex(index)
+            self.view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+
+    def selected_step(self) -> Step | None:
+        step = self.model.data(self.view.currentIndex(), ObjectRole)
+        return step if isinstance(step, Step) else None
 
     def _follow(self, step: Step) -> None:
         """Keep the running step in sight (once per step, so the user can still scroll)."""

@@ -265,28 +265,28 @@ class LogPane(QWidget):
         self._step_items: list[Step] = []
 
         self.platform_filter = QComboBox()
-        self.platform_filter.setMinimumContentsLength(8)
-        self.platform_filter.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
+        self.platform_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.step_filter = QComboBox()
-        self.step_filter.setMinimumContentsLength(14)
+        self.step_filter.setMinimumContentsLength(6)
         self.step_filter.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
         self.text_filter = QLineEdit()
         self.text_filter.setPlaceholderText("Find in log…")
         self.text_filter.setClearButtonEnabled(True)
-        self.text_filter.setMinimumWidth(90)
+        self.text_filter.setMinimumWidth(80)
         self.follow = QCheckBox("Follow")
         self.follow.setChecked(True)
         self.count = QLabel("0 lines")
 
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
-        bar.addWidget(QLabel("Platform"))
+        # No text labels: "All platforms" / "All steps" say what the boxes filter, and the
+        # bar stays narrow enough for a 1024-px window.
+        self.platform_filter.setAccessibleName("Platform filter")
+        self.step_filter.setAccessibleName("Step filter")
+        self.text_filter.setAccessibleName("Find in log")
         bar.addWidget(self.platform_filter)
-        bar.addWidget(QLabel("Step"))
         bar.addWidget(self.step_filter, 1)
         bar.addWidget(self.text_filter, 1)
         bar.addWidget(self.follow)
@@ -298,6 +298,7 @@ class LogPane(QWidget):
         self.view.setObjectName("buildLog")
         self.view.setModel(self.model)
         self.view.setShowGrid(False)
+        self.view.setTabKeyNavigation(False)  # Tab leaves the log (arrows move within it)
         self.view.setWordWrap(False)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -328,6 +329,10 @@ class LogPane(QWidget):
         self.text_filter.textChanged.connect(lambda _t: self._text_timer.start())
         self.platform_filter.currentIndexChanged.connect(self._platform_changed)
         self.step_filter.currentIndexChanged.connect(lambda _i: self._apply_filter())
+        # A step's name is often longer than its box: the tooltip holds all of it.
+        for combo in (self.platform_filter, self.step_filter):
+            combo.currentTextChanged.connect(combo.setToolTip)
+            combo.setToolTip(combo.currentText())
         self._fill_platforms()
 
     # --- feeding ------------------------------------------------------------------------------
@@ -394,6 +399,7 @@ class LogPane(QWidget):
                 selected = row
         self.platform_filter.setCurrentIndex(selected)
         self.platform_filter.blockSignals(False)
+        self.platform_filter.setToolTip(self.platform_filter.currentText())
         self._fill_steps()
         if self.platform_filter.currentData() != current:
             self._apply_filter()
@@ -435,6 +441,7 @@ class LogPane(QWidget):
                 selected = row
         self.step_filter.setCurrentIndex(selected)
         self.step_filter.blockSignals(False)
+        self.step_filter.setToolTip(self.step_filter.currentText())
         if current is not None and selected == 0:
             self._apply_filter()
 

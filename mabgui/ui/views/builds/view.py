@@ -14,9 +14,16 @@ import gzip
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QShowEvent
+from PySide6.QtGui import (
+    QGuiApplication,
+    QKeySequence,
+    QShortcut,
+    QShowEvent,
+    QTextDocumentFragment,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -29,6 +36,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -59,18 +67,22 @@ from mabgui.ui.views.builds.bkhistory_panel import BkHistoryPanel
 from mabgui.ui.views.builds.form import BuildForm
 from mabgui.ui.views.builds.history import HistoryPanel, entry_image
 from mabgui.ui.views.builds.insight import InsightPanel
-from mabgui.ui.views.builds.lanes import LaneWidget
+from mabgui.ui.views.builds.lanes import LaneWidget, shown_state
 from mabgui.ui.views.builds.log import LogPane
 from mabgui.ui.views.builds.style import (
     ERROR_BG,
     ERROR_BORDER,
     SHARED_COLOR,
     STATE_COLORS,
+    STATE_TEXT,
     escape,
     format_duration,
     lane_color,
 )
-from mabgui.ui.views.builds.timeline import TimelineWidget
+from mabgui.ui.widgets.elided import ElidedLabel
+
+if TYPE_CHECKING:
+    from mabgui.ui.views.builds.timeline import TimelineWidget
 
 FRAME_MS = 75  # view updates are coalesced to one per frame
 TIMELINE_MS = 300  # the timeline redraws at most this often while events pour in
@@ -123,15 +135,28 @@ class BuildsView(QWidget):
         self._spec: BuildSpec | None = None
         self._paced: tuple[float, float, float] | None = None  # stream t0, wall t0, speed
 
-        # --- header ---------------------------------------------------------------------
-        self.title = QLabel("No build yet")
-        self.title.setTextFormat(Qt.TextFormat.RichText)
+        # --- header: what runs, its state, and its result ---------------------------------
+        self.form_button = QToolButton()
+        self.form_button.setText("Build form")
+        self.form_button.setCheckable(True)
+        self.form_button.setChecked(True)
+        self.form_button.setShortcut(QKeySequence("Ctrl+Shift+F"))
+        self.form_button.setToolTip(
+            "Show or hide the build form and history (Ctrl+Shift+F); it folds away while a "
+            "build runs so the run gets the width"
+        )
+        self.form_button.setAccessibleName("Show the build form")
+        self.form_button.toggled.connect(self._show_side)
+        self.title = ElidedLabel("No build yet", mode=Qt.TextElideMode.ElideRight)
+        title_font = self.title.font()
+        title_font.setBold(True)
+        title_font.setPointSizeF(title_font.pointSizeF() * 1.1)
+        self.title.setFont(title_font)
         self.state = QLabel()
         self.state.setTextFormat(Qt.TextFormat.RichText)
-        for label in (self.title, self.state):
-            label.setWordWrap(True)
-            label.setMinimumWidth(120)
-        self.open_button = QPushButton("Open recorded rawjson…")
+        self.state.setWordWrap(True)
+        self.state.setMinimumWidth(120)
+        self.open_button = QPushButton("Open recording…")
         self.open_button.setToolTip(
             "Show a stream recorded with docker buildx build --progress=rawjson 2> file "
             "(plain or .gz), e.g. from CI, exactly like a live build"
@@ -141,26 +166,52 @@ class BuildsView(QWidget):
         self.replay_speed.setToolTip(
             "How fast a recording plays: at once, or paced by its own timestamps"
         )
+        self.replay_speed.setAccessibleName("Replay speed")
         for speed_text, speed in REPLAY_SPEEDS:
             self.replay_speed.addItem(speed_text, speed)
+        speed_label = QLabel("&Replay")
+        speed_label.setBuddy(self.replay_speed)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("Stop the build (Esc)")
         self.cancel_button.clicked.connect(self.cancel)
-        self.inspect_button = QPushButton("Inspect result")
+        # The result: the pushed reference and digest, to copy or open in Manifests.
+        self.result_label = QLabel("Pushed")
+        self.result_ref_label = ElidedLabel(mode=Qt.TextElideMode.ElideMiddle)
+        self.result_ref_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setToolTip("Copy the pushed reference with its digest")
+        self.copy_button.clicked.connect(self.copy_result)
+        self.inspect_button = QPushButton("Open in Manifests")
         self.inspect_button.setEnabled(False)
         self.inspect_button.setToolTip("Open the pushed image in the Manifests view")
         self.inspect_button.clicked.connect(self._inspect)
-        header = QHBoxLayout()
+
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.form_button)
+        top.addWidget(self.title, 1)
+        top.addWidget(self.cancel_button)
+        second = QHBoxLayout()
+        second.setContentsMargins(0, 0, 0, 0)
+        second.addWidget(self.state, 1)
+        second.addWidget(speed_label)
+        second.addWidget(self.replay_speed)
+        second.addWidget(self.open_button)
+        self.result_row = QWidget()
+        result_layout = QHBoxLayout(self.result_row)
+        result_layout.setContentsMargins(0, 0, 0, 0)
+        result_layout.addWidget(self.result_label)
+        result_layout.addWidget(self.result_ref_label, 1)
+        result_layout.addWidget(self.copy_button)
+        result_layout.addWidget(self.inspect_button)
+        self.result_row.hide()
+        header = QVBoxLayout()
         header.setContentsMargins(0, 0, 0, 0)
-        titles = QVBoxLayout()
-        titles.setSpacing(0)
-        titles.addWidget(self.title)
-        titles.addWidget(self.state)
-        header.addLayout(titles, 1)
-        header.addWidget(self.replay_speed)
-        header.addWidget(self.open_button)
-        header.addWidget(self.cancel_button)
-        header.addWidget(self.inspect_button)
+        header.setSpacing(2)
+        header.addLayout(top)
+        header.addLayout(second)
+        header.addWidget(self.result_row)
 
         self.error = QLabel()
         self.error.setObjectName("buildError")
@@ -177,7 +228,7 @@ class BuildsView(QWidget):
         self.lanes_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.lanes_splitter.setChildrenCollapsible(False)
         self.lanes_placeholder = QLabel(
-            "Fill in the build on the left and press Start, reopen a build from the history, "
+            "Fill in the build form and press Start, reopen a build from the history, "
             "or open a recorded rawjson stream. Each platform gets its own lane."
         )
         self.lanes_placeholder.setWordWrap(True)
@@ -192,16 +243,18 @@ class BuildsView(QWidget):
 
         # --- bottom tabs ----------------------------------------------------------------
         self.log_pane = LogPane()
-        self.timeline = TimelineWidget()
+        # The timeline (pyqtgraph) is created when its tab first shows: see ``timeline``.
+        self._timeline: TimelineWidget | None = None
+        self._timeline_placeholder = QWidget()
         self.insight = InsightPanel()
         self.messages = QListWidget()
         self.messages.setWordWrap(True)
         self.bottom = QTabWidget()
         self.bottom.addTab(self.log_pane, "Log")
-        self.bottom.addTab(self.timeline, "Timeline")
+        self.bottom.addTab(self._timeline_placeholder, "Timeline")
         self.bottom.addTab(self.insight, "Emulation insight")
         self.bottom.addTab(self.messages, "Messages")
-        self.bottom.currentChanged.connect(lambda _i: self._refresh_side_panels(force=True))
+        self.bottom.currentChanged.connect(self._bottom_changed)
 
         results = QSplitter(Qt.Orientation.Vertical)
         results.setChildrenCollapsible(False)
@@ -227,8 +280,10 @@ class BuildsView(QWidget):
         # --- left: spec form and history ------------------------------------------------
         self.side = QTabWidget()
         self._build_side()
-        # the whole form fits without a horizontal scroll bar
-        self.side.setMinimumWidth(self.form.minimumSizeHint().width() + 30)
+        # the whole form fits without a horizontal scroll bar, whatever platforms it offers
+        self._fit_side()
+        # after the new checkboxes are laid out (their layout settles at the next turn)
+        self.form.platforms_shown.connect(lambda: QTimer.singleShot(0, self, self._fit_side))
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setChildrenCollapsible(False)
@@ -236,7 +291,8 @@ class BuildsView(QWidget):
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([360, 900])
+        splitter.setSizes([340, 900])
+        self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
@@ -248,6 +304,9 @@ class BuildsView(QWidget):
         self._tick_timer = QTimer(self)
         self._tick_timer.setInterval(1000)
         self._tick_timer.timeout.connect(self._tick)
+        escape_key = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        escape_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        escape_key.activated.connect(self._escape)
 
     # --- side panels (form and history) -------------------------------------------------------
     def _build_side(self) -> None:
@@ -271,10 +330,40 @@ class BuildsView(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        if not self._loaded and self.autoload:
-            self._loaded = True
+        if not self.autoload:
+            return
+        # Builders are re-listed each time the area shows: one removed in the Builders area
+        # (or a terminal) leaves the form, one created there appears.
+        if not self.building():
             self.form.load_builders()
+        if not self._loaded:
+            self._loaded = True
             self.history.refresh()
+
+    def _fit_side(self) -> None:
+        scroll = self.side.widget(0)
+        bar = 0
+        if isinstance(scroll, QScrollArea):
+            bar = scroll.verticalScrollBar().sizeHint().width()
+        self.side.setMinimumWidth(self.form.minimumSizeHint().width() + bar + 8)
+
+    def _show_side(self, shown: bool) -> None:
+        self.side.setVisible(shown)
+        if self.form_button.isChecked() != shown:
+            self.form_button.setChecked(shown)
+
+    def show_form(self, shown: bool = True) -> None:
+        """Show (or fold away) the build form and history; a started build folds them."""
+        self._show_side(shown)
+
+    def _escape(self) -> None:
+        if self.cancel_button.isEnabled():
+            self.cancel()
+
+    def copy_result(self) -> None:
+        """Put the pushed reference (with its digest) on the clipboard."""
+        if self.result_ref:
+            QGuiApplication.clipboard().setText(self.result_ref)
 
     def _side_changed(self, index: int) -> None:
         if self.side.widget(index) is self.history:
@@ -304,6 +393,7 @@ class BuildsView(QWidget):
         self._run = run
         self._run_done = False
         self._spec = spec
+        self.show_form(False)  # the run gets the width; "Build form" brings it back
         targets = ", ".join(str(p) for p in spec.platforms) or "the builder's platform"
         self.attach(
             run.progress, f"Build of <b>{escape(spec.context)}</b> for {escape(targets)}", True
@@ -384,9 +474,10 @@ class BuildsView(QWidget):
         self.progress = progress
         self.live = live
         self.result_ref = ""
-        self.title.setText(title)
+        self.title.setText(QTextDocumentFragment.fromHtml(title).toPlainText())
         self.error.hide()
         self.inspect_button.setEnabled(False)
+        self.result_row.hide()
         self.messages.clear()
         # Lane widgets are reused from one build to the next (creating them costs ~10 ms each).
         for widget in self._pool:
@@ -515,6 +606,7 @@ class BuildsView(QWidget):
             self.show_error(f"The recording {path} is empty.")
             return
         speed = float(self.replay_speed.currentData() or 0.0)
+        self.show_form(False)
         await self.replay_bytes(data, title=f"Recording <b>{escape(path.name)}</b>", speed=speed)
         if self.progress is not None and not self.progress.steps:
             self.show_error(
@@ -622,6 +714,7 @@ class BuildsView(QWidget):
         index = list(self.progress.lanes).index(lane.platform) if self.progress else 0
         color = lane_color(index)
         widget.set_lane(lane, color)
+        widget.set_builder(self._spec.builder if self._spec is not None else "")
         widget.show()
         self.log_pane.model.add_platform_color(lane.platform, color)
         self._lanes[lane.platform] = widget
@@ -640,10 +733,34 @@ class BuildsView(QWidget):
         if shared is not None:
             shared.setVisible(shared.model.rowCount() > 0 or not self.progress)
 
+    @property
+    def timeline(self) -> TimelineWidget:
+        """The timeline tab's widget, created (pyqtgraph imported) on first use."""
+        if self._timeline is None:
+            from mabgui.ui.views.builds import timeline  # pyqtgraph: only when it shows
+
+            self._timeline = timeline.TimelineWidget()
+            index = self.bottom.indexOf(self._timeline_placeholder)
+            current = self.bottom.currentIndex() == index
+            self.bottom.blockSignals(True)
+            self.bottom.insertTab(index, self._timeline, "Timeline")
+            self.bottom.removeTab(index + 1)
+            if current:
+                self.bottom.setCurrentIndex(index)
+            self.bottom.blockSignals(False)
+            self._timeline_placeholder.deleteLater()
+        return self._timeline
+
+    def _bottom_changed(self, _index: int) -> None:
+        if self.bottom.currentWidget() is self._timeline_placeholder:
+            _ = self.timeline  # its first showing creates it
+        self._refresh_side_panels(force=True)
+
     def _refresh_side_panels(self, force: bool = False) -> None:
         now = time.monotonic()
         current = self.bottom.currentWidget()
-        if current is self.timeline and (force or now - self._last_timeline >= TIMELINE_MS / 1e3):
+        due = force or now - self._last_timeline >= TIMELINE_MS / 1e3
+        if self._timeline is not None and current is self._timeline and due:
             self._last_timeline = now
             self.timeline.update_from(self.progress, self._clock())
         if current is self.insight and (force or now - self._last_insight >= INSIGHT_MS / 1e3):
@@ -680,7 +797,7 @@ class BuildsView(QWidget):
         if lanes and progress.result is not None:
             counts: dict[str, int] = {}
             for lane in lanes:
-                word = "failed" if lane.failed_step is not None else str(lane.state)
+                word = STATE_TEXT[shown_state(lane, progress.result)]
                 counts[word] = counts.get(word, 0) + 1
             parts.append(", ".join(f"{n} {word}" for word, n in counts.items()))
         elif lanes:
@@ -694,11 +811,15 @@ class BuildsView(QWidget):
         self._tick_timer.stop()
         self.live = False
         self.cancel_button.setEnabled(False)
+        for widget in self._lanes.values():
+            widget.set_outcome(result)
         self._refresh_lanes()
         self._refresh_header()
         self._refresh_side_panels(force=True)
         if not result.ok:
             self.show_error(self._failure_text(result))
+            if not result.canceled:
+                self.select_failed_step()
         else:
             self.error.hide()
         self.result_ref = self._result_reference(result)
@@ -708,7 +829,25 @@ class BuildsView(QWidget):
             if self.result_ref
             else "Only a build pushed to a registry can be inspected"
         )
+        self.result_ref_label.setText(self.result_ref)
+        self.result_row.setVisible(bool(self.result_ref))
         self.finished.emit(result)
+
+    def select_failed_step(self) -> Step | None:
+        """Select the first failed platform's failed step in its lane and show its log."""
+        progress = self.progress
+        if progress is None:
+            return None
+        for platform, lane in progress.lanes.items():
+            step = lane.failed_step
+            widget = self._lanes.get(platform)
+            if step is None or widget is None:
+                continue
+            widget.select_step(step)
+            self._step_activated(step)
+            self.log_pane.view.scrollToBottom()  # the error is the step's last lines
+            return step
+        return None
 
     def _result_reference(self, result: BuildResult) -> str:
         """The pushed image (``repo:tag@digest``) of a successful push build, else ''."""

@@ -141,8 +141,14 @@ class EmulatorsView(QWidget):
     # --- reading --------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        if not self._loaded and _loop_running():
+        if not _loop_running():
+            return
+        if not self._loaded:
             self.refresh()
+        elif self.state is not None:
+            # Builders come and go in the Builders area (or a terminal): coming back here
+            # re-reads them, so no warning names a builder that no longer exists.
+            self.tasks.start("builders", self._refresh_builders())
 
     def refresh(self) -> None:
         """Re-read the handlers (and then the builders) in the background."""
@@ -176,12 +182,7 @@ class EmulatorsView(QWidget):
             ))  # fmt: skip
             self._update_buttons()
             return
-        enabled = sum(1 for h in state.handlers if h.enabled)
-        status = "enabled" if state.enabled else "<b>disabled globally</b> (no handler runs)"
-        self.summary.setText(
-            f"binfmt_misc of {html.escape(self.backend.describe())}: {status} · "
-            f"{len(state.handlers)} handlers, {enabled} enabled"
-        )
+        self._update_summary()
         if not state.writable:
             self.show_message(
                 "warn",
@@ -192,6 +193,18 @@ class EmulatorsView(QWidget):
             self.message.hide()
         self._update_buttons()
         self._update_warnings()
+
+    def _update_summary(self) -> None:
+        """The counts line, from the state as it is now (after every toggle, remove, install)."""
+        state = self.state
+        if state is None or not state.mounted:
+            return
+        enabled = sum(1 for h in state.handlers if h.enabled)
+        status = "enabled" if state.enabled else "<b>disabled globally</b> (no handler runs)"
+        self.summary.setText(
+            f"binfmt_misc of {html.escape(self.backend.describe())}: {status} · "
+            f"{len(state.handlers)} handlers, {enabled} enabled"
+        )
 
     async def _refresh_builders(self) -> None:
         try:
@@ -227,7 +240,14 @@ class EmulatorsView(QWidget):
 
     def _update_warnings(self, extra: str = "") -> None:
         lines = [(h.name, w) for h in self.model.handlers() for w in h.warnings()]
-        lines += [("", s.message) for s in self.stale]
+        for stale in self.stale:
+            message = stale.message
+            if not buildx.restart_argv(stale.builder.name, stale.builder.driver):
+                message += (
+                    f" {stale.builder.name} uses the docker driver (its BuildKit is part of "
+                    "dockerd): restart the Docker daemon."
+                )
+            lines.append(("", message))
         if extra:
             lines.append(("", extra))
         self.messages.show_warnings(lines)
@@ -237,13 +257,12 @@ class EmulatorsView(QWidget):
             self.restart_button.setText(f"Restart {restartable.name}…")
 
     def _stale_builder(self) -> BuilderPlatforms | None:
-        """The builder the restart button offers: one mabgui can restart first."""
+        """The builder the restart button offers: only one mabgui can restart (the docker
+        driver's BuildKit is part of dockerd, so the warning says to restart the daemon)."""
         restartable = [
             s.builder for s in self.stale if buildx.restart_argv(s.builder.name, s.builder.driver)
         ]
-        if restartable:
-            return restartable[0]
-        return self.stale[0].builder if self.stale else None
+        return restartable[0] if restartable else None
 
     # --- messages -------------------------------------------------------------------------
     def show_message(self, kind: str, text: str) -> None:
@@ -347,6 +366,7 @@ class EmulatorsView(QWidget):
                           f"<b>{'enabled' if handler.enabled else 'disabled'}</b>.")  # fmt: skip
         if self.state is not None:
             self.state = self.state.with_handler(handler)
+            self._update_summary()
             if self.builders is not None:
                 self._update_stale()
             else:

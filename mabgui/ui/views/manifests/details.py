@@ -18,7 +18,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QPlainTextEdit,
     QPushButton,
     QTabWidget,
@@ -40,6 +39,7 @@ from mabgui.core.registry.manifest import (
 )
 from mabgui.core.registry.reference import Reference
 from mabgui.ui.resources import monospace_font
+from mabgui.ui.widgets.elided import ElidedLabel
 
 
 def _fmt(color: str, bold: bool = False) -> QTextCharFormat:
@@ -167,12 +167,13 @@ class ManifestDetails(QWidget):
         self.reference: Reference | None = None
         self.digest = ""
         self.pullable = False
-        self.title = QLabel("Select an entry of the tree")
+        # Both elide in the middle (full text in the tooltip): a long reference or a digest
+        # (one unbreakable word) must not widen the pane and squeeze the tree.
+        self.title = ElidedLabel("Select an entry of the tree", min_chars=12)
         self.title.setStyleSheet("font-weight: bold; font-size: 13px")
-        self.digest_label = QLabel()
+        self.digest_label = ElidedLabel(min_chars=12)
         self.digest_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.digest_label.setFont(QFont("monospace"))
-        self.digest_label.setWordWrap(True)
         self.copy_digest = QPushButton("Copy digest")
         self.copy_pull = QPushButton("Copy docker pull")
         self.copy_from = QPushButton("Copy FROM")
@@ -187,6 +188,7 @@ class ManifestDetails(QWidget):
         self.summary.setOpenLinks(False)
         self.summary.setFrameShape(QTextBrowser.Shape.NoFrame)
         self.raw = QPlainTextEdit()
+        self.raw.setTabChangesFocus(True)
         self.raw.setReadOnly(True)
         self.raw.setFont(monospace_font())
         self.raw.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)

@@ -150,6 +150,7 @@ class ManifestsView(QWidget):
         main.setStretchFactor(1, 2)
         main.setChildrenCollapsible(False)
         main.setSizes([680, 520])
+        self.main_splitter = main
 
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
@@ -217,7 +218,7 @@ class ManifestsView(QWidget):
                 insecure=insecure, cache=DigestCache(default_cache_dir())
             ) as c:
                 tree = await fetch_tree(c, ref)
-                self._show_tree(tree, time.perf_counter() - started)
+                self.show_tree(tree, time.perf_counter() - started)
                 await self._load_tags(c, ref)
         except RegistryError as exc:
             if generation == self._generation:
@@ -246,7 +247,8 @@ class ManifestsView(QWidget):
             self.tags.addItem(item)
         self.bottom.setTabText(1, f"Tags ({len(tags)})")
 
-    def _show_tree(self, tree: ManifestTree, elapsed: float) -> None:
+    def show_tree(self, tree: ManifestTree, elapsed: float = 0.0) -> None:
+        """Show a fetched tree (the look-up's last step; also a recorded tree)."""
         self.tree = tree
         self.last_error = ""
         self.details.reference = tree.reference
@@ -255,6 +257,7 @@ class ManifestsView(QWidget):
         root = self.model.index(0, 0)
         self.view.setCurrentIndex(root)
         self.chart.set_tree(tree)
+        self._balance()
         manifests = tree.platform_manifests()
         attestations = sum(len(m.attestations) for m in manifests)
         broken = [m for m in manifests if m.error]
@@ -269,6 +272,13 @@ class ManifestsView(QWidget):
         if broken:
             parts.append(f"{len(broken)} manifests could not be read")
         self._info(" · ".join(parts))
+
+    def _balance(self) -> None:
+        """The tree keeps at least 55% of the width, so its Digest/Type/Size columns show."""
+        sizes = self.main_splitter.sizes()
+        total = sum(sizes)
+        if total > 0 and sizes[0] < total * 0.55:
+            self.main_splitter.setSizes([round(total * 0.6), total - round(total * 0.6)])
 
     def _clear(self) -> None:
         self.tree = None
