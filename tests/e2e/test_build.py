@@ -353,6 +353,7 @@ def test_no_build_arg_or_secret_value_reaches_any_file(engine: Engine, tmp_path:
         "XDG_STATE_HOME": str(home / "state"),
         "XDG_CACHE_HOME": str(home / "cache"),
         "MABGUI_DATA_DIR": str(home / "mabgui-data"),
+        "MABGUI_LOG_DIR": str(home / "state" / "mabgui" / "log"),
     }
     build_args = [a for k, v in values.items() for a in ("--build-arg", f"{k}={v}")]
     res = _mabgui(
