@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from mabgui.core.binfmt.errors import BinfmtError
-from mabgui.core.platform import Platform, PlatformError
+from mabgui.core.platform import Platform, PlatformError, parse_platform_list
 
 # (e_machine, ELF class 1=32/2=64 bit, data 1=little/2=big endian) -> platforms
 _ELF_PLATFORMS: dict[tuple[int, int, int], tuple[str, ...]] = {
@@ -148,27 +148,22 @@ def find_host_interpreter(platform: Platform, dirs: Sequence[str] = INTERPRETER_
 
 
 def parse_platforms(items: Iterable[str]) -> list[Platform]:
-    """User platform arguments (``arm64``, ``linux/arm/v7``, ``all``) → platforms, with errors."""
-    out: dict[Platform, None] = {}
-    for item in items:
-        for part in item.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if part == "all":
-                for p in INSTALLABLE_PLATFORMS:
-                    out.setdefault(Platform.parse(p), None)
-                continue
-            try:
-                platform = Platform.parse(part)
-            except PlatformError as exc:
-                raise BinfmtError(str(exc)) from None
-            if platform.architecture not in QEMU_ARCH:
-                raise BinfmtError(
-                    f"{part!r}: QEMU has no user emulator for {platform}",
-                    f"Known: {', '.join(INSTALLABLE_PLATFORMS)}",
-                )
-            out.setdefault(platform, None)
-    if not out:
-        raise BinfmtError("no platform given", f"e.g. {' '.join(INSTALLABLE_PLATFORMS[:3])}")
-    return list(out)
+    """User platform arguments (``arm64``, ``linux/arm/v7``, ``all``) → platforms, with errors.
+
+    The list itself is read by :func:`mabgui.core.platform.parse_platform_list` (the one parser);
+    here only ``all`` and "QEMU has an emulator for it" are added.
+    """
+    words = [part.strip() for item in items for part in item.split(",")]
+    expanded = [p for w in words for p in (INSTALLABLE_PLATFORMS if w == "all" else (w,))]
+    try:
+        platforms = parse_platform_list(expanded)
+    except PlatformError as exc:
+        hint = f"e.g. {' '.join(INSTALLABLE_PLATFORMS[:3])}" if not any(words) else ""
+        raise BinfmtError(str(exc), hint) from None
+    for platform in platforms:
+        if platform.architecture not in QEMU_ARCH:
+            raise BinfmtError(
+                f"{platform.architecture!r}: QEMU has no user emulator for {platform}",
+                f"Known: {', '.join(INSTALLABLE_PLATFORMS)}",
+            )
+    return platforms
