@@ -7,8 +7,6 @@ and tested without the view.
 
 from __future__ import annotations
 
-from html import escape
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
@@ -28,6 +26,7 @@ from mabgui.ui.views.builds.style import (
     ERROR_BORDER,
     STATE_COLORS,
     STATE_TEXT,
+    escape,
     format_duration,
 )
 from mabgui.ui.widgets.elided import ElidedLabel

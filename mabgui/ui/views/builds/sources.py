@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +22,7 @@ from mabgui.core.platform import Platform
 from mabgui.core.progress import BuildProgress, ProgressEvent, ProgressParser
 from mabgui.ui.views.builds.history import entry_image
 from mabgui.ui.views.builds.replay import PACED_CHUNK, REPLAY_CHUNK, Pacer, choose_recording
+from mabgui.ui.views.builds.style import escape
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QTimer
@@ -86,7 +86,9 @@ class BuildSources:
         self.show_form(False)  # the run gets the width; "Build form" brings it back
         targets = ", ".join(str(p) for p in spec.platforms) or "the builder's platform"
         self.attach(
-            run.progress, f"Build of <b>{escape(spec.context)}</b> for {escape(targets)}", True
+            run.progress,
+            f"Build of <b>{escape(spec.context)}</b> for {escape(targets)}",
+            True,
         )
         self.form.set_running(True)
         self.state.setText("validating the build…")

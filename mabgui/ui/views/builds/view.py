@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from html import escape
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -60,7 +59,7 @@ from mabgui.ui.views.builds.lanes import LaneWidget
 from mabgui.ui.views.builds.lanes_area import LanesArea
 from mabgui.ui.views.builds.replay import Pacer
 from mabgui.ui.views.builds.sources import BuildSources
-from mabgui.ui.views.builds.style import lane_color
+from mabgui.ui.views.builds.style import escape, lane_color
 from mabgui.ui.views.builds.tabs import BottomTabs
 
 if TYPE_CHECKING:
