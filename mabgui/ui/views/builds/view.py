@@ -96,21 +96,20 @@ class BuildsView(BuildSources, QWidget):
         self._pacer = Pacer()
 
         # --- header: what runs, its state, and its result ---------------------------------
+        # (its widgets the tests and the window use are this view's attributes too)
         self.header = RunHeader()
         self.form_button = self.header.form_button
         self.title = self.header.title
         self.state = self.header.state
-        self.open_button = self.header.open_button
         self.replay_speed = self.header.replay_speed
         self.cancel_button = self.header.cancel_button
-        self.result_label = self.header.result_label
         self.result_ref_label = self.header.result_ref_label
         self.copy_button = self.header.copy_button
         self.inspect_button = self.header.inspect_button
         self.result_row = self.header.result_row
         self.error = self.header.error
         self.form_button.toggled.connect(self._show_side)
-        self.open_button.clicked.connect(self._choose_recording)
+        self.header.open_button.clicked.connect(self._choose_recording)
         self.cancel_button.clicked.connect(self.cancel)
         self.copy_button.clicked.connect(self.copy_result)
         self.inspect_button.clicked.connect(self._inspect)
@@ -118,8 +117,6 @@ class BuildsView(BuildSources, QWidget):
         # --- lanes ----------------------------------------------------------------------
         self.lanes_area = LanesArea(self._clock)
         self.lanes_area.step_activated.connect(self._step_activated)
-        self.lanes_splitter = self.lanes_area.splitter
-        self.lanes_placeholder = self.lanes_area.placeholder
 
         # --- bottom tabs ----------------------------------------------------------------
         self.bottom = BottomTabs()
