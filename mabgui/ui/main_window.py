@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
+from html import escape
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, QSize, QUrl, Signal
@@ -93,8 +94,8 @@ class DiagnosisBanner(QFrame):
             else "Multi-platform builds can run, with warnings"
         )
         items = "".join(
-            f"<li><b>{c.title}</b>: {_escape(c.detail)}"
-            + (f"<br><i>Fix:</i> <code>{_escape(c.fix)}</code>" if c.fix else "")
+            f"<li><b>{c.title}</b>: {escape(c.detail, quote=False)}"
+            + (f"<br><i>Fix:</i> <code>{escape(c.fix, quote=False)}</code>" if c.fix else "")
             + "</li>"
             for c in problems
         )
@@ -142,10 +143,6 @@ class AreaViews(Mapping[str, QWidget]):
 
     def __len__(self) -> int:
         return len(AREAS)
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class MainWindow(QMainWindow):

@@ -250,6 +250,22 @@ def test_open_recording_plain_gz_and_errors(tmp_path: Path) -> None:
         history.open_recording(text)
 
 
+def test_read_recording_gives_the_unparsed_bytes_and_refuses_like_open(tmp_path: Path) -> None:
+    raw = (HERE / "fail-arm64.rawjson").read_bytes()
+    gz = tmp_path / "ci.rawjson.gz"
+    gz.write_bytes(gzip.compress(raw))
+    assert history.read_recording(HERE / "fail-arm64.rawjson") == raw
+    assert history.read_recording(gz) == raw
+    with pytest.raises(history.HistoryError, match="does not exist"):
+        history.read_recording(tmp_path / "missing.json")
+    with pytest.raises(history.HistoryError, match="is a directory"):
+        history.read_recording(tmp_path)
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(gzip.compress(raw)[:40])
+    with pytest.raises(history.HistoryError, match="damaged"):
+        history.read_recording(cut)
+
+
 # --- CLI ----------------------------------------------------------------------------------------
 
 

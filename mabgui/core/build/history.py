@@ -29,7 +29,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from mabgui.core import log
 from mabgui.core.build.scrub import scrub_gz, scrub_json
@@ -297,13 +297,19 @@ def get(build_id: str, *, root: Path | None = None) -> HistoryEntry:
         raise HistoryError(f"saved build {build_id!r} is damaged: {exc}") from None
 
 
-def _feed_file(parser: ProgressParser, path: Path) -> None:
-    """Feed a plain or gzip-compressed stream, opened once (a pipe cannot be reopened)."""
+@contextlib.contextmanager
+def _open_stream(path: Path) -> Iterator[BinaryIO]:
+    """A plain or gzip-compressed stream, opened once (a pipe cannot be reopened)."""
     with path.open("rb") as raw:
         gzipped = raw.peek(2)[:2] == b"\x1f\x8b"
         with gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw as fh:
-            while chunk := fh.read(_CHUNK):
-                parser.feed(chunk)
+            yield cast(BinaryIO, fh)
+
+
+def _feed_file(parser: ProgressParser, path: Path) -> None:
+    with _open_stream(path) as fh:
+        while chunk := fh.read(_CHUNK):
+            parser.feed(chunk)
 
 
 def load(
@@ -352,16 +358,14 @@ def prune(keep: int = KEEP_BUILDS, *, root: Path | None = None) -> int:
     return max(0, len(entries) - keep)
 
 
-def open_recording(
-    path: str | os.PathLike[str], platforms: list[Platform] | None = None, native: NativeArg = None
-) -> BuildProgress:
-    """Parse a recorded ``--progress=rawjson`` file (plain or gzip), e.g. a CI artifact.
+_RECORDING_HINT = "give a rawjson file or a build id from `mabgui history`"
 
-    Raises :class:`HistoryError` when the file is missing, is a device (``/dev/zero`` never
-    ends; a pipe is read), is damaged, or holds no build progress at all.
-    """
-    p = Path(path)
-    hint = "give a rawjson file or a build id from `mabgui history`"
+
+@contextlib.contextmanager
+def _reading_recording(p: Path) -> Iterator[None]:
+    """Refuse what is not a recording (missing, a folder, a device) before reading, and turn
+    the read's errors into :class:`HistoryError`."""
+    hint = _RECORDING_HINT
     try:
         info = p.stat()
     except FileNotFoundError:
@@ -373,15 +377,39 @@ def open_recording(
     if not (stat.S_ISREG(info.st_mode) or stat.S_ISFIFO(info.st_mode)):
         # A device (/dev/zero, /dev/urandom) never ends; a pipe (<(zcat …)) does.
         raise HistoryError(f"{str(p)!r} is not a regular file (a device or a socket)", hint)
-    parser = ProgressParser(platforms or [], native)
     try:
-        _feed_file(parser, p)
+        yield
     except PermissionError as exc:
         raise HistoryError(f"cannot read {str(p)!r}: {exc.strerror or exc}", hint) from None
     except (OSError, EOFError, zlib.error) as exc:
         raise HistoryError(
             f"{str(p)!r} is damaged: {exc}", "the recording was cut or corrupted"
         ) from None
+
+
+def read_recording(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a recorded ``--progress=rawjson`` file (plain or gzip), unparsed.
+
+    For a replay that feeds the stream itself (the GUI paces it by its own timestamps); the
+    same files are refused as by :func:`open_recording`, with :class:`HistoryError`.
+    """
+    p = Path(path)
+    with _reading_recording(p), _open_stream(p) as fh:
+        return fh.read()
+
+
+def open_recording(
+    path: str | os.PathLike[str], platforms: list[Platform] | None = None, native: NativeArg = None
+) -> BuildProgress:
+    """Parse a recorded ``--progress=rawjson`` file (plain or gzip), e.g. a CI artifact.
+
+    Raises :class:`HistoryError` when the file is missing, is a device (``/dev/zero`` never
+    ends; a pipe is read), is damaged, or holds no build progress at all.
+    """
+    p = Path(path)
+    parser = ProgressParser(platforms or [], native)
+    with _reading_recording(p):
+        _feed_file(parser, p)
     parser.close()
     progress = parser.progress
     if not progress.steps and not progress.messages:

@@ -12,6 +12,7 @@ Signals:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -318,9 +319,9 @@ class NewBuilderDialog(QDialog):
             w.setEnabled(not running)
 
     def show_error(self, message: str, hint: str = "") -> None:
-        text = _escape(message).replace("\n", "<br>")
+        text = escape(message, quote=False).replace("\n", "<br>")
         if hint:
-            text += "<br><i>" + _escape(hint).replace("\n", "<br>") + "</i>"
+            text += "<br><i>" + escape(hint, quote=False).replace("\n", "<br>") + "</i>"
         self.error.setText(text)
         self.error.show()
 
@@ -337,7 +338,3 @@ def _placeholder(combo: QComboBox, text: str) -> None:
     edit = combo.lineEdit()
     if edit is not None:
         edit.setPlaceholderText(text)
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

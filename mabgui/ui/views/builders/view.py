@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from mabgui.core import buildx, overview
 from mabgui.core.buildx import Builder, Node
 from mabgui.core.errors import MabguiError
-from mabgui.core.overview import Note, Overview
+from mabgui.core.overview import Overview
 from mabgui.ui.models.builders import (
     COL_BUILDKIT,
     COL_DRIVER,
@@ -40,25 +40,16 @@ from mabgui.ui.models.builders import (
     COL_NAME,
     COL_PLATFORMS,
     COL_STATUS,
-    KIND_WORDS,
-    STATUS_COLORS,
     BuildersModel,
     ObjectRole,
 )
 from mabgui.ui.resources import monospace_font
 from mabgui.ui.tasks import TaskFailure, TaskManager
-from mabgui.ui.views.builders.chips import ChipsDelegate, chip_label, legend_html
+from mabgui.ui.views.builders.chips import ChipsDelegate, legend_html
+from mabgui.ui.views.builders.details import builder_html, error_html
 from mabgui.ui.views.builders.dialog import NewBuilderDialog
 
 SLOW_NOTICE_MS = 3000
-_NOTE_COLORS = {"error": "#c53030", "warning": "#b7791f", "info": "#3b6fd8"}
-_ACTION_WORDS = {
-    "bootstrap": "Bootstrap",
-    "restart": "Stop and bootstrap",
-    "new-builder": "New multi-arch builder…",
-    "remove": "Remove…",
-    "pin-native": "Pin each node to its native platform",
-}
 
 
 class BuildersView(QWidget):
@@ -230,7 +221,7 @@ class BuildersView(QWidget):
         try:
             ov = await overview.overview()
         except MabguiError as exc:
-            self._set_status(_error_text(str(exc), exc.hint), error=True)
+            self._set_status(error_html(str(exc), exc.hint), error=True)
             return
         self.overview = ov
         self.model.set_overview(ov)
@@ -305,76 +296,7 @@ class BuildersView(QWidget):
         """The details pane for ``b``: notes first, then each node with what inspect knows."""
         ov = self.overview
         assert ov is not None
-        inspected = self.details_builder if self.details_builder is not None else None
-        if inspected is not None and inspected.name != b.name:
-            inspected = None
-        color = STATUS_COLORS.get(b.status, "#2d3748")
-        parts = [
-            f"<h3 style='margin:0'>{_e(b.name)}{' (current)' if b.current else ''}</h3>",
-            f"<p>driver <b>{_e(b.driver or '?')}</b> · status "
-            f"<b style='color:{color}'>{_e(b.status or '?')}</b>"
-            + (f" · last activity {_e(b.last_activity)}" if b.last_activity else "")
-            + "</p>",
-        ]
-        for note in ov.notes(b):
-            parts.append(_note_html(note))
-        for node in b.nodes:
-            parts.append(self._node_html(b, node, inspected.node(node.name) if inspected else None))
-        if inspected is None:
-            parts.append("<p><a href='mabgui:inspect'>Inspect</a> for driver options, flags, "
-                         "labels and the GC policy.</p>")  # fmt: skip
-        if self.disk_usage is not None and self.disk_usage.builder == b.name:
-            du = self.disk_usage
-            parts.append(
-                f"<p><b>Build cache</b>: {du.records} records, {_mb(du.total)} total, "
-                f"{_mb(du.reclaimable)} reclaimable, {_mb(du.shared)} shared</p>"
-            )
-        elif b.status == "running":
-            parts.append("<p><a href='mabgui:du'>Show the build-cache disk usage</a></p>")
-        return "".join(parts)
-
-    def _node_html(self, b: Builder, node: Node, inspected: Node | None) -> str:
-        ov = self.overview
-        assert ov is not None
-        full = inspected or node
-        rows = [("Endpoint", _e(node.endpoint) + (f" → {_e(node.host)}" if node.host
-                 and node.host != node.endpoint else ""))]  # fmt: skip
-        color = STATUS_COLORS.get(node.status, "#2d3748")
-        rows.append(("Status", f"<span style='color:{color}'>{_e(node.status or '?')}</span>"))
-        if node.error:
-            rows.append(("Error", f"<span style='color:#c53030'>{_e(node.error)}</span>"))
-        if node.buildkit:
-            rows.append(("BuildKit", _e(node.buildkit)))
-        chips = ov.chips(node)
-        if chips:
-            rows.append(("Platforms", ", ".join(
-                f"<span title='{_e(KIND_WORDS[c.kind])}'>{_e(chip_label(c))}</span>"
-                + ("*" if c.pinned else "") for c in chips)))  # fmt: skip
-        native = node.native_platform
-        if native is not None:
-            why = (
-                "the daemon's architecture"
-                if node.daemon_platform is not None
-                else "the first platform its BuildKit reports"
-            )
-            rows.append(("Native", f"{_e(str(native))} ({why})"))
-        opts = full.driver_opts or node.driver_opts
-        if opts:
-            rows.append(("Driver options", _e(", ".join(f"{k}={v}" for k, v in opts.items()))))
-        flags = full.flags or node.flags
-        if flags:
-            rows.append(("BuildKit flags", f"<code>{_e(' '.join(flags))}</code>"))
-        for i, rule in enumerate(full.gc_policy):
-            rows.append((f"GC rule #{i}", _e(str(rule))))
-        labels = full.labels or node.labels
-        if labels:
-            rows.append(("Labels", "<br>".join(f"{_e(k)}: {_e(v)}" for k, v in labels.items())))
-        body = "".join(
-            f"<tr><td style='color:#718096; padding-right:8px' valign='top'>{k}</td>"
-            f"<td>{v}</td></tr>"
-            for k, v in rows
-        )
-        return f"<h4 style='margin-bottom:2px'>Node {_e(node.name)}</h4><table>{body}</table>"
+        return builder_html(ov, b, self.details_builder, self.disk_usage)
 
     def _anchor_clicked(self, url: QUrl) -> None:
         action = url.toString().removeprefix("mabgui:")
@@ -404,7 +326,7 @@ class BuildersView(QWidget):
             await coro
         except buildx.BuildxError as exc:
             self.activity.appendPlainText(str(exc) + (f"\nhint: {exc.hint}" if exc.hint else ""))
-            self._set_status(_error_text(f"{label} failed: {exc}", exc.hint), error=True)
+            self._set_status(error_html(f"{label} failed: {exc}", exc.hint), error=True)
             self._after_action(refresh, keep_status=True)
             return
         self._set_status(f"{label}: done")
@@ -518,7 +440,7 @@ class BuildersView(QWidget):
         try:
             details = await buildx.inspect(name)
         except buildx.BuildxError as exc:
-            self._set_status(_error_text(f"Inspect {name} failed: {exc}", exc.hint), error=True)
+            self._set_status(error_html(f"Inspect {name} failed: {exc}", exc.hint), error=True)
             return
         current = self.selected_builder()
         if current is not None and current.name == name:
@@ -560,41 +482,11 @@ class BuildersView(QWidget):
 
     # --- status ---------------------------------------------------------------------------------
     def _set_status(self, text: str, error: bool = False) -> None:
-        """Plain text, or (``error``) the rich text of :func:`_error_text` in red."""
+        """Plain text, or (``error``) the rich text of :func:`.details.error_html` in red."""
         self.status.setTextFormat(Qt.TextFormat.RichText if error else Qt.TextFormat.PlainText)
         self.status.setText(text)
         self.status.setStyleSheet("color: #c53030;" if error else "")
 
     def _task_failed(self, failure: TaskFailure) -> None:
-        self._set_status(_error_text(failure.message, failure.hint), error=True)
+        self._set_status(error_html(failure.message, failure.hint), error=True)
         QTimer.singleShot(0, self._update_buttons)
-
-
-def _note_html(note: Note) -> str:
-    color = _NOTE_COLORS.get(note.level, "#2d3748")
-    detail = _e(note.detail).replace("\n", "<br>")
-    action = (
-        f" <a href='mabgui:{note.action}'>{_ACTION_WORDS[note.action]}</a>"
-        if note.action in _ACTION_WORDS
-        else ""
-    )
-    return (
-        f"<table width='100%' style='margin:4px 0' cellpadding='4'><tr>"
-        f"<td style='background:{color}' width='3'></td><td>"
-        f"<b style='color:{color}'>{_e(note.title)}</b><br>{detail}{action}</td></tr></table>"
-    )
-
-
-def _error_text(message: str, hint: str) -> str:
-    text = _e(message).replace("\n", "<br>")
-    return text + (f"<br><i>{_e(hint)}</i>" if hint else "")
-
-
-def _mb(value: int) -> str:
-    return f"{value / 1e6:.1f} MB"
-
-
-def _e(text: str) -> str:
-    return (
-        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;")
-    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from html import escape as html_escape
 from typing import Any
 
 from PySide6.QtGui import QColor
@@ -119,7 +120,7 @@ def details_html(
             label = escape(m.image or m.uri)
             if m.image:
                 html.append(
-                    f"<li><a href='image:{escape(m.image)}'>{label}</a> "
+                    f"<li><a href='image:{html_escape(m.image)}'>{label}</a> "
                     f"<small>{escape(m.platform)}</small></li>"
                 )
             else:

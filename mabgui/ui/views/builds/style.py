@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPen, QPixmap, QPolygonF
 
@@ -123,4 +125,6 @@ def format_duration(seconds: float | None) -> str:
 
 
 def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """``text`` for Qt rich text content: :func:`html.escape` leaving quotes as typed (an
+    attribute value needs ``html.escape(value)``, which quotes them)."""
+    return html.escape(text, quote=False)
