@@ -60,7 +60,8 @@ def _check_cli(facts: EngineFacts) -> Check:
     except process.CommandNotFound:
         return Check("docker-cli", "Docker CLI", Status.FAIL, facts.error, facts.hint)
     return Check(
-        "docker-cli", "Docker CLI", Status.OK, f"{path} (version {facts.client_version})",
+        "docker-cli", "Docker CLI", Status.OK,
+        f"{path} (version {facts.client_version})" if facts.client_version else path,
         data={"path": path, "version": facts.client_version},
     )  # fmt: skip
 
@@ -111,6 +112,13 @@ def _check_daemon(facts: EngineFacts) -> tuple[Check, Check | None]:
 
 
 def _check_buildx(facts: EngineFacts) -> Check:
+    if not facts.buildx_version and facts.error and not facts.client_version:
+        # `docker info` lists the CLI plugins: when it did not answer at all, nothing is known.
+        return Check(
+            "buildx", "buildx plugin", Status.WARN,
+            f"not checked: `docker info` gave no answer ({facts.error})",
+            "Fix the daemon first; `docker buildx version` shows the plugin meanwhile.",
+        )  # fmt: skip
     if not facts.buildx_version:
         return Check(
             "buildx", "buildx plugin", Status.FAIL,

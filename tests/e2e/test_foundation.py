@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -88,3 +92,41 @@ def test_two_platform_build_runs_each_architecture(engine: Engine, tmp_path: Pat
             assert run.stdout.strip() == machine
     finally:
         subprocess.run([engine.docker, "image", "rm", "-f", image], capture_output=True, timeout=60)
+
+
+def test_doctor_json_with_a_daemon_that_never_answers(tmp_path: Path, engine: Engine) -> None:
+    """A socket that accepts and never answers: one JSON report, exit 1, within the timeout,
+    and nothing claims buildx is missing (issue 15 point 6)."""
+    path = tmp_path / "hang.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        started = time.monotonic()
+        res = _mabgui("doctor", "--json", env={"DOCKER_HOST": f"unix://{path}"})
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+        server.close()
+    assert res.returncode == 1, res.stderr
+    report = json.loads(res.stdout)
+    checks = {c["id"]: c for c in report["checks"]}
+    assert checks["daemon"]["status"] == "fail"
+    assert "did not answer" in checks["daemon"]["detail"]
+    assert checks["buildx"]["status"] != "fail"
+    assert "Traceback" not in res.stderr
+    assert took < 40

@@ -463,3 +463,16 @@ def test_a_builder_with_an_arm64_node_has_two_native_platforms() -> None:
     assert builder.native_platforms() == [AMD64, ARM64]
     assert builder.nodes[0].is_native(ARM64) is False  # amd64 node: arm64 under QEMU
     assert builder.nodes[1].is_native(ARM64) is True
+
+
+def test_an_unknown_docker_context_is_named_not_called_a_builder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """buildx reads DOCKER_CONTEXT=nosuch as a builder name (issue 15 point 11)."""
+    monkeypatch.setenv("DOCKER_CONTEXT", "nosuch")
+    hint = buildx.explain('no builder "nosuch" found')
+    assert "DOCKER_CONTEXT=nosuch names no docker context" in hint
+    monkeypatch.delenv("DOCKER_CONTEXT")
+    assert buildx.explain('no builder "nosuch" found') == (
+        "No builder of that name: see `mabgui builders`."
+    )

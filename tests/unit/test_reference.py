@@ -108,3 +108,9 @@ def test_digest_validation() -> None:
 )
 def test_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def test_a_port_is_ascii_digits_only() -> None:
+    """Arabic-Indic digits pass str.isdigit() and int(): not a port (issue 15 point 11)."""
+    with pytest.raises(InvalidReference, match="is not a valid port"):
+        parse_reference("127.0.0.1:\u0665\u0660\u0660\u0660/busybox")

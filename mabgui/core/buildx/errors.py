@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from mabgui.core import log, process
 from mabgui.core.errors import MabguiError
 
@@ -63,6 +65,13 @@ def explain(message: str, driver: str = "") -> str:
             "the docker context (`docker context ls`)."
         )
     if ("no builder" in low and "found" in low) or "failed to find instance" in low:
+        context = os.environ.get("DOCKER_CONTEXT", "")
+        if context and f'"{context.lower()}"' in low:
+            # buildx reads DOCKER_CONTEXT as the name of the builder to use.
+            return (
+                f"DOCKER_CONTEXT={context} names no docker context (buildx takes it as a "
+                "builder name): unset DOCKER_CONTEXT or pick one from `docker context ls`."
+            )
         return "No builder of that name: see `mabgui builders`."
     if "existing instance for" in low:
         return "A builder of that name exists: pick another name, or add a node to it (append)."

@@ -110,7 +110,7 @@ def _check_domain(domain: str, text: str) -> None:
             raise InvalidReference(f"{text!r}: empty port in registry {domain!r}")
         if not host or not all(_DOMAIN_LABEL.match(label) for label in host.split(".")):
             raise InvalidReference(f"{text!r}: {host!r} is not a valid registry host name")
-    if port and (not port.isdigit() or not 0 < int(port) < 65536):
+    if port and (not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536):
         raise InvalidReference(f"{text!r}: {port!r} is not a valid port")
 
 
