@@ -296,6 +296,13 @@ class BuildForm(QWidget):
         self.builder.blockSignals(False)
         self._fill_platforms()
 
+    def choose_builder(self, name: str) -> None:
+        """Pick builder ``name`` (one just created: listed again, its platforms filled in)."""
+        if self.builder.findText(name) < 0:
+            self.builder.addItem(name)
+        self.builder.setCurrentText(name)
+        self.load_builders()
+
     def _builder_changed(self, _name: str) -> None:
         self._fill_platforms()
 
