@@ -35,7 +35,7 @@ class FakeCreate:
         self.started = True
         self.requests.append(req)
         path = req.nodes[0].buildkitd_config
-        self.configs.append(Path(path).read_text() if path else "")
+        self.configs.append(await asyncio.to_thread(Path(path).read_text) if path else "")
         if progress is not None:
             progress("#1 booting buildkit")
         if self.hang:
@@ -58,7 +58,8 @@ def test_defaults_are_the_clis_and_editable(dialog: NewBuilderDialog) -> None:
     box = dialog.registry_box
     assert box.isVisible()
     text = box.config.toPlainText()
-    assert '[registry."127.0.0.1:5000"]' in text and '[registry."registry.lan:5000"]' in text
+    assert '[registry."127.0.0.1:5000"]' in text
+    assert '[registry."registry.lan:5000"]' in text
     assert "127.0.0.0/8" not in text  # a config names hosts, not CIDRs
     assert box.host_network.isChecked()  # 127.0.0.1:5000 is on loopback
     assert "127.0.0.1:5000" in box.summary.text()
@@ -112,7 +113,8 @@ def test_success_keeps_the_log_and_says_what_next(
     assert created == ["mabgui-gui-fake"]
     assert dialog.next_label.isVisible()
     assert "Next:" in dialog.next_label.text()
-    assert dialog.use_button.isVisible() and dialog.build_button.isVisible()
+    assert dialog.use_button.isVisible()
+    assert dialog.build_button.isVisible()
     assert not dialog.create_button.isVisible()
     dialog.build_button.click()
     assert build == ["mabgui-gui-fake"]

@@ -341,11 +341,9 @@ class NewBuilderDialog(QDialog):
     def show_next(self, name: str, *, current: bool) -> None:
         """Keep the log, say the builder is ready and offer what to do next."""
         state = "is the current builder" if current else "is ready"
-        self.next_label.setText(
-            f"Builder {name} {state}. Next: "
-            + ("build with it." if current else "use it (builds without a builder pick it), "
-               "or build with it.")  # fmt: skip
-        )
+        then = "build with it." if current else "use it (builds that name no builder pick it)"
+        then += "" if current else ", or build with it."
+        self.next_label.setText(f"Builder {name} {state}. Next: {then}")
         self.next_label.show()
         self.create_button.hide()
         self.use_button.setVisible(not current)

@@ -57,7 +57,7 @@ class RegistryBox(QGroupBox):
         self.config = QPlainTextEdit()
         self.config.setFont(monospace_font())
         self.config.setTabChangesFocus(True)
-        self.config.setPlaceholderText('buildkitd.toml, e.g. [registry."127.0.0.1:5000"] http = true')
+        self.config.setPlaceholderText('e.g. [registry."127.0.0.1:5000"] http = true')
         self.config.setFixedHeight(84)
         self.summary = QLabel("Reading the daemon's insecure registries…")
         self.summary.setWordWrap(True)
