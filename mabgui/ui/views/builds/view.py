@@ -41,7 +41,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mabgui.core import preflight
 from mabgui.core.build import BuildError, BuildRun, BuildSpec, OutputKind, history
 from mabgui.core.platform import Platform
 from mabgui.core.progress import (
@@ -389,7 +388,8 @@ class BuildsView(QWidget):
         self.tasks.start(SESSION, self._build(spec))
 
     async def _build(self, spec: BuildSpec) -> None:
-        run = BuildRun(spec, preflight=preflight.validate)
+        # the checks, plus the push refusal and the node of each platform (form.check.plan)
+        run = BuildRun(spec, preflight=self.form.check.preflight)
         self._run = run
         self._run_done = False
         self._spec = spec
@@ -417,6 +417,8 @@ class BuildsView(QWidget):
             items = "".join(f"<li>{escape(e)}</li>" for e in exc.errors)
             self.show_error(f"<b>The build was refused before it started:</b><ul>{items}</ul>")
             self.state.setText("not started")
+            if self.form.check.offers_fix():
+                self.show_form(True)  # the one-click fix is in the form
         finally:
             self._run_done = True
             self.form.set_running(False)
@@ -715,6 +717,10 @@ class BuildsView(QWidget):
         color = lane_color(index)
         widget.set_lane(lane, color)
         widget.set_builder(self._spec.builder if self._spec is not None else "")
+        plan = self.form.check.plan if self.live else None  # a live build's nodes
+        where = plan.lanes.get(lane.platform) if plan and lane.platform else None
+        if where is not None:
+            widget.set_node(where.node, where.native)
         widget.show()
         self.log_pane.model.add_platform_color(lane.platform, color)
         self._lanes[lane.platform] = widget
