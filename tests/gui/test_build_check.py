@@ -20,6 +20,7 @@ from mabgui.core.engine import EngineFacts
 from mabgui.core.platform import Platform
 from mabgui.ui.views.builds.build_check import BuildCheck
 from mabgui.ui.views.builds.form import BuildForm
+from mabgui.ui.views.builds.lanes import lane_nodes
 from mabgui.ui.views.builds.view import BuildsView
 from tests.conftest import FIXTURES
 from tests.gui.conftest import run, run_until
@@ -163,7 +164,7 @@ def test_lane_names_its_node_and_native_per_node(qtbot: QtBot, qloop: qasync.QEv
     qtbot.addWidget(view)
     view.show()
     data = (FIXTURES / "progress" / "multi-platform.rawjson").read_bytes()
-    run(qloop, view.replay_bytes(data, title="replay"))
+    progress = run(qloop, view.replay_bytes(data, title="replay"))
     lane = view.lane(ARM64)
     assert lane is not None
     lanes = preflight_push.lanes(two_node("pinned"), [AMD64, ARM64])
@@ -173,3 +174,11 @@ def test_lane_names_its_node_and_native_per_node(qtbot: QtBot, qloop: qasync.QEv
     unpinned = preflight_push.lanes(two_node("unpinned"), [AMD64, ARM64])
     lane.set_node(unpinned[ARM64].node, unpinned[ARM64].native)
     assert lane.badge_text() == "QEMU · amd"
+    amd = view.lane(AMD64)
+    assert amd is not None
+    amd.set_node(unpinned[AMD64].node, unpinned[AMD64].native)
+    view.insight.update_from(progress, lane_nodes(view.lane_widgets()))
+    assert (
+        "linux/amd64 natively on node amd with linux/arm64 under QEMU on node amd"
+        in view.insight.summary.text()
+    )

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mabgui.core.platform import Platform
 from mabgui.core.progress import BuildResult, Lane, Step, StepState
 from mabgui.ui.models.table import RIGHT, Column, ObjectRole, RowsTableModel
 from mabgui.ui.views.builds.style import (
@@ -489,3 +490,8 @@ class LaneWidget(QFrame):
         painter.setPen(pen)
         painter.drawRoundedRect(rect, 6, 6)
         painter.end()
+
+
+def lane_nodes(widgets: Iterable[LaneWidget]) -> dict[Platform, tuple[str, bool | None]]:
+    """Each shown platform lane's node and native answer (for the emulation insight)."""
+    return {w.lane.platform: (w.node, w.node_native) for w in widgets if w.lane is not None}

@@ -66,7 +66,7 @@ from mabgui.ui.views.builds.bkhistory_panel import BkHistoryPanel
 from mabgui.ui.views.builds.form import BuildForm
 from mabgui.ui.views.builds.history import HistoryPanel, entry_image
 from mabgui.ui.views.builds.insight import InsightPanel
-from mabgui.ui.views.builds.lanes import LaneWidget, shown_state
+from mabgui.ui.views.builds.lanes import LaneWidget, lane_nodes, shown_state
 from mabgui.ui.views.builds.log import LogPane
 from mabgui.ui.views.builds.style import (
     ERROR_BG,
@@ -771,7 +771,7 @@ class BuildsView(QWidget):
             self.timeline.update_from(self.progress, self._clock())
         if current is self.insight and (force or now - self._last_insight >= INSIGHT_MS / 1e3):
             self._last_insight = now
-            self.insight.update_from(self.progress)
+            self.insight.update_from(self.progress, lane_nodes(self.lane_widgets()))
 
     def _refresh_header(self) -> None:
         progress = self.progress
