@@ -169,11 +169,11 @@ def test_lane_names_its_node_and_native_per_node(qtbot: QtBot, qloop: qasync.QEv
     assert lane is not None
     lanes = preflight_push.lanes(two_node("pinned"), [AMD64, ARM64])
     lane.set_node(lanes[ARM64].node, lanes[ARM64].native)
-    assert lane.badge_text() == "native · arm"
+    assert lane.badge_text() == "native on node arm"
     assert "node arm" in lane.badge.toolTip()
     unpinned = preflight_push.lanes(two_node("unpinned"), [AMD64, ARM64])
     lane.set_node(unpinned[ARM64].node, unpinned[ARM64].native)
-    assert lane.badge_text() == "QEMU · amd"
+    assert lane.badge_text() == "QEMU on node amd"
     amd = view.lane(AMD64)
     assert amd is not None
     amd.set_node(unpinned[AMD64].node, unpinned[AMD64].native)

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from mabgui.core.platform import Platform
+from mabgui.core.preflight_push import BuildPlan
 from mabgui.core.progress import BuildResult, Lane, Step, StepState
 from mabgui.ui.models.table import RIGHT, Column, ObjectRole, RowsTableModel
 from mabgui.ui.views.builds.style import (
@@ -392,7 +393,7 @@ class LaneWidget(QFrame):
         emulated = self.emulated()
         if emulated != self._badge_emulated:
             self._badge_emulated = emulated
-            on = f" · {self.node}" if self.node else ""
+            on = f" on node {self.node}" if self.node else ""
             if emulated:
                 self.badge.setText("QEMU" + on)
                 self.badge.setToolTip(f"Runs under QEMU user emulation on {self._where()} (slower)")
@@ -495,3 +496,11 @@ class LaneWidget(QFrame):
 def lane_nodes(widgets: Iterable[LaneWidget]) -> dict[Platform, tuple[str, bool | None]]:
     """Each shown platform lane's node and native answer (for the emulation insight)."""
     return {w.lane.platform: (w.node, w.node_native) for w in widgets if w.lane is not None}
+
+
+def place(widget: LaneWidget, plan: BuildPlan | None) -> None:
+    """Name the node ``plan`` routes the widget's platform to (nothing when unknown)."""
+    lane = widget.lane
+    where = plan.lanes.get(lane.platform) if plan is not None and lane is not None else None
+    if where is not None:
+        widget.set_node(where.node, where.native)

@@ -66,7 +66,7 @@ from mabgui.ui.views.builds.bkhistory_panel import BkHistoryPanel
 from mabgui.ui.views.builds.form import BuildForm
 from mabgui.ui.views.builds.history import HistoryPanel, entry_image
 from mabgui.ui.views.builds.insight import InsightPanel
-from mabgui.ui.views.builds.lanes import LaneWidget, lane_nodes, shown_state
+from mabgui.ui.views.builds.lanes import LaneWidget, lane_nodes, place, shown_state
 from mabgui.ui.views.builds.log import LogPane
 from mabgui.ui.views.builds.style import (
     ERROR_BG,
@@ -408,6 +408,8 @@ class BuildsView(QWidget):
                     for warning in run.validation.warnings:
                         self._add_message(f"WARNING: {warning}", "warning")
                     self.form.show_problems([], run.validation.warnings)
+                    for widget in self.lane_widgets():  # the nodes are known now
+                        place(widget, self.form.check.plan)
                 self.on_events(batch)
         except BuildError as exc:
             self.live = False
@@ -717,10 +719,7 @@ class BuildsView(QWidget):
         color = lane_color(index)
         widget.set_lane(lane, color)
         widget.set_builder(self._spec.builder if self._spec is not None else "")
-        plan = self.form.check.plan if self.live else None  # a live build's nodes
-        where = plan.lanes.get(lane.platform) if plan and lane.platform else None
-        if where is not None:
-            widget.set_node(where.node, where.native)
+        place(widget, self.form.check.plan if self.live else None)  # a live build's node
         widget.show()
         self.log_pane.model.add_platform_color(lane.platform, color)
         self._lanes[lane.platform] = widget
