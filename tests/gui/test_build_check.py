@@ -63,7 +63,7 @@ def test_routing_warning_offers_pin_native(
     assert [str(p.platform) for p in problems] == ["linux/arm64"]
     assert check.isVisible()
     assert "under QEMU on node amd" in check.text.text()
-    assert check.fix_button.text() == "Pin each node to its native platform"
+    assert check.fix_text() == "Pin each node to its native platform"
     pinned: list[str] = []
 
     async def pin_native(name: str, progress: Callable[[str], None] | None = None) -> Builder:
@@ -144,9 +144,7 @@ def test_push_refused_with_one_click_recreate(
     assert view.side.isVisible()  # the form with the fix comes back
     assert "not started" in view.state.text()
     assert "cannot push to 127.0.0.1:5000" in view.form.problems.text()
-    assert check.fix_button.text() == (
-        "Recreate builder b with host network and 127.0.0.1:5000 over HTTP"
-    )
+    assert check.fix_text() == ("Recreate builder b with host network and 127.0.0.1:5000 over HTTP")
     check.fix_button.click()
     box = check.confirm
     assert isinstance(box, QMessageBox)

@@ -74,7 +74,7 @@ def test_two_node_lanes_name_their_node_after_one_click_pin(
         check = form.check
         assert check.kind == "routing"
         assert f"builder {name} builds linux/arm64 under QEMU on node amd" in check.text.text()
-        assert check.fix_button.text() == "Pin each node to its native platform"
+        assert check.fix_text() == "Pin each node to its native platform"
         with qtbot.waitSignal(check.changed, timeout=180_000):
             check.fix_button.click()
         assert "amd → linux/amd64" in check.progress.text()

@@ -99,7 +99,7 @@ def test_dialog_builder_push_refused_then_fixed_in_one_click(
     check = form.check
     assert view.side.isVisible()  # the form, with the fix, is back
     assert f"builder {builder_name} cannot push to 127.0.0.1:5000" in form.problems.text()
-    assert check.fix_button.text() == (
+    assert check.fix_text() == (
         f"Recreate builder {builder_name} with host network and 127.0.0.1:5000 over HTTP"
     )
     check.fix_button.click()

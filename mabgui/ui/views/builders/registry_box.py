@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -62,11 +63,29 @@ class RegistryBox(QGroupBox):
         self.summary = QLabel("Reading the daemon's insecure registries…")
         self.summary.setWordWrap(True)
         self.summary.setStyleSheet("color:#718096;")
-        form.addRow(self.summary)
-        form.addRow(self.carry)
-        form.addRow("Config file", row)
-        form.addRow(self.host_network)
-        form.addRow("buildkitd.toml", self.config)
+        # The details fold away (the dialog fits a 700-px screen); the summary says what applies.
+        self.edit = QToolButton()
+        self.edit.setText("Change…")
+        self.edit.setCheckable(True)
+        self.edit.setToolTip("Show the settings: daemon registries, config file, host network")
+        self.edit.toggled.connect(self._show_details)
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.edit, 0, Qt.AlignmentFlag.AlignTop)
+        form.addRow(top)
+        self.details = QWidget()
+        details = QFormLayout(self.details)
+        details.setContentsMargins(0, 0, 0, 0)
+        details.addRow(self.carry)
+        details.addRow("Config file", row)
+        details.addRow(self.host_network)
+        details.addRow("buildkitd.toml", self.config)
+        form.addRow(self.details)
+        self.details.hide()
+
+    def _show_details(self, shown: bool) -> None:
+        self.details.setVisible(shown)
+        self.edit.setText("Hide" if shown else "Change…")
 
     async def load(self) -> None:
         """Read the daemon's insecure registries, then fill in the defaults."""

@@ -46,6 +46,7 @@ class BuildCheck(QFrame):
         self.tags: tuple[str, ...] = ()
         self.confirm: QMessageBox | None = None
         self.plan: preflight_push.BuildPlan | None = None  # of the last build started
+        self._fix_text = ""
         self.text = QLabel()
         self.text.setWordWrap(True)
         self.text.setTextFormat(Qt.TextFormat.RichText)
@@ -107,10 +108,14 @@ class BuildCheck(QFrame):
         self.builder = name
         self.tags = tuple(tags)
         if plan.fix:
-            self._offer(plan.fix)
+            self._offer(plan.fix, f"Recreate builder {name}…")
         else:
             fixes = " ".join(p.partition(". Fix: ")[2] for p in plan.push)
             self.text.setText(self.text.text() + f"<br>Fix: {escape(fixes)}")
+
+    def fix_text(self) -> str:
+        """The fix offered, in full ('' when none)."""
+        return self._fix_text if self.offers_fix() else ""
 
     def offers_fix(self) -> bool:
         """A one-click fix is offered (its button is shown)."""
@@ -123,8 +128,13 @@ class BuildCheck(QFrame):
         self.fix_button.hide()
         self.show()
 
-    def _offer(self, label: str) -> None:
-        self.fix_button.setText(label)
+    def _offer(self, label: str, button: str = "") -> None:
+        """Offer the fix ``label`` (the button says ``button``, short: the form is narrow)."""
+        self._fix_text = label
+        if button:
+            self.text.setText(self.text.text() + f"<br>Fix: {escape(label)}.")
+        self.fix_button.setText(button or label)
+        self.fix_button.setToolTip(label)
         self.fix_button.setEnabled(not self.fixing())
         self.fix_button.show()
 
@@ -156,7 +166,7 @@ class BuildCheck(QFrame):
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "Recreate the builder",
-            f"{self.fix_button.text()}?\n\nThe builder is removed (with its build cache) and "
+            f"{self.fix_text()}?\n\nThe builder is removed (with its build cache) and "
             "created again with the same nodes, host network for a registry on this machine "
             "and a buildkitd config marking the registries plain HTTP.",
             QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel,
