@@ -155,3 +155,43 @@ def test_closing_never_prints_a_traceback(
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert hooked == []
+
+
+def test_use_it_makes_it_current(
+    dialog: NewBuilderDialog, qloop: qasync.QEventLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(buildx, "create", FakeCreate())
+    used: list[str] = []
+
+    async def use(name: str, **_kw: object) -> None:
+        used.append(name)
+
+    monkeypatch.setattr(buildx, "use", use)
+    dialog.start()
+    run_until(qloop, lambda: not dialog.running())
+    dialog.use_button.click()
+    run_until(qloop, lambda: used == ["mabgui-gui-fake"] and not dialog.tasks.running("use"))
+    assert dialog.use_button.isHidden()
+    assert "is the current builder" in dialog.next_label.text()
+    assert "$ docker buildx use mabgui-gui-fake" in dialog.log.toPlainText()
+
+
+def test_build_with_it_opens_the_builds_form(qtbot: QtBot, qloop: qasync.QEventLoop) -> None:
+    from mabgui.ui.main_window import AREAS, MainWindow
+    from mabgui.ui.views.builders.view import BuildersView
+    from mabgui.ui.views.builds.view import BuildsView
+    from tests.gui.conftest import run
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    window.nav.setCurrentRow(AREAS.index("Builders"))
+    builders = window.views["Builders"]
+    assert isinstance(builders, BuildersView)
+    builders.build_requested.emit("mabgui-gui-new")  # what the dialog's "Build with it" sends
+    assert window.stack.currentWidget() is window.views["Builds"]
+    builds = window.views["Builds"]
+    assert isinstance(builds, BuildsView)
+    assert builds.form.builder.currentText() == "mabgui-gui-new"
+    window.close()
+    run(qloop, window.shutdown())
