@@ -117,3 +117,27 @@ def test_dialog_builder_push_refused_then_fixed_in_one_click(
     assert getattr(finished[0], "ok", False), view.error.text() + form.problems.text()
     view.tasks.cancel_all()
     builders.tasks.cancel_all()
+
+
+def test_closing_the_dialog_during_a_real_create_prints_no_traceback(
+    qtbot: QtBot,
+    qloop: qasync.QEventLoop,
+    builder_name: str,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    from mabgui.ui.views.builders.dialog import NewBuilderDialog
+
+    dialog = NewBuilderDialog(suggested_name=builder_name)
+    dialog.set_contexts(["default"])
+    dialog.show()
+    dialog.start()
+    run_until(qloop, lambda: bool(dialog.log.toPlainText()), timeout=120)  # buildx is at work
+    dialog.close()  # the window's close button: cancels (buildx stopped, the builder removed)…
+    dialog.done(0)  # …and closing for good meanwhile
+    tasks = dialog.tasks
+    run_until(qloop, lambda: not tasks.running("create"), timeout=120)
+    dialog.deleteLater()
+    qtbot.wait(100)  # the deferred delete and any late callback
+    ls = subprocess.run(["docker", "buildx", "ls"], capture_output=True, text=True, timeout=60)
+    assert builder_name not in ls.stdout
+    assert "Traceback" not in capfd.readouterr().err
