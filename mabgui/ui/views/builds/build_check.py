@@ -82,8 +82,8 @@ class BuildCheck(QFrame):
             if builder is not None and len(builder.nodes) > 1
             else []
         )
-        if self.kind == "push":
-            return problems  # the refusal stays until the next start
+        if self.kind == "push" and builder is not None and builder.name == self.builder:
+            return problems  # the refusal stays until the next start (or another builder)
         if not problems:
             self.clear()
             return problems
