@@ -111,7 +111,7 @@ def _print_build_summary(progress: Any, lanes: Any = None) -> None:
         elif not steps:
             print(f"{'':<16} no step ran for this platform")
     print(f"{'shared':<16} {'':<9} {len(summary['shared']):>3} steps")
-    _print_emulation_cost(progress)
+    _print_emulation_cost(progress, lanes)
     if summary["duration_s"] is not None:
         print(f"duration: {summary['duration_s']:.1f}s")
     if summary["digest"]:
@@ -125,15 +125,22 @@ def _print_build_summary(progress: Any, lanes: Any = None) -> None:
         )
 
 
-def _print_emulation_cost(progress: Any, top: int = 3) -> None:
+def _print_emulation_cost(progress: Any, lanes: Any = None, top: int = 3) -> None:
     from mabgui.core import progress as P
 
-    costs = [c for c in P.emulation_insight(progress) if c.ratio >= 1.2 and c.extra_s >= 0.1]
+    # per platform lane: its node and native answer, when the builder's routing is known
+    nodes = {
+        p: (w["node"], w["native"]) for p in progress.lanes if (w := (lanes or {}).get(str(p)))
+    }
+    costs = P.emulation_insight(progress, nodes=nodes or None)
+    costs = [c for c in costs if c.ratio >= 1.2 and c.extra_s >= 0.1]
     costs = costs[:top]
     if not costs:
         return
     native = costs[0].native.platform
-    print(f"emulation cost (same step, native {native} vs QEMU):")
+    print(f"emulation cost (same RUN step, native {native} vs QEMU):")
+    for line in P.compared(costs):
+        print(f"  compared {line}")
     for c in costs:
         label = c.label if len(c.label) <= 60 else c.label[:59] + "…"
         print(

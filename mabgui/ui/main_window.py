@@ -233,6 +233,8 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentWidget(view)
         if name == "Builds":
             view.inspect_requested.connect(self.inspect_image)  # type: ignore[attr-defined]
+        elif name == "Builders":
+            view.build_requested.connect(self.build_with)  # type: ignore[attr-defined]
         elif name == "Emulators" and self._native is not None:
             view.set_native_platform(self._native)  # type: ignore[attr-defined]
 
@@ -285,6 +287,11 @@ class MainWindow(QMainWindow):
         folder = log.log_dir()
         folder.mkdir(parents=True, exist_ok=True)
         return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    def build_with(self, builder: str) -> None:
+        """Open the Builds area's form with ``builder`` chosen (after the New builder dialog)."""
+        self.nav.setCurrentRow(AREAS.index("Builds"))
+        self.views["Builds"].form.choose_builder(builder)  # type: ignore[attr-defined]
 
     def inspect_image(self, reference: str) -> None:
         """Show ``reference`` (e.g. a build's pushed result) in the Manifests area."""

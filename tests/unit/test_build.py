@@ -332,7 +332,8 @@ def test_cli_replay_shows_the_emulation_cost(capsys: pytest.CaptureFixture[str])
     stream = Path(__file__).parents[2] / "bench" / "data" / "progress-3x30x200.rawjson.gz"
     assert cli.main(["replay", str(stream)]) == 0
     out = capsys.readouterr().out
-    assert "emulation cost (same step, native linux/amd64 vs QEMU):" in out
+    assert "emulation cost (same RUN step, native linux/amd64 vs QEMU):" in out
+    assert "compared linux/amd64 natively with linux/" in out
     slow = [line for line in out.splitlines() if "× slower" in line]
     assert len(slow) == 3
     assert all(float(line.split("×")[0].split()[-1]) > 2 for line in slow)

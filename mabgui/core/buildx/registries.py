@@ -225,6 +225,14 @@ async def prepare_create(
     return apply(req, setup, path), setup, path
 
 
+def write_config(text: str) -> str:
+    """Write a buildkitd config to a temp file (for ``--buildkitd-config``); returns its path.
+
+    The caller deletes it after the create: buildx keeps its own copy.
+    """
+    return _write_temp(text)
+
+
 def _write_temp(text: str) -> str:
     fd, path = tempfile.mkstemp(prefix="mabgui-buildkitd-", suffix=".toml")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

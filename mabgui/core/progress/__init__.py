@@ -28,7 +28,13 @@ from mabgui.core.progress.events import (
     StepStatus,
     WarningAdded,
 )
-from mabgui.core.progress.insight import EmulationCost, emulation_insight
+from mabgui.core.progress.insight import (
+    EmulationCost,
+    LaneNodes,
+    compared,
+    emulation_insight,
+    lane_emulated,
+)
 from mabgui.core.progress.model import (
     BuildProgress,
     BuildResult,
@@ -70,6 +76,7 @@ __all__ = [
     "EmulationCost",
     "Lane",
     "LaneAdded",
+    "LaneNodes",
     "LogLine",
     "LogStore",
     "Message",
@@ -87,8 +94,10 @@ __all__ = [
     "StepStatus",
     "StreamReader",
     "WarningAdded",
+    "compared",
     "emulation_insight",
     "first_start",
+    "lane_emulated",
     "natives_of",
     "parse_bytes",
     "parse_step_name",

@@ -3,14 +3,19 @@
 The dialog runs :func:`mabgui.core.buildx.create` itself and streams buildx's progress into its
 log. A failure shows buildx's own words and a hint; what was created is removed again unless
 "Keep it if the bootstrap fails" is ticked. Cancel stops buildx (its process group) and cleans
-up the same way.
+up the same way. A docker-container builder gets the registry settings of
+:mod:`mabgui.ui.views.builders.registry_box` (the CLI's defaults, editable). On success the
+dialog stays open with its log and offers what to do next (Use it, Build with it).
 
 Signals:
     created(str): a builder was created (and kept), by name.
+    build_requested(str): "Build with it" was pressed, with the builder's name.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Sequence
 from html import escape
 
@@ -34,9 +39,11 @@ from PySide6.QtWidgets import (
 )
 
 from mabgui.core import buildx
+from mabgui.core.buildx import registries
 from mabgui.core.platform import Platform, PlatformError, parse_platform_list
 from mabgui.ui.resources import monospace_font
 from mabgui.ui.tasks import TaskFailure, TaskManager
+from mabgui.ui.views.builders.registry_box import RegistryBox, write_config
 
 COMMON_PLATFORMS = (
     "linux/amd64", "linux/arm64", "linux/arm/v7", "linux/arm/v6", "linux/riscv64",
@@ -120,6 +127,7 @@ class NewBuilderDialog(QDialog):
     """Create a multi-arch builder in one go (see the module docstring)."""
 
     created = Signal(str)
+    build_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None, suggested_name: str = "multiarch") -> None:
         super().__init__(parent)
@@ -156,6 +164,8 @@ class NewBuilderDialog(QDialog):
         self.add_node_button = QPushButton("Add another node (e.g. a native arm64 machine)")
         self.add_node_button.clicked.connect(lambda: self.add_node())
         layout.addWidget(self.add_node_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.registry_box = RegistryBox()
+        layout.addWidget(self.registry_box)
 
         self.bootstrap = QCheckBox("Bootstrap now (start BuildKit on every node)")
         self.bootstrap.setChecked(True)
@@ -177,8 +187,22 @@ class NewBuilderDialog(QDialog):
         self.error.setStyleSheet("color: #c53030;")
         self.error.hide()
         layout.addWidget(self.error)
+        self.next_label = QLabel()
+        self.next_label.setWordWrap(True)
+        self.next_label.setStyleSheet("color:#276749;")
+        self.next_label.hide()
+        layout.addWidget(self.next_label)
 
         buttons = QHBoxLayout()
+        self.use_button = QPushButton("Use it")
+        self.use_button.setToolTip("Make it the current builder (docker buildx use)")
+        self.use_button.clicked.connect(self.use_created)
+        self.build_button = QPushButton("Build with it")
+        self.build_button.setToolTip("Open the Builds area with this builder chosen")
+        self.build_button.clicked.connect(self._build_with)
+        for b in (self.use_button, self.build_button):
+            b.hide()
+            buttons.addWidget(b)
         buttons.addStretch(1)
         self.create_button = QPushButton("Create")
         self.create_button.setDefault(True)
@@ -194,7 +218,9 @@ class NewBuilderDialog(QDialog):
 
     # --- contexts and nodes -------------------------------------------------------------------
     def load_contexts(self) -> None:
+        """The docker contexts (node endpoints) and the daemon's insecure registries."""
         self.tasks.start("contexts", self._load_contexts())
+        self.tasks.start("registries", self.registry_box.load())
 
     async def _load_contexts(self) -> None:
         contexts = await buildx.docker_contexts()
@@ -226,6 +252,7 @@ class NewBuilderDialog(QDialog):
 
     def _driver_changed(self, driver: str) -> None:
         k8s = driver == "kubernetes"
+        self.registry_box.setVisible(driver == "docker-container")
         for w in (self.namespace, self.namespace_label, self.replicas, self.replicas_label):
             w.setVisible(k8s)
         for node in self.nodes:
@@ -254,23 +281,36 @@ class NewBuilderDialog(QDialog):
         buildx.validate_create(req)
         return req
 
+    def registry_setup(self) -> registries.RegistrySetup:
+        """The registry settings to apply (none for remote and kubernetes builders)."""
+        if self.driver.currentText() != "docker-container":
+            return registries.RegistrySetup()
+        return self.registry_box.setup()
+
     # --- running ------------------------------------------------------------------------------
     def start(self) -> None:
         self.error.hide()
         try:
             req = self.request()
+            setup = self.registry_setup()
         except (buildx.BuildxError, PlatformError) as exc:
             self.show_error(str(exc), getattr(exc, "hint", ""))
             return
         self.log.clear()
+        self.next_label.hide()
         self._set_running(True)
-        task = self.tasks.start("create", self._create(req))
+        task = self.tasks.start("create", self._create(req, setup))
         task.add_done_callback(lambda t: self._cancelled(req) if t.cancelled() else None)
 
     def running(self) -> bool:
         return self.tasks.running("create")
 
-    async def _create(self, req: buildx.CreateRequest) -> None:
+    async def _create(self, req: buildx.CreateRequest, setup: registries.RegistrySetup) -> None:
+        path = await write_config(setup)
+        req = registries.apply(req, setup, path)
+        if setup.hosts:
+            net = " on the host network" if setup.host_network else ""
+            self.log.appendPlainText(f"Registries over plain HTTP{net}: {', '.join(setup.hosts)}")
         try:
             result = await buildx.create(req, progress=self.log.appendPlainText)
         except buildx.BuildxError as exc:
@@ -278,6 +318,10 @@ class NewBuilderDialog(QDialog):
             self.show_error(str(exc), exc.hint + left)
             self._set_running(False)
             return
+        finally:
+            if path:  # buildx keeps its own copy of the config
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
         self.result_ = result
         self._set_running(False)
         if result.error is not None:
@@ -288,6 +332,45 @@ class NewBuilderDialog(QDialog):
             self.created.emit(req.name)
             return
         self.created.emit(req.name)
+        self.show_next(req.name, current=req.use)
+
+    # --- after a success: what next -----------------------------------------------------------
+    def created_name(self) -> str:
+        """The builder this dialog created ('' before a success)."""
+        return self.result_.builder.name if self.result_ and self.result_.builder else ""
+
+    def show_next(self, name: str, *, current: bool) -> None:
+        """Keep the log, say the builder is ready and offer what to do next."""
+        state = "is the current builder" if current else "is ready"
+        then = "build with it." if current else "use it (builds that name no builder pick it)"
+        then += "" if current else ", or build with it."
+        self.next_label.setText(f"Builder {name} {state}. Next: {then}")
+        self.next_label.show()
+        self.create_button.hide()
+        self.use_button.setVisible(not current)
+        self.build_button.show()
+        self.build_button.setDefault(True)
+        self.build_button.setFocus()
+
+    def use_created(self) -> None:
+        name = self.created_name() or self.name.text().strip()
+        self.use_button.setEnabled(False)
+        self.tasks.start("use", self._use(name))
+
+    async def _use(self, name: str) -> None:
+        self.log.appendPlainText(f"$ docker buildx use {name}")
+        try:
+            await buildx.use(name)
+        except buildx.BuildxError as exc:
+            self.use_button.setEnabled(True)
+            self.show_error(str(exc), exc.hint)
+            return
+        self.use_button.hide()
+        self.show_next(name, current=True)
+        self.created.emit(name)
+
+    def _build_with(self) -> None:
+        self.build_requested.emit(self.created_name() or self.name.text().strip())
         self.accept()
 
     def reject(self) -> None:
@@ -315,7 +398,7 @@ class NewBuilderDialog(QDialog):
     def _set_running(self, running: bool) -> None:
         self.create_button.setEnabled(not running)
         self.cancel_button.setText("Cancel" if running else "Close")
-        for w in (self.name, self.driver, self.add_node_button, *self.nodes):
+        for w in (self.name, self.driver, self.add_node_button, self.registry_box, *self.nodes):
             w.setEnabled(not running)
 
     def show_error(self, message: str, hint: str = "") -> None:

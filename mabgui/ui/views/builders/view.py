@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from PySide6.QtCore import QItemSelection, Qt, QTimer, QUrl
+from PySide6.QtCore import QItemSelection, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -55,8 +55,11 @@ SLOW_NOTICE_MS = 3000
 class BuildersView(QWidget):
     """Builders → nodes with status, BuildKit version and platform chips, plus actions."""
 
+    build_requested = Signal(str)  # "Build with it" in the New builder dialog
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._select_next = ""  # a builder to select once listed (one just created)
         self.tasks = TaskManager(self, on_failure=self._task_failed)
         self.model = BuildersModel(self)
         self.overview: Overview | None = None
@@ -206,6 +209,10 @@ class BuildersView(QWidget):
         self.tasks.start("refresh", self._refresh())
         QTimer.singleShot(SLOW_NOTICE_MS, self, lambda: self._slow_notice(gen))
 
+    def refresh_and_select(self, name: str) -> None:
+        self._select_next = name
+        self.refresh()
+
     def refreshing(self) -> bool:
         return self.tasks.running("refresh")
 
@@ -226,6 +233,9 @@ class BuildersView(QWidget):
         self.overview = ov
         self.model.set_overview(ov)
         self.tree.expandAll()
+        if self._select_next and self.model.builder_row(self._select_next) is not None:
+            self.select(self._select_next)  # the builder just created
+            selected, self._select_next = self.selected_builder(), ""
         if selected is None or self.model.builder_row(selected.name) is None:
             current = ov.current
             if current is not None:
@@ -468,7 +478,8 @@ class BuildersView(QWidget):
             i += 1
             name = f"multiarch-{i}"
         dialog = NewBuilderDialog(self, suggested_name=name)
-        dialog.created.connect(lambda _name: self.refresh())
+        dialog.created.connect(self.refresh_and_select)
+        dialog.build_requested.connect(self.build_requested)
         dialog.finished.connect(lambda _r: self._dialog_closed(dialog))
         self.dialog = dialog
         dialog.load_contexts()

@@ -30,10 +30,12 @@ from PySide6.QtWidgets import (
 )
 
 from mabgui.core.build import BuildSpec, OutputKind, Secret, parse_build_arg
+from mabgui.core.buildx import Builder
 from mabgui.core.errors import MabguiError
 from mabgui.core.platform import Platform, PlatformError, is_emulated
 from mabgui.ui import settings as saved
 from mabgui.ui.tasks import TaskFailure, TaskManager
+from mabgui.ui.views.builds.build_check import BuildCheck
 from mabgui.ui.views.builds.style import escape
 
 SETTINGS_KEY = "builds/last_spec"
@@ -153,6 +155,9 @@ class BuildForm(QWidget):
         self.problems.setTextFormat(Qt.TextFormat.RichText)
         self.problems.setStyleSheet("color:#c53030;")
         self.problems.hide()
+        self.check = BuildCheck()  # routing warning / push refusal, with its one-click fix
+        self.check.changed.connect(self.load_builders)
+        self._builders: dict[str, Builder] = {}  # as last listed, pins included
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -176,6 +181,7 @@ class BuildForm(QWidget):
         layout.addLayout(form2)
         layout.addLayout(flags)
         layout.addWidget(self.problems)
+        layout.addWidget(self.check)
         layout.addWidget(self.start_button)
         layout.addStretch(1)
         self._output_changed()
@@ -259,6 +265,7 @@ class BuildForm(QWidget):
                 for chip in overview.chips(node):
                     if chip.kind == "unlisted" and chip.platform not in unlisted.get(b.name, []):
                         unlisted.setdefault(b.name, []).append(chip.platform)
+        self._builders = {b.name: b for b in overview.builders}
         self.set_builders(
             {b.name: b.platforms for b in overview.builders},
             current=next((b.name for b in overview.builders if b.current), None),
@@ -295,6 +302,13 @@ class BuildForm(QWidget):
         self.builder.setCurrentText(keep)
         self.builder.blockSignals(False)
         self._fill_platforms()
+
+    def choose_builder(self, name: str) -> None:
+        """Pick builder ``name`` (one just created: listed again, its platforms filled in)."""
+        if self.builder.findText(name) < 0:
+            self.builder.addItem(name)
+        self.builder.setCurrentText(name)
+        self.load_builders()
 
     def _builder_changed(self, _name: str) -> None:
         self._fill_platforms()
@@ -340,6 +354,7 @@ class BuildForm(QWidget):
                     "runs under QEMU emulation on this machine" if emulated else "runs natively"
                 )
             box.setChecked(platform in self._wanted)
+            box.toggled.connect(lambda _on: self.check_routing())
             self.platform_boxes[platform] = box
             self.platforms_grid.addWidget(box, i // 2, i % 2)
         if unlisted:
@@ -360,6 +375,7 @@ class BuildForm(QWidget):
         kept += [str(p) for p in sorted(self._wanted) if p not in offered and p not in typed]
         self.extra_platforms.setText(", ".join(kept))
         self._update_tab_order()
+        self.check_routing()
         self.platforms_shown.emit()
 
     def set_platforms(self, platforms: list[Platform]) -> None:
@@ -372,6 +388,17 @@ class BuildForm(QWidget):
         for platform, box in self.platform_boxes.items():
             box.setChecked(platform in self._wanted)
         self.extra_platforms.setText(", ".join(extra))
+        self.check_routing()
+
+    def chosen_platforms(self) -> list[Platform]:
+        """What is ticked plus what is typed (and parses)."""
+        ticked = [p for p, box in self.platform_boxes.items() if box.isChecked()]
+        return ticked + [p for p in self._typed_platforms() if p not in ticked]
+
+    def check_routing(self) -> None:
+        """Warn when a node of the builder would emulate a platform another runs natively."""
+        self.check.show_routing(self._builders.get(self.builder.currentText()),
+                                self.chosen_platforms())  # fmt: skip
 
     # --- spec ---------------------------------------------------------------------------------
     def spec(self) -> BuildSpec:

@@ -24,7 +24,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mabgui.core.progress import BuildProgress, EmulationCost, emulation_insight
+from mabgui.core.progress import (
+    BuildProgress,
+    EmulationCost,
+    LaneNodes,
+    compared,
+    emulation_insight,
+    lane_emulated,
+)
 from mabgui.ui.models.table import RIGHT, Column, RowsTableModel
 from mabgui.ui.views.builds.style import escape, format_duration, short_platform
 
@@ -191,15 +198,17 @@ class InsightPanel(QWidget):
         self.hint.show()
         self._hint_box.show()
 
-    def update_from(self, progress: BuildProgress | None) -> None:
+    def update_from(self, progress: BuildProgress | None, nodes: LaneNodes | None = None) -> None:
+        """Compare the RUN steps of ``progress``; ``nodes``: each lane's node and whether it ran
+        natively there (a multi-node builder decides that per node)."""
         if progress is None or not progress.lanes:
             self.model.set_costs([])
             self.summary.setText("Start a build or open a recording to see what emulation costs.")
             self._hide_hint()
             return
-        emulated = [ln for ln in progress.lanes.values() if ln.emulated]
-        native = [ln for ln in progress.lanes.values() if not ln.emulated]
-        costs = emulation_insight(progress)
+        emulated = [ln for ln in progress.lanes.values() if lane_emulated(ln, nodes)]
+        native = [ln for ln in progress.lanes.values() if not lane_emulated(ln, nodes)]
+        costs = emulation_insight(progress, nodes=nodes)
         self.model.set_costs(costs)
         if not emulated:
             self.summary.setText("Every platform of this build runs natively: no emulation cost.")
@@ -215,8 +224,8 @@ class InsightPanel(QWidget):
             return
         if not costs:
             self.summary.setText(
-                "No emulated step has a finished native twin yet (cached and very short steps "
-                "are left out)."
+                "No emulated RUN step has a finished native twin yet (only RUN steps that ran "
+                "both natively and under QEMU compare; cached and very short ones are left out)."
             )
             self._hide_hint()
             return
@@ -231,7 +240,9 @@ class InsightPanel(QWidget):
             f"({len(costs)} compared, worst {worst.ratio:.1f}×); emulation cost "
             f"<b>{format_duration(lost)}</b> of step time. Costliest (bold below): "
             f"<b>{escape(_short(top.label))}</b> on {top.emulated.platform} "
-            f"(+{format_duration(top.extra_s)})."
+            f"(+{format_duration(top.extra_s)}).<br>Compared RUN steps of "
+            + "; ".join(escape(c) for c in compared(costs))
+            + "."
         )
         candidates = cross_compile_candidates(costs)
         if not candidates:

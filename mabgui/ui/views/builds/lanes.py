@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mabgui.core.platform import Platform
+from mabgui.core.preflight_push import BuildPlan
 from mabgui.core.progress import BuildResult, Lane, Step, StepState
 from mabgui.ui.models.table import RIGHT, Column, ObjectRole, RowsTableModel
 from mabgui.ui.views.builds.style import (
@@ -310,6 +312,8 @@ class LaneWidget(QFrame):
         self._failed: bool | None = None
         self._bar_state: StepState | None = None
         self._badge_emulated: bool | None = None
+        self.node = ""  # the builder's node that runs this lane ('' unknown), see set_node
+        self.node_native: bool | None = None
         self._label_state: StepState | None = None
         self._followed: Step | None = None
         self.set_lane(lane, color)
@@ -318,6 +322,8 @@ class LaneWidget(QFrame):
         """Show another lane in this widget (widgets are reused between builds)."""
         self.lane = lane
         self.color = color
+        self.node, self.node_native = "", None  # until the next set_node
+        self._badge_emulated = None
         self._followed = None
         self.outcome = None
         self.model.reset(lane.steps if lane is not None else [])
@@ -333,8 +339,27 @@ class LaneWidget(QFrame):
             self._badge_emulated = None  # the badge is redone at the next refresh
             self.refresh()
 
+    def set_node(self, node: str, native: bool | None) -> None:
+        """The node buildx routes this lane's platform to, and whether it runs natively there
+        (decided per node, :func:`mabgui.core.preflight_push.lanes`; None: unknown, the lane's
+        own guess stays)."""
+        if (node, native) != (self.node, self.node_native):
+            self.node, self.node_native = node, native
+            self._badge_emulated = None
+            self.refresh()
+
+    def emulated(self) -> bool:
+        """Whether the lane runs under QEMU: its node's answer when known, else the lane's."""
+        if self.node_native is not None:
+            return not self.node_native
+        return bool(self.lane is not None and self.lane.emulated)
+
+    def badge_text(self) -> str:
+        return self.badge.text()
+
     def _where(self) -> str:
-        return f"builder {self.builder}" if self.builder else "the current builder"
+        where = f"builder {self.builder}" if self.builder else "the current builder"
+        return f"node {self.node} of {where}" if self.node else where
 
     def set_outcome(self, outcome: BuildResult | None) -> None:
         """How the build ended: a lane that did not finish then reads canceled, and why."""
@@ -365,16 +390,18 @@ class LaneWidget(QFrame):
             self._set_failed(any(s.state is StepState.ERROR for s in steps), "")
             return
         self.title.setText(f"<b style='color:{color}'>■</b> <b>{escape(str(lane.platform))}</b>")
-        if lane.emulated != self._badge_emulated:
-            self._badge_emulated = lane.emulated
-            if lane.emulated:
-                self.badge.setText("QEMU")
+        emulated = self.emulated()
+        if emulated != self._badge_emulated:
+            self._badge_emulated = emulated
+            on = f" on node {self.node}" if self.node else ""
+            if emulated:
+                self.badge.setText("QEMU" + on)
                 self.badge.setToolTip(f"Runs under QEMU user emulation on {self._where()} (slower)")
                 self.badge.setStyleSheet(
                     "background:#fefcbf; color:#744210; border-radius:3px; padding:0 4px;"
                 )
             else:
-                self.badge.setText("native")
+                self.badge.setText("native" + on)
                 self.badge.setToolTip(f"Runs natively on {self._where()}")
                 self.badge.setStyleSheet(
                     "background:#e6fffa; color:#234e52; border-radius:3px; padding:0 4px;"
@@ -464,3 +491,16 @@ class LaneWidget(QFrame):
         painter.setPen(pen)
         painter.drawRoundedRect(rect, 6, 6)
         painter.end()
+
+
+def lane_nodes(widgets: Iterable[LaneWidget]) -> dict[Platform, tuple[str, bool | None]]:
+    """Each shown platform lane's node and native answer (for the emulation insight)."""
+    return {w.lane.platform: (w.node, w.node_native) for w in widgets if w.lane is not None}
+
+
+def place(widget: LaneWidget, plan: BuildPlan | None) -> None:
+    """Name the node ``plan`` routes the widget's platform to (nothing when unknown)."""
+    lane = widget.lane
+    where = plan.lanes.get(lane.platform) if plan is not None and lane is not None else None
+    if where is not None:
+        widget.set_node(where.node, where.native)

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mabgui.core import preflight
 from mabgui.core.build import BuildError, BuildRun, BuildSpec, history
 from mabgui.core.build.history import HistoryEntry
 from mabgui.core.platform import Platform
 from mabgui.core.progress import BuildProgress, ProgressEvent, ProgressParser
 from mabgui.ui.views.builds.history import entry_image
+from mabgui.ui.views.builds.lanes import place
 from mabgui.ui.views.builds.replay import PACED_CHUNK, REPLAY_CHUNK, Pacer, choose_recording
 from mabgui.ui.views.builds.style import escape
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from mabgui.ui.tasks import TaskManager
     from mabgui.ui.views.builds.form import BuildForm
     from mabgui.ui.views.builds.history import HistoryPanel
+    from mabgui.ui.views.builds.lanes import LaneWidget
 
 SESSION = "session"  # the task group of what the view shows: one at a time, latest wins
 
@@ -60,6 +61,7 @@ class BuildSources:
         def show_error(self, html: str) -> None: ...
         def show_form(self, shown: bool = True) -> None: ...
         def _add_message(self, text: str, level: str) -> None: ...
+        def lane_widgets(self) -> list[LaneWidget]: ...
 
     def _respec(self, entry: HistoryEntry) -> None:
         try:
@@ -79,7 +81,8 @@ class BuildSources:
         self.tasks.start(SESSION, self._build(spec))
 
     async def _build(self, spec: BuildSpec) -> None:
-        run = BuildRun(spec, preflight=preflight.validate)
+        # the checks, plus the push refusal and the node of each platform (form.check.plan)
+        run = BuildRun(spec, preflight=self.form.check.preflight)
         self._run = run
         self._run_done = False
         self._spec = spec
@@ -100,6 +103,8 @@ class BuildSources:
                     for warning in run.validation.warnings:
                         self._add_message(f"WARNING: {warning}", "warning")
                     self.form.show_problems([], run.validation.warnings)
+                    for widget in self.lane_widgets():  # the nodes are known now
+                        place(widget, self.form.check.plan)
                 self.on_events(batch)
         except BuildError as exc:
             self.live = False
@@ -109,6 +114,8 @@ class BuildSources:
             items = "".join(f"<li>{escape(e)}</li>" for e in exc.errors)
             self.show_error(f"<b>The build was refused before it started:</b><ul>{items}</ul>")
             self.state.setText("not started")
+            if self.form.check.offers_fix():
+                self.show_form(True)  # the one-click fix is in the form
         finally:
             self._run_done = True
             self.form.set_running(False)

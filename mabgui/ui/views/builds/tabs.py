@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QTabWidget, QWidget
 
-from mabgui.core.progress import BuildProgress
+from mabgui.core.progress import BuildProgress, LaneNodes
 from mabgui.ui.views.builds.insight import InsightPanel
 from mabgui.ui.views.builds.log import LogPane
 
@@ -72,7 +72,13 @@ class BottomTabs(QTabWidget):
         self._last_timeline = 0.0
         self._last_insight = 0.0
 
-    def refresh(self, progress: BuildProgress | None, now: float, force: bool = False) -> None:
+    def refresh(
+        self,
+        progress: BuildProgress | None,
+        now: float,
+        force: bool = False,
+        nodes: LaneNodes | None = None,
+    ) -> None:
         """Redraw the current tab if it is the timeline or the insight and it is due."""
         tick = time.monotonic()
         current = self.currentWidget()
@@ -82,7 +88,7 @@ class BottomTabs(QTabWidget):
             self.timeline.update_from(progress, now)
         if current is self.insight and (force or tick - self._last_insight >= INSIGHT_MS / 1e3):
             self._last_insight = tick
-            self.insight.update_from(progress)
+            self.insight.update_from(progress, nodes)
 
     def add_message(self, text: str, level: str) -> None:
         item = QListWidgetItem(text)

@@ -55,7 +55,7 @@ from mabgui.ui.views.builds.bkhistory_panel import BkHistoryPanel
 from mabgui.ui.views.builds.form import BuildForm
 from mabgui.ui.views.builds.header import RunHeader, failure_html, state_html
 from mabgui.ui.views.builds.history import HistoryPanel
-from mabgui.ui.views.builds.lanes import LaneWidget
+from mabgui.ui.views.builds.lanes import LaneWidget, lane_nodes, place
 from mabgui.ui.views.builds.lanes_area import LanesArea
 from mabgui.ui.views.builds.replay import Pacer
 from mabgui.ui.views.builds.sources import BuildSources
@@ -355,6 +355,8 @@ class BuildsView(BuildSources, QWidget):
         color = lane_color(index)
         widget.set_lane(lane, color)
         widget.set_builder(self._spec.builder if self._spec is not None else "")
+        place(widget, self.form.check.plan if self.live else None)  # a live build's node
+        place(widget, self.form.check.plan if self.live else None)  # a live build's node
         widget.show()
         self.log_pane.model.add_platform_color(lane.platform, color)
         self.lanes_area.shown[lane.platform] = widget
@@ -377,7 +379,7 @@ class BuildsView(BuildSources, QWidget):
         self._refresh_side_panels(force=True)
 
     def _refresh_side_panels(self, force: bool = False) -> None:
-        self.bottom.refresh(self.progress, self._clock(), force)
+        self.bottom.refresh(self.progress, self._clock(), force, lane_nodes(self.lane_widgets()))
 
     def _refresh_header(self) -> None:
         progress = self.progress
