@@ -170,6 +170,7 @@ class IndexInfo:
     platforms: list[str]
     operation: str = "create"  # create | append
     previous: str = ""  # append: the digest the tag had before
+    added: list[str] = field(default_factory=list)  # the platforms this build put in
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -178,6 +179,7 @@ class IndexInfo:
             "platforms": list(self.platforms),
             "operation": self.operation,
             "previous": self.previous or None,
+            "added": list(self.added),
         }
 
 
@@ -212,12 +214,22 @@ class PerPlatformResult:
         if self.index is None:
             why = self.index_error or "no platform was built"
             return f"no index was pushed: {why}" + (f" (failed: {failed})" if failed else "")
-        verb = "appended to" if self.index.operation == "append" else "pushed"
+        index = self.index
+        verb = f"appended {', '.join(index.added)} to" if index.operation == "append" else "pushed"
         text = (
-            f"{verb} {self.index.reference} ({self.index.digest}) with"
-            f" {', '.join(self.index.platforms)}"
+            f"{verb} {index.reference} ({index.digest}); the index holds"
+            f" {', '.join(index.platforms)}"
         )
         return text + (f"; failed, not in the index: {failed}" if failed else "")
+
+    def problem(self) -> str:
+        """Why the per-platform build is not a full success ('' when it is)."""
+        if self.ok:
+            return ""
+        failed = ", ".join(str(o.platform) for o in self.failed)
+        if self.index is not None:
+            return f"{failed} failed and is not in the index; the other platforms were pushed"
+        return self.summary()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -307,7 +319,10 @@ def registry_join(insecure: Sequence[str] = ()) -> tuple[Join, Lookup]:
             else:
                 plan = await assemble.plan_create(client, ref, sources)
             pushed = await assemble.push_plan(client, plan)
-        return IndexInfo(target, pushed.digest, plan.platforms, plan.operation, plan.previous)
+        added = [str(p) for p, _ in images]
+        return IndexInfo(
+            target, pushed.digest, plan.platforms, plan.operation, plan.previous, added
+        )
 
     async def lookup(target: str) -> str:
         from mabgui.core.registry import RegistryClient
@@ -450,7 +465,7 @@ class PerPlatformRun:
                 _log.warning("the index was not pushed: %s", exc)
         elif not built:
             self.result.index_error = "every platform failed"
-        error = "" if self.result.ok else self.result.summary()
+        error = "" if self.result.ok else self.result.problem()
         final = self.merger.parser.close(
             0 if self.result.ok else 1,
             digest=self.result.index.digest if self.result.index else "",
