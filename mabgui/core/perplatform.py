@@ -439,9 +439,7 @@ class PerPlatformRun:
             while pending:
                 self._wake.clear()
                 waker = asyncio.ensure_future(self._wake.wait())
-                done, _ = await asyncio.wait(
-                    {*pending, waker}, return_when=asyncio.FIRST_COMPLETED
-                )
+                done, _ = await asyncio.wait({*pending, waker}, return_when=asyncio.FIRST_COMPLETED)
                 waker.cancel()
                 pending -= done
                 batch = self.merger.take()
@@ -475,9 +473,7 @@ class PerPlatformRun:
         )
         yield self.merger.take() + final
 
-    def _outcome(
-        self, platform: Platform, task: asyncio.Task[PlatformOutcome]
-    ) -> PlatformOutcome:
+    def _outcome(self, platform: Platform, task: asyncio.Task[PlatformOutcome]) -> PlatformOutcome:
         if task.cancelled():
             return PlatformOutcome(platform, False, error="build canceled", canceled=True)
         exc = task.exception()
