@@ -59,8 +59,9 @@ def raw_index(image: str) -> tuple[str, list[str]]:
     return "sha256:" + hashlib.sha256(res.stdout).hexdigest(), platforms
 
 
+@pytest.mark.usefixtures("buildkit_image")
 def test_per_platform_build_keeps_the_platforms_that_succeed_then_appends_the_fixed_one(
-    engine: Engine, buildkit_image: str, tmp_path: Path
+    engine: Engine, tmp_path: Path
 ) -> None:
     name = unique("pp")
     image = f"{engine.registry}/{unique('perplat')}:1"
@@ -73,7 +74,8 @@ def test_per_platform_build_keeps_the_platforms_that_succeed_then_appends_the_fi
                      "--no-history", "-q", "--json", str(ctx))  # fmt: skip
         assert res.returncode == 1, res.stdout + res.stderr
         result = json.loads(res.stdout)
-        assert result["ok"] is False and result["partial"] is True
+        assert result["ok"] is False
+        assert result["partial"] is True
         assert result["builder"] == name
         assert result["index"]["reference"] == image
         assert result["index"]["platforms"] == ["linux/amd64", "linux/arm/v7"]
@@ -95,7 +97,8 @@ def test_per_platform_build_keeps_the_platforms_that_succeed_then_appends_the_fi
                      "-t", image, "--no-history", "-q", "--json", str(fixed))  # fmt: skip
         assert res.returncode == 0, res.stdout + res.stderr
         appended = json.loads(res.stdout)
-        assert appended["ok"] is True and appended["failed"] == []
+        assert appended["ok"] is True
+        assert appended["failed"] == []
         assert appended["index"]["operation"] == "append"
         assert appended["index"]["previous"] == digest
         assert appended["index"]["added"] == ["linux/arm64"]
