@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mabgui.core import log
-from mabgui.core.build import BuildRun, BuildSpec, OutputKind
+from mabgui.core.build import BuildError, BuildRun, BuildSpec, OutputKind, Preflight, Validation
 from mabgui.core.errors import MabguiError
 from mabgui.core.platform import Platform
 from mabgui.core.progress import (
@@ -359,6 +359,9 @@ class PerPlatformRun:
             it (the tag's digest is read before the builds; a different one after: refused).
         jobs: platform builds at once.
         sub_build, join, lookup: the buildx and registry sides (replaced in tests).
+        preflight: the checks before anything starts (the view passes
+            :func:`mabgui.core.preflight.validate`; the CLI checked already): refused →
+            :class:`~mabgui.core.build.BuildError`, as :class:`BuildRun` does.
     """
 
     def __init__(
@@ -372,19 +375,13 @@ class PerPlatformRun:
         join: Join | None = None,
         lookup: Lookup | None = None,
         insecure: Sequence[str] = (),
+        preflight: Preflight | None = None,
     ) -> None:
-        if not spec.platforms:
-            raise PerPlatformError(
-                "a per-platform build needs its platforms", hint="--platform linux/amd64,…"
-            )
-        if len(spec.tags) != 1:
-            raise PerPlatformError(
-                "a per-platform build pushes one index: give exactly one tag",
-                hint="-t REGISTRY/REPO:TAG",
-            )
         self.spec = spec
-        self.target = spec.tags[0]
-        self.repository = repository_of(self.target)
+        self.target = spec.tags[0] if spec.tags else ""
+        self.repository = ""  # the tag's repository: known once the spec is checked
+        self.preflight = preflight
+        self.validation: Validation | None = None
         self.append = append
         self.jobs = max(1, jobs)
         self.merger = LaneMerger(spec.platforms, native)
@@ -420,6 +417,7 @@ class PerPlatformRun:
 
     async def events(self) -> AsyncGenerator[list[ProgressEvent], None]:
         """Run the builds, yielding the merged progress events; then push the index."""
+        await self._check()
         self.started_at = time.time()
         t0 = time.monotonic()
         previous = ""
@@ -472,6 +470,24 @@ class PerPlatformRun:
             error=error,
         )
         yield self.merger.take() + final
+
+    async def _check(self) -> None:
+        if self.preflight is not None:
+            self.validation = await self.preflight(self.spec)
+            if self.validation.native:
+                self.merger.set_native(self.validation.native)
+            if not self.validation.ok:
+                raise BuildError(self.validation.errors, self.validation.warnings)
+        if not self.spec.platforms:
+            raise PerPlatformError(
+                "a per-platform build needs its platforms", hint="--platform linux/amd64,…"
+            )
+        if len(self.spec.tags) != 1:
+            raise PerPlatformError(
+                "a per-platform build pushes one index: give exactly one tag",
+                hint="-t REGISTRY/REPO:TAG",
+            )
+        self.repository = repository_of(self.target)
 
     def _outcome(self, platform: Platform, task: asyncio.Task[PlatformOutcome]) -> PlatformOutcome:
         if task.cancelled():

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mabgui.cli.main import main
-from mabgui.core.build import BuildSpec, OutputKind, check_spec
+from mabgui.core.build import BuildError, BuildSpec, OutputKind, Validation, check_spec
 from mabgui.core.errors import MabguiError
 from mabgui.core.perplatform import (
     IndexInfo,
@@ -268,13 +268,25 @@ async def test_cancel_stops_every_build_and_pushes_nothing() -> None:
     assert all(o.canceled for o in result.outcomes)
 
 
-def test_a_per_platform_build_needs_one_tag() -> None:
+async def test_a_per_platform_build_needs_one_tag() -> None:
     with pytest.raises(PerPlatformError, match="exactly one tag"):
-        PerPlatformRun(spec(AMD64, tags=()))
+        await PerPlatformRun(spec(AMD64, tags=())).run()
     with pytest.raises(PerPlatformError, match="needs a tag"):
-        PerPlatformRun(spec(AMD64, tags=("127.0.0.1:5000/app@sha256:" + "a" * 64,)))
+        await PerPlatformRun(spec(AMD64, tags=("127.0.0.1:5000/app@sha256:" + "a" * 64,))).run()
     errors = check_spec(BuildSpec(context=".", per_platform=True)).errors
     assert any("per-platform" in e for e in errors)
+
+
+async def test_a_refusing_preflight_stops_it_before_any_build() -> None:
+    async def refuse(s: BuildSpec) -> Validation:
+        return Validation(errors=["builder 'default' uses the docker driver"])
+
+    subs = Recorded({})
+    run = PerPlatformRun(spec(AMD64), sub_build=subs, preflight=refuse)
+    with pytest.raises(BuildError, match="docker driver"):
+        await run.run()
+    assert subs.specs == []
+    assert run.validation is not None
 
 
 def test_spec_keeps_per_platform_and_sub_spec_drops_it() -> None:
