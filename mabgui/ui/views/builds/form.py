@@ -134,6 +134,11 @@ class BuildForm(QWidget):
         self.output.currentIndexChanged.connect(lambda _i: self._output_changed())
         self.no_cache = QCheckBox("No cache")
         self.pull = QCheckBox("Pull base images")
+        self.per_platform = QCheckBox("Per platform (keep the platforms that succeed)")
+        self.per_platform.setToolTip(
+            "Push only: each platform is its own build, pushed by digest; the index of the "
+            "platforms that succeeded goes to the one tag (mabgui build --per-platform)"
+        )
         self.provenance = QComboBox()
         self.sbom = QComboBox()
         for combo in (self.provenance, self.sbom):
@@ -142,6 +147,7 @@ class BuildForm(QWidget):
         flags = QHBoxLayout()
         flags.addWidget(self.no_cache)
         flags.addWidget(self.pull)
+        flags.addWidget(self.per_platform)
         flags.addStretch(1)
 
         self.start_button = QPushButton("Start build")
@@ -204,6 +210,7 @@ class BuildForm(QWidget):
             self.sbom,
             self.no_cache,
             self.pull,
+            self.per_platform,
             self.start_button,
         ]
         for first, second in itertools.pairwise(chain):
@@ -425,6 +432,7 @@ class BuildForm(QWidget):
             provenance=_TRISTATE_VALUE.get(str(self.provenance.currentData())),
             sbom=_TRISTATE_VALUE.get(str(self.sbom.currentData())),
             builder=self.builder.currentText() or "default",
+            per_platform=self.per_platform.isEnabled() and self.per_platform.isChecked(),
         )
 
     def set_spec(self, spec: BuildSpec) -> None:
@@ -443,6 +451,7 @@ class BuildForm(QWidget):
         self.output_dest.setText(spec.output_dest)
         self.no_cache.setChecked(spec.no_cache)
         self.pull.setChecked(spec.pull)
+        self.per_platform.setChecked(spec.per_platform)
         self.provenance.setCurrentIndex(
             max(0, self.provenance.findData(_TRISTATE_KEY[spec.provenance]))
         )
@@ -490,6 +499,7 @@ class BuildForm(QWidget):
         kind = self.output.currentData()
         needs_dest = kind in (OutputKind.LOCAL, OutputKind.OCI)
         self.output_dest.setEnabled(needs_dest)
+        self.per_platform.setEnabled(kind == OutputKind.PUSH)  # it pushes by digest
         self.output_dest.setPlaceholderText(
             "directory" if kind is OutputKind.LOCAL else "file.tar" if needs_dest else "—"
         )

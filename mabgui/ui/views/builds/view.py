@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 
 from mabgui.core import preflight
 from mabgui.core.build import BuildError, BuildRun, BuildSpec, OutputKind, history
+from mabgui.core.perplatform import PerPlatformRun
 from mabgui.core.platform import Platform
 from mabgui.core.progress import (
     BuildFinished,
@@ -130,7 +131,7 @@ class BuildsView(QWidget):
         self._last_timeline = 0.0
         self._last_insight = 0.0
         self._frames = 0
-        self._run: BuildRun | None = None
+        self._run: BuildRun | PerPlatformRun | None = None
         self._run_done = True
         self._spec: BuildSpec | None = None
         self._paced: tuple[float, float, float] | None = None  # stream t0, wall t0, speed
@@ -389,7 +390,11 @@ class BuildsView(QWidget):
         self.tasks.start(SESSION, self._build(spec))
 
     async def _build(self, spec: BuildSpec) -> None:
-        run = BuildRun(spec, preflight=preflight.validate)
+        run: BuildRun | PerPlatformRun = (
+            PerPlatformRun(spec, preflight=preflight.validate)  # the index of those that built
+            if spec.per_platform
+            else BuildRun(spec, preflight=preflight.validate)
+        )
         self._run = run
         self._run_done = False
         self._spec = spec
@@ -409,6 +414,8 @@ class BuildsView(QWidget):
                         self._add_message(f"WARNING: {warning}", "warning")
                     self.form.show_problems([], run.validation.warnings)
                 self.on_events(batch)
+            if isinstance(run, PerPlatformRun):  # which platforms the pushed index holds
+                self._add_message(run.result.summary(), "info" if run.result.ok else "warning")
         except BuildError as exc:
             self.live = False
             self._tick_timer.stop()
@@ -442,7 +449,7 @@ class BuildsView(QWidget):
         return dict(self._lanes)
 
     @property
-    def build_run(self) -> BuildRun | None:
+    def build_run(self) -> BuildRun | PerPlatformRun | None:
         return self._run
 
     # --- history ------------------------------------------------------------------------------
