@@ -399,6 +399,11 @@ class PerPlatformRun:
     def progress(self) -> BuildProgress:
         return self.merger.progress
 
+    @property
+    def running(self) -> bool:
+        """Some platform's build has not ended yet."""
+        return any(not t.done() for t in self._tasks)
+
     async def run(
         self, on_events: Callable[[list[ProgressEvent]], None] | None = None
     ) -> PerPlatformResult:
