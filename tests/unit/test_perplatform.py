@@ -302,3 +302,19 @@ def test_cli_append_needs_per_platform(capsys: pytest.CaptureFixture[str]) -> No
     code = main(["build", "--append", "-t", TARGET, "--platform", "linux/arm64", "."])
     assert code != 0
     assert "--append goes with --per-platform" in capsys.readouterr().err
+
+
+def test_merger_keeps_every_log_line_with_its_step() -> None:
+    from mabgui.core.progress import parse_bytes
+
+    data = (FIXTURES.parent / "progress" / "fail-arm64.rawjson").read_bytes()
+    alone = parse_bytes(data, [AMD64, ARM64])
+    assert len(alone.log) > 0
+    merger = LaneMerger([ARM64])
+    merger.feed(ARM64, data)
+    merger.end(ARM64)
+    merger.take()
+    merged = merger.progress
+    assert [merged.log.text(i) for i in range(len(merged.log))] == [
+        alone.log.text(i) for i in range(len(alone.log))
+    ]

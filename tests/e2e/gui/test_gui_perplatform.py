@@ -95,6 +95,12 @@ def test_per_platform_option_keeps_the_platforms_that_built(  # type: ignore[no-
     said = [m for m in messages if "the index holds linux/amd64, linux/arm/v7" in m]
     assert said, messages
     assert "not in the index: linux/arm64" in said[0]
+    banner = view.error.text()  # the failure, then what was pushed all the same
+    assert "linux/arm64</b> failed at" in banner
+    assert "Index pushed" in banner
+    assert "--append --platform linux/arm64" in banner
+    assert view.inspect_button.isEnabled()  # the index of the others can be opened
+    assert view.result_ref == f"{image}@{run.result.index.digest}"
     raw = _run("docker", "buildx", "imagetools", "inspect", "--raw", image)
     assert raw.returncode == 0, raw.stderr
     arches = [m["platform"]["architecture"] for m in json.loads(raw.stdout)["manifests"]

@@ -70,6 +70,7 @@ from mabgui.ui.views.builds.history import HistoryPanel, entry_image
 from mabgui.ui.views.builds.insight import InsightPanel
 from mabgui.ui.views.builds.lanes import LaneWidget, shown_state
 from mabgui.ui.views.builds.log import LogPane
+from mabgui.ui.views.builds.perplatform import show_result as show_per_platform
 from mabgui.ui.views.builds.style import (
     ERROR_BG,
     ERROR_BORDER,
@@ -415,7 +416,8 @@ class BuildsView(QWidget):
                     self.form.show_problems([], run.validation.warnings)
                 self.on_events(batch)
             if isinstance(run, PerPlatformRun):  # which platforms the pushed index holds
-                self._add_message(run.result.summary(), "info" if run.result.ok else "warning")
+                self.flush()  # the final state of the lanes first, then what the index holds
+                show_per_platform(self, run.result)
         except BuildError as exc:
             self.live = False
             self._tick_timer.stop()
