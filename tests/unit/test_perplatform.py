@@ -17,15 +17,14 @@ from mabgui.core.build import BuildError, BuildSpec, OutputKind, Validation, che
 from mabgui.core.errors import MabguiError
 from mabgui.core.perplatform import (
     IndexInfo,
-    LaneMerger,
     PerPlatformError,
     PerPlatformRun,
     SubResult,
     sub_spec,
-    tag_value,
 )
 from mabgui.core.platform import Platform
 from mabgui.core.progress import BuildFinished, StepState
+from mabgui.core.progress.merge import LaneMerger, tag_value
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "perplatform"
 AMD64 = Platform.parse("linux/amd64")
