@@ -256,6 +256,8 @@ async def _build(args: argparse.Namespace) -> int:
 
     if args.append and not args.per_platform:
         raise CliError("--append goes with --per-platform", "e.g. --per-platform --append -t REF")
+    if args.per_platform and args.record:
+        raise CliError("--record goes with one build; --per-platform runs one per platform")
     if args.per_platform and (args.load or args.output):
         raise CliError("--per-platform pushes (by digest, then the index): no --load/--output")
     spec = _build_spec_from_args(args)
@@ -322,7 +324,9 @@ async def _per_platform(
     from mabgui.cli import nodes
     from mabgui.core import perplatform
 
-    jobs = args.jobs or perplatform.DEFAULT_JOBS
+    # one build per node of the builder, at least two (QEMU builds wait mostly on one core)
+    nodes_count = len(getattr(used, "nodes", None) or ())
+    jobs = args.jobs or max(perplatform.DEFAULT_JOBS, nodes_count)
     run = perplatform.PerPlatformRun(
         spec,
         append=args.append,
@@ -434,7 +438,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )  # fmt: skip
     p.add_argument(
         "--jobs", type=int, metavar="N", default=None,
-        help="with --per-platform: platform builds at once (default 2)",
+        help="with --per-platform: platform builds at once (default: one per node of the "
+        "builder, at least 2)",
     )  # fmt: skip
     p.add_argument("--no-history", action="store_true", help="do not save this build")
     p.add_argument("--record", metavar="FILE", help="also write the raw rawjson stream to FILE")

@@ -113,3 +113,19 @@ def test_per_platform_build_keeps_the_platforms_that_succeed_then_appends_the_fi
     finally:
         run("docker", "image", "rm", "--force", image)
         cleanup(name)
+
+
+def test_per_platform_on_the_docker_driver_is_refused_before_anything_starts(
+    engine: Engine, tmp_path: Path
+) -> None:
+    ctx = write_context(tmp_path / "ctx", engine.base_image, fail_arm64=False)
+    image = f"{engine.registry}/{unique('perplat-refused')}:1"
+    res = mabgui("build", "--per-platform", "--builder", "default", "--platform",
+                 "linux/amd64,linux/arm64", "-t", image, "--no-history", "-q", "--json",
+                 str(ctx))  # fmt: skip
+    assert res.returncode == 1
+    error = json.loads(res.stdout)
+    assert error["ok"] is False
+    assert "docker driver" in error["error"]
+    assert "push by digest" in error["error"]
+    assert run("docker", "buildx", "imagetools", "inspect", image).returncode != 0
