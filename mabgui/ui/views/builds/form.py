@@ -147,7 +147,6 @@ class BuildForm(QWidget):
         flags = QHBoxLayout()
         flags.addWidget(self.no_cache)
         flags.addWidget(self.pull)
-        flags.addWidget(self.per_platform)
         flags.addStretch(1)
 
         self.start_button = QPushButton("Start build")
@@ -176,6 +175,7 @@ class BuildForm(QWidget):
         form2.addRow("Build args", self.build_args)
         form2.addRow("Secrets", self.secrets)
         form2.addRow("Output", self.output)
+        form2.addRow("", self.per_platform)
         form2.addRow("Destination", self.output_dest)
         form2.addRow("Provenance", self.provenance)
         form2.addRow("SBOM", self.sbom)
@@ -205,12 +205,12 @@ class BuildForm(QWidget):
             self.build_args,
             self.secrets,
             self.output,
+            self.per_platform,
             self.output_dest,
             self.provenance,
             self.sbom,
             self.no_cache,
             self.pull,
-            self.per_platform,
             self.start_button,
         ]
         for first, second in itertools.pairwise(chain):
