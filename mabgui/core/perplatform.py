@@ -35,8 +35,15 @@ _log = log.get("perplatform")
 DEFAULT_JOBS = 2  # this many platform builds at once (a 2-core machine; one per node on more)
 
 
-class PerPlatformError(MabguiError):
-    """A per-platform build that cannot start (the message says why)."""
+class PerPlatformError(BuildError):
+    """A per-platform build that cannot start (the message says why); a refusal like any
+    other, so the Builds view shows it where it shows the checks' refusals."""
+
+    kind = "per-platform-refused"
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__([message])
+        self.hint = hint or self.hint
 
 
 # --- the outcome ---------------------------------------------------------------------------------
