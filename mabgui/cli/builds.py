@@ -261,7 +261,16 @@ async def _build(args: argparse.Namespace) -> int:
     from mabgui.core import build as B
     from mabgui.core import preflight, preflight_push
 
+    if args.append and not args.per_platform:
+        raise CliError("--append goes with --per-platform", "e.g. --per-platform --append -t REF")
+    if args.per_platform and args.record:
+        raise CliError("--record goes with one build; --per-platform runs one per platform")
+    if args.per_platform and (args.load or args.output):
+        raise CliError("--per-platform pushes (by digest, then the index): no --load/--output")
     spec = _build_spec_from_args(args)
+    if args.per_platform:
+        spec.output = B.OutputKind.PUSH
+        spec.per_platform = True
     if args.record:
         _check_record(args.record)
     # Without --builder, buildx uses the current builder: so does mabgui (no --builder passed).
@@ -274,6 +283,8 @@ async def _build(args: argparse.Namespace) -> int:
         print(f"mabgui: warning: {safe(warning)}", file=sys.stderr)
     if not validation.ok:
         raise B.BuildError(validation.errors, validation.warnings)
+    if spec.per_platform:
+        return await _per_platform(args, spec, validation, used, lanes)
     run = B.BuildRun(
         spec,
         save_history=not args.no_history,
@@ -308,6 +319,57 @@ async def _build(args: argparse.Namespace) -> int:
     if progress.result is None or not progress.result.ok:
         return _failed(progress, args.json)
     return 0
+
+
+async def _per_platform(
+    args: argparse.Namespace, spec: Any, validation: Any, used: Any, lanes: Any
+) -> int:
+    """``--per-platform``: each platform its own build pushed by digest, then the index of
+    those that succeeded (exit 1 when any failed; the index of the others is pushed)."""
+    import contextlib
+
+    from mabgui.cli import nodes
+    from mabgui.core import perplatform
+
+    # one build per node of the builder, at least two (QEMU builds wait mostly on one core)
+    nodes_count = len(getattr(used, "nodes", None) or ())
+    jobs = args.jobs or max(perplatform.DEFAULT_JOBS, nodes_count)
+    run = perplatform.PerPlatformRun(
+        spec,
+        append=args.append,
+        jobs=jobs,
+        native=validation.native or None,
+        sub_build=perplatform.buildx_sub_build(save_history=not args.no_history),
+    )
+    printer = _BuildPrinter(sys.stderr if args.json else sys.stdout, live=not args.quiet)
+    async with contextlib.aclosing(run.events()) as batches:
+        async for batch in batches:
+            if not args.quiet:
+                printer.batch(run.progress, batch)
+    result = run.result
+    if args.json:
+        print_json({**result.to_json(), "builder": used.name if used else spec.builder or None})
+    else:
+        print()
+        _print_build_summary(run.progress, lanes)
+        nodes.print_lanes(used, lanes)
+        for outcome in result.outcomes:
+            mark = "ok" if outcome.ok else "FAILED"
+            what = outcome.digest if outcome.ok else outcome.error
+            print(f"{outcome.platform!s:<16} {mark:<9} {safe(what)}")
+        print(safe(result.summary()))
+        if result.index_hint:
+            print(f"hint: {safe(result.index_hint)}")
+        if result.failed and result.index is not None:
+            one = result.failed[0].platform
+            print(
+                f"rebuild a failed platform alone and append it: mabgui build --per-platform"
+                f" --append --platform {one} -t {safe(result.target)} …"
+            )
+    if result.ok:
+        return 0
+    error(result.summary(), result.index_hint)
+    return 1
 
 
 def _open_replay(target: str, native: Any) -> Any:
@@ -370,6 +432,22 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--provenance", type=bool_flag, metavar="true|false", default=None)
     p.add_argument("--sbom", type=bool_flag, metavar="true|false", default=None)
     p.add_argument("--builder", default=None, help="buildx builder (default: the current one)")
+    p.add_argument(
+        "--per-platform", action="store_true",
+        help="build each platform as its own build pushed by digest, then push the index of "
+        "the platforms that succeeded to the one -t tag (exit 1 when any platform failed, "
+        "but the index of the others is pushed; the result names both)",
+    )  # fmt: skip
+    p.add_argument(
+        "--append", action="store_true",
+        help="with --per-platform: append the built platform(s) to the existing index at -t "
+        "(refused when the index changed during the build), e.g. to add a platform that failed",
+    )  # fmt: skip
+    p.add_argument(
+        "--jobs", type=int, metavar="N", default=None,
+        help="with --per-platform: platform builds at once (default: one per node of the "
+        "builder, at least 2)",
+    )  # fmt: skip
     p.add_argument("--no-history", action="store_true", help="do not save this build")
     p.add_argument("--record", metavar="FILE", help="also write the raw rawjson stream to FILE")
     p.add_argument("-q", "--quiet", action="store_true", help="no live progress")

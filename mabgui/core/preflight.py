@@ -130,6 +130,12 @@ async def validate(spec: BuildSpec) -> Validation:
     if builders and chosen is None and spec.builder:
         names = ", ".join(b.name for b in builders)
         v.errors.append(f"builder {spec.builder!r} does not exist (builders: {names})")
+    if chosen is not None and spec.per_platform and chosen.driver == "docker":
+        v.errors.append(
+            f"builder {chosen.name!r} uses the docker driver, which cannot push by digest"
+            " (a per-platform build needs it): pick or create a docker-container builder"
+            " (mabgui builder create)"
+        )
     if chosen is not None:
         v.native = builder_native_platforms(chosen)
         if spec.platforms:

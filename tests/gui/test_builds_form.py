@@ -84,9 +84,26 @@ def test_spec_from_the_form(form, tmp_path: Path) -> None:  # type: ignore[no-un
     assert form.output_dest.isEnabled()
     # every output kind the core knows is offered, and round-trips through set_spec
     offered = {form.output.itemData(i) for i in range(form.output.count())}
-    assert offered == set(OutputKind)
+    # push-by-digest is one platform of a per-platform build, never chosen on its own
+    assert offered == set(OutputKind) - {OutputKind.DIGEST}
     form.set_spec(BuildSpec(context=str(tmp_path), output=OutputKind.DEFAULT))
     assert form.spec().output is OutputKind.DEFAULT
+
+
+def test_per_platform_option_goes_with_push(form, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    form.context.setText(str(tmp_path))
+    form.output.setCurrentIndex(form.output.findData(OutputKind.CACHE))
+    assert not form.per_platform.isEnabled()
+    form.per_platform.setChecked(True)
+    assert not form.spec().per_platform  # only a push can be assembled into an index
+    form.output.setCurrentIndex(form.output.findData(OutputKind.PUSH))
+    assert form.per_platform.isEnabled()
+    assert "keep the platforms that succeed" in form.per_platform.text()
+    assert form.spec().per_platform
+    form.set_spec(BuildSpec(context=str(tmp_path), output=OutputKind.PUSH))
+    assert not form.per_platform.isChecked()
+    form.set_spec(BuildSpec(context=str(tmp_path), output=OutputKind.PUSH, per_platform=True))
+    assert form.per_platform.isChecked()
 
 
 def test_form_refuses_what_does_not_parse(form, qtbot) -> None:  # type: ignore[no-untyped-def]

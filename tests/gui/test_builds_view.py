@@ -10,7 +10,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from mabgui.core import progress as P
-from mabgui.core.build import BuildSpec
+from mabgui.core.build import BuildSpec, OutputKind
+from mabgui.core.perplatform import PerPlatformRun
 from mabgui.core.platform import Platform
 from mabgui.ui.views.builds.insight import InsightModel
 from mabgui.ui.views.builds.lanes import ObjectRole, StepsModel
@@ -407,6 +408,17 @@ def test_a_started_build_folds_the_form_away(view, qloop) -> None:  # type: igno
     assert not view.form_button.isChecked()
     view.form_button.click()
     assert view.side.isVisible()
+
+
+def test_a_per_platform_spec_runs_as_a_per_platform_build(view, qloop) -> None:  # type: ignore[no-untyped-def]
+    spec = BuildSpec(
+        context="/nonexistent/mabgui-ui-test", platforms=[AMD64, ARM64],
+        tags=["127.0.0.1:5000/x:1"], output=OutputKind.PUSH, per_platform=True,
+    )  # fmt: skip
+    view.start_build(spec)
+    run_until(qloop, lambda: not view.building())
+    assert isinstance(view.build_run, PerPlatformRun)  # refused before anything started
+    assert "/nonexistent/mabgui-ui-test" in view.form.problems.text()
 
 
 def _spec() -> BuildSpec:

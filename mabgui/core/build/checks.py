@@ -71,6 +71,13 @@ def check_spec(spec: BuildSpec) -> Validation:
             v.errors.append(f"Dockerfile {str(dockerfile)!r} is not a file")
     if spec.output is OutputKind.PUSH and not spec.tags:
         v.errors.append("push needs at least one tag (--tag REGISTRY/REPO:TAG)")
+    if spec.per_platform and (spec.output is not OutputKind.PUSH or len(spec.tags) != 1):
+        v.errors.append(
+            "a per-platform build pushes by digest and assembles one index: give push and"
+            " exactly one tag (REGISTRY/REPO:TAG)"
+        )
+    if spec.output is OutputKind.DIGEST and not spec.output_dest:
+        v.errors.append("push by digest: give the repository (REGISTRY/REPO)")
     if spec.output in (OutputKind.LOCAL, OutputKind.OCI) and not spec.output_dest:
         what = "a directory" if spec.output is OutputKind.LOCAL else "a file (.tar)"
         v.errors.append(f"output {spec.output}: give the destination, {what}")

@@ -85,6 +85,8 @@ class BuildRun:
         self.buildkit_ref: str = ""  # buildx.build.ref of the metadata file (builder/node/id)
         self.history_error: str = ""  # why the build was not saved (a warning, not a failure)
         self.stdout_text = ""
+        # each raw stderr chunk as it arrives (a per-platform build folds several streams)
+        self.on_chunk: Callable[[bytes], None] | None = None
         self.secret_values = spec.secret_values()
         for value in self.secret_values:
             log.add_secret(value)
@@ -202,6 +204,8 @@ class BuildRun:
                     break
                 self._raw_size += len(chunk)
                 self._gz_parts.append(self._gz.compress(chunk))
+                if self.on_chunk is not None:
+                    self.on_chunk(chunk)
                 batch = self.parser.feed(chunk)
                 if batch:
                     yield batch

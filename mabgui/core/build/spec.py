@@ -35,6 +35,9 @@ class OutputKind(StrEnum):
     OCI = "oci"  # --output type=oci,dest=FILE: an OCI layout tarball
     CACHE = "cache"  # --output type=cacheonly: build, keep only the build cache
     DEFAULT = "default"  # no output flag: whatever buildx does (the docker driver loads it)
+    # pushed by digest, untagged, into the repository ``output_dest`` (one platform of a
+    # per-platform build: the index is assembled afterwards, see mabgui.core.perplatform)
+    DIGEST = "push-by-digest"
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,9 @@ class BuildSpec:
     provenance: bool | None = None  # None: buildx's default
     sbom: bool | None = None
     builder: str = ""  # '' = the current builder (no --builder: buildx picks it)
+    # build each platform alone, push by digest, assemble the index of those that succeeded
+    # (mabgui.core.perplatform runs it; argv() describes one buildx build and ignores it)
+    per_platform: bool = False
 
     @property
     def dockerfile_path(self) -> str:
@@ -115,6 +121,9 @@ class BuildSpec:
             argv += ["--output", f"type=oci,dest={self.output_dest}"]
         elif self.output is OutputKind.CACHE:
             argv += ["--output", "type=cacheonly"]
+        elif self.output is OutputKind.DIGEST:
+            argv += ["--output", f"type=image,name={self.output_dest},push-by-digest=true,"
+                     "name-canonical=true,push=true"]  # fmt: skip
         if self.no_cache:
             argv.append("--no-cache")
         if self.pull:
@@ -166,6 +175,7 @@ class BuildSpec:
             "provenance": self.provenance,
             "sbom": self.sbom,
             "builder": self.builder,
+            "per_platform": self.per_platform,
         }
 
     @classmethod
@@ -224,6 +234,7 @@ class BuildSpec:
             provenance=opt_bool("provenance"),
             sbom=opt_bool("sbom"),
             builder=text("builder") or "",
+            per_platform=bool(opt_bool("per_platform")),
         )
 
 

@@ -136,6 +136,11 @@ class BuildForm(QWidget):
         self.output.currentIndexChanged.connect(lambda _i: self._output_changed())
         self.no_cache = QCheckBox("No cache")
         self.pull = QCheckBox("Pull base images")
+        self.per_platform = QCheckBox("Per platform (keep the platforms that succeed)")
+        self.per_platform.setToolTip(
+            "Push only: each platform is its own build, pushed by digest; the index of the "
+            "platforms that succeeded goes to the one tag (mabgui build --per-platform)"
+        )
         self.provenance = QComboBox()
         self.sbom = QComboBox()
         for combo in (self.provenance, self.sbom):
@@ -175,6 +180,7 @@ class BuildForm(QWidget):
         form2.addRow("Build args", self.build_args)
         form2.addRow("Secrets", self.secrets)
         form2.addRow("Output", self.output)
+        form2.addRow("", self.per_platform)
         form2.addRow("Destination", self.output_dest)
         form2.addRow("Provenance", self.provenance)
         form2.addRow("SBOM", self.sbom)
@@ -205,6 +211,7 @@ class BuildForm(QWidget):
             self.build_args,
             self.secrets,
             self.output,
+            self.per_platform,
             self.output_dest,
             self.provenance,
             self.sbom,
@@ -452,6 +459,7 @@ class BuildForm(QWidget):
             provenance=_TRISTATE_VALUE.get(str(self.provenance.currentData())),
             sbom=_TRISTATE_VALUE.get(str(self.sbom.currentData())),
             builder=self.builder.currentText() or "default",
+            per_platform=self.per_platform.isEnabled() and self.per_platform.isChecked(),
         )
 
     def set_spec(self, spec: BuildSpec) -> None:
@@ -470,6 +478,7 @@ class BuildForm(QWidget):
         self.output_dest.setText(spec.output_dest)
         self.no_cache.setChecked(spec.no_cache)
         self.pull.setChecked(spec.pull)
+        self.per_platform.setChecked(spec.per_platform)
         self.provenance.setCurrentIndex(
             max(0, self.provenance.findData(_TRISTATE_KEY[spec.provenance]))
         )
@@ -517,6 +526,7 @@ class BuildForm(QWidget):
         kind = self.output.currentData()
         needs_dest = kind in (OutputKind.LOCAL, OutputKind.OCI)
         self.output_dest.setEnabled(needs_dest)
+        self.per_platform.setEnabled(kind == OutputKind.PUSH)  # it pushes by digest
         self.output_dest.setPlaceholderText(
             "directory" if kind is OutputKind.LOCAL else "file.tar" if needs_dest else "—"
         )

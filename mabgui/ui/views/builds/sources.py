@@ -13,14 +13,16 @@ import asyncio
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from mabgui.core.build import BuildError, BuildRun, BuildSpec, history
 from mabgui.core.build.history import HistoryEntry
+from mabgui.core.perplatform import PerPlatformRun
 from mabgui.core.platform import Platform
 from mabgui.core.progress import BuildProgress, ProgressEvent, ProgressParser
 from mabgui.ui.views.builds.history import entry_image
 from mabgui.ui.views.builds.lanes import place
+from mabgui.ui.views.builds.perplatform import show_result as show_per_platform
 from mabgui.ui.views.builds.replay import PACED_CHUNK, REPLAY_CHUNK, Pacer, choose_recording
 from mabgui.ui.views.builds.style import escape
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from mabgui.ui.views.builds.form import BuildForm
     from mabgui.ui.views.builds.history import HistoryPanel
     from mabgui.ui.views.builds.lanes import LaneWidget
+    from mabgui.ui.views.builds.view import BuildsView
 
 SESSION = "session"  # the task group of what the view shows: one at a time, latest wins
 
@@ -49,7 +52,7 @@ class BuildSources:
         replay_speed: QComboBox
         progress: BuildProgress | None
         live: bool
-        _run: BuildRun | None
+        _run: BuildRun | PerPlatformRun | None
         _run_done: bool
         _spec: BuildSpec | None
         _pacer: Pacer
@@ -82,7 +85,11 @@ class BuildSources:
 
     async def _build(self, spec: BuildSpec) -> None:
         # the checks, plus the push refusal and the node of each platform (form.check.plan)
-        run = BuildRun(spec, preflight=self.form.check.preflight)
+        run: BuildRun | PerPlatformRun = (
+            PerPlatformRun(spec, preflight=self.form.check.preflight)  # the index of those built
+            if spec.per_platform
+            else BuildRun(spec, preflight=self.form.check.preflight)
+        )
         self._run = run
         self._run_done = False
         self._spec = spec
@@ -106,6 +113,9 @@ class BuildSources:
                     for widget in self.lane_widgets():  # the nodes are known now
                         place(widget, self.form.check.plan)
                 self.on_events(batch)
+            if isinstance(run, PerPlatformRun):  # which platforms the pushed index holds
+                self.flush()  # the final state of the lanes first, then what the index holds
+                show_per_platform(cast("BuildsView", self), run.result)
         except BuildError as exc:
             self.live = False
             self._tick_timer.stop()

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from mabgui.core.build import BuildRun, BuildSpec, OutputKind
+from mabgui.core.perplatform import PerPlatformRun
 from mabgui.core.platform import Platform
 from mabgui.core.progress import (
     BuildFinished,
@@ -90,7 +91,7 @@ class BuildsView(BuildSources, QWidget):
         self._pending: list[ProgressEvent] = []  # structural events, in order
         self._dirty: dict[Step, None] = {}  # steps whose logs/status/state changed
         self._frames = 0
-        self._run: BuildRun | None = None
+        self._run: BuildRun | PerPlatformRun | None = None
         self._run_done = True
         self._spec: BuildSpec | None = None
         self._pacer = Pacer()
@@ -242,7 +243,7 @@ class BuildsView(BuildSources, QWidget):
         return dict(self.lanes_area.shown)
 
     @property
-    def build_run(self) -> BuildRun | None:
+    def build_run(self) -> BuildRun | PerPlatformRun | None:
         return self._run
 
     # --- sessions -----------------------------------------------------------------------------
