@@ -3,6 +3,11 @@
 The platform checkboxes come from the selected builder (``docker buildx ls``, through
 :mod:`mabgui.core.buildx`); platforms a builder does not list can still be typed under
 "Other platforms" (the core's validation then says whether an emulator will cover them).
+
+Why one module of ~550 lines: every field here maps onto one field of ``BuildSpec`` both ways
+(``spec()`` / ``set_spec()``, the saved last spec, the Tab chain); kept together, a new build
+option is one place to change. What is not a field lives beside it: the pre-build checks
+(``build_check.py``), the per-platform result (``perplatform.py``).
 """
 
 from __future__ import annotations
