@@ -44,7 +44,9 @@ class _Parser(argparse.ArgumentParser):
 # fully) and its one-line help for ``mabgui --help``. Kept in sync with the areas by a unit test.
 COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("doctor", "check what multi-platform builds need on this machine"),
-    "builders": ("builders", "list buildx builders, their nodes and platforms (emulated ones marked)"),
+    "builders": (
+        "builders", "list buildx builders, their nodes and platforms (emulated ones marked)"
+    ),
     "builder": ("builders", "create, bootstrap, use, stop, remove a buildx builder"),
     "emulators": (
         "emulators", "QEMU emulators in binfmt_misc: list, enable, disable, install, remove"
@@ -54,7 +56,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": (
         "history", "every build the builder ran (BuildKit's records and mabgui's), newest first"
     ),
-    "inspect": ("manifests", "show an image's per-platform manifest tree, straight from the registry"),
+    "inspect": (
+        "manifests", "show an image's per-platform manifest tree, straight from the registry"
+    ),
     "index": ("index", "assemble a multi-platform index from per-platform images, or change one"),
     "copy": (
         "index", "copy an image or index (all or some platforms) to another repository or registry"
