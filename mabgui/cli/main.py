@@ -25,6 +25,11 @@ from mabgui.core.errors import MabguiError
 
 _log = log.get("cli")
 
+# httpx imports its own command line (click, rich, pygments: about half of `import httpx`)
+# whenever those happen to be installed; mabgui never runs it, so it is marked missing (httpx
+# then defines a stub). Only the CLI process does this: it is where start-up is paid per call.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
 
 class _UsageError(Exception):
     def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:

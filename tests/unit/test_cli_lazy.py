@@ -63,3 +63,18 @@ def test_a_command_imports_only_its_own_area() -> None:
     heavy = {"httpx", "docker", "google.protobuf", "importlib.metadata", "mabgui.core.registry"}
     assert not loaded & heavy
     assert not any(m.startswith("mabgui.core.build") for m in loaded)
+
+
+def test_the_cli_does_not_import_httpx_s_own_command_line() -> None:
+    probe = (
+        "import sys\n"
+        "import mabgui.cli.main\n"
+        "import httpx\n"
+        "assert callable(httpx.main)\n"
+        "print('rich' in sys.modules, 'click' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["False", "False"]
