@@ -11,10 +11,7 @@ only the chosen command's area module is imported at all (:data:`COMMANDS`: the 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import os
-import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any, NoReturn
@@ -195,6 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(coro: Coroutine[Any, Any, int]) -> int:
     """Run a command; SIGTERM stops it as Ctrl+C does (cancel, clean up, exit 130)."""
+    import asyncio  # here: `--help` and usage errors do not need it (~25 ms)
+    import contextlib
+    import signal
+
     with asyncio.Runner() as runner:
         loop = runner.get_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
