@@ -328,13 +328,32 @@ async def merged(
     pages: int | None = None,
 ) -> Listing:
     """BuildKit's records of the builder (or all builders) and mabgui's, newest first."""
-    caps, own = await asyncio.gather(capabilities(), asyncio.to_thread(_own))
+    # One builder: its listing starts beside the capability probes (a round of docker calls
+    # less); it is dropped when this buildx turns out to have no `history ls --format json`.
+    early = (
+        None
+        if all_builders
+        else asyncio.ensure_future(list_buildkit(builder, max_records=limit, pages=pages))
+    )
+    try:
+        caps, own = await asyncio.gather(capabilities(), asyncio.to_thread(_own))
+    except BaseException:
+        if early is not None:
+            early.cancel()
+            await asyncio.gather(early, return_exceptions=True)
+        raise
     bk: list[P.Record] = []
     note = caps.note if not (caps.history and caps.history_json) else ""
+    if not (caps.history and caps.history_json) and early is not None:
+        early.cancel()
+        await asyncio.gather(early, return_exceptions=True)
     if caps.history and caps.history_json:
         names: Sequence[str | None] = await builders() if all_builders else [builder]
         listed = await asyncio.gather(
-            *(list_buildkit(name, max_records=limit, pages=pages) for name in names),
+            *(
+                early if early is not None else list_buildkit(n, max_records=limit, pages=pages)
+                for n in names
+            ),
             return_exceptions=True,
         )
         for name, got in zip(names, listed, strict=True):
