@@ -160,9 +160,13 @@ async def list_buildkit(
         return await _list_in_turn(builder, max_records=max_records, pages=pages)
     hint = await asyncio.to_thread(_read_hint, builder)
     ahead = bkpaging.replay(hint, 0, max(hint, default=0) + 1)[:HINTED_PAGES]
-    first, *more = await asyncio.gather(
-        _ls_page(builder, None), *(_ls_page(builder, b) for b in ahead)
-    )
+    gate = asyncio.Semaphore(LS_CONCURRENCY)  # docker processes alive at once
+
+    async def ask(bound: int | None) -> list[P.Record]:
+        async with gate:
+            return await _ls_page(builder, bound)
+
+    first, *more = await asyncio.gather(ask(None), *(ask(b) for b in ahead))
     found = {r.ref: r for r in first}
     cov = bkpaging.start(bkpaging.by_node((r.ref, r.started) for r in first))
     for bound, page in zip(ahead, more, strict=True):
@@ -171,7 +175,7 @@ async def list_buildkit(
     asked = 1 + len(ahead)
     while cov.gaps() and asked < P.MAX_PAGES:
         bounds = cov.plan(LS_CONCURRENCY, hint)
-        answers = await asyncio.gather(*(_ls_page(builder, b) for b in bounds))
+        answers = await asyncio.gather(*(ask(b) for b in bounds))
         asked += len(bounds)
         for bound, page in zip(bounds, answers, strict=True):
             cov.add(bound, bkpaging.by_node((r.ref, r.started) for r in page))
