@@ -78,3 +78,11 @@ def test_the_cli_does_not_import_httpx_s_own_command_line() -> None:
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
     ).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_the_version_read_directly_is_importlib_metadata_s() -> None:
+    from importlib.metadata import version
+
+    import mabgui
+
+    assert mabgui.installed_version() == version("mabgui")
