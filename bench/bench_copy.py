@@ -164,8 +164,9 @@ def main() -> int:
         " shared 2-core machine under load, CPU time turns into wall time, so the ratio of the"
         " whole process moves with the load (1.01×–1.6× over the runs made while writing it)."
         ' Start-up since the lazy CLI (see "CLI start-up" below): only the chosen command\'s'
-        " area module is imported, `--version` alone reads importlib.metadata, httpx's own"
-        " command line (click, rich) is not imported, nor the stdlib `platform` module; what"
+        " area module is imported, the version is read from the installed METADATA (not"
+        " importlib.metadata), httpx's own command line (click, rich) is not imported, nor"
+        " the stdlib `platform` module; what"
         " is left is the interpreter, asyncio, httpx/httpcore/anyio and the registry modules.",
         "",
         "The engine's round trips: one probe of the referrers API, then (without it) one tag"
