@@ -7,7 +7,6 @@ of them and normalises to the OCI spelling that ``docker buildx build --platform
 
 from __future__ import annotations
 
-import platform as _host_platform
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -185,6 +184,8 @@ def parse_platform_list(
 
 def host_platform() -> Platform:
     """The platform of the machine this process runs on (what builds natively here)."""
+    import platform as _host_platform  # here: the stdlib module costs ~5 ms to import
+
     machine = _host_platform.machine() or "amd64"
     system = _host_platform.system().lower() or "linux"
     try:

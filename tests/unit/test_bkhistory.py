@@ -373,9 +373,16 @@ def test_compare_cache_changes_and_trend() -> None:
 # --- paging past buildx's 50-record `history ls` -------------------------------------------
 
 
-def _fake_builder(monkeypatch: pytest.MonkeyPatch, starts: list[float]) -> list[float | None]:
+def _fake_builder(
+    monkeypatch: pytest.MonkeyPatch,
+    data: Path,
+    starts: list[float],
+    rounds: list[int] | None = None,
+) -> list[float | None]:
     """A stand-in for `history ls` over records started at ``starts``: as BuildKit does, the
-    newest 50 that match ``startedAt<T`` (whole seconds)."""
+    newest 50 that match ``startedAt<T`` (whole seconds). ``rounds`` gets how many pages were
+    in flight at each answer's start of a round (pages asked together)."""
+    monkeypatch.setenv("MABGUI_DATA_DIR", str(data))  # the listing keeps a hint there
     records = [
         P.Record(ref=f"b/n/r{i}", name="x", status="completed", builder="b", source="buildkit",
                  started=s)
@@ -383,8 +390,17 @@ def _fake_builder(monkeypatch: pytest.MonkeyPatch, starts: list[float]) -> list[
     ]  # fmt: skip
     asked: list[float | None] = []
 
+    in_flight = [0]
+
     async def page(builder: str | None, before: float | None) -> list[P.Record]:
+        import asyncio
+
         asked.append(before)
+        in_flight[0] += 1
+        if rounds is not None and in_flight[0] == 1:
+            rounds.append(len(asked))
+        await asyncio.sleep(0)  # pages asked together are all in flight here
+        in_flight[0] -= 1
         match = [r for r in records if before is None or int(r.started or 0) < before]
         match.sort(key=lambda r: r.started or 0.0, reverse=True)
         return match[: P.LS_PAGE]
@@ -393,29 +409,61 @@ def _fake_builder(monkeypatch: pytest.MonkeyPatch, starts: list[float]) -> list[
     return asked
 
 
-def test_list_pages_past_fifty(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_list_pages_past_fifty(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import asyncio
 
     starts = [1_800_000_000 + i * 0.3 for i in range(173)]  # ~3 records a second
-    asked = _fake_builder(monkeypatch, starts)
+    asked = _fake_builder(monkeypatch, tmp_path, starts)
     records = asyncio.run(bkhistory.list_buildkit("b"))
     assert len(records) == 173
     assert len({r.ref for r in records}) == 173
     assert [r.started for r in records] == sorted(starts, reverse=True)
     assert asked[0] is None
-    assert len(asked) <= 6
+    assert len(asked) <= 12
     first = asyncio.run(bkhistory.list_buildkit("b", pages=1))
     assert len(first) == P.LS_PAGE
     limited = asyncio.run(bkhistory.list_buildkit("b", max_records=60))
     assert len(limited) == 60
 
 
-def test_list_skips_a_second_with_over_a_page(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_list_asks_pages_together_and_reuses_where_they_began(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Pages run concurrently (a few rounds, not one page after another); the next listing
+    knows where pages begin (the last listing's start seconds) and asks them all at once."""
+    import asyncio
+
+    starts = [1_800_000_000 + i * 0.07 for i in range(501)]  # ~14 a second, as a bake loop
+    rounds: list[int] = []
+    asked = _fake_builder(monkeypatch, tmp_path, starts, rounds)
+    records = asyncio.run(bkhistory.list_buildkit("b"))
+    assert [r.started for r in records] == sorted(starts, reverse=True)
+    assert 1 < len(rounds) <= 5  # cold: the first page, then rounds of guessed pages
+    rounds.clear()
+    asked.clear()
+    again = asyncio.run(bkhistory.list_buildkit("b"))
+    assert [r.ref for r in again] == [r.ref for r in records]
+    # warm: no page waits for another's answer, only for a free slot (8 processes at a time)
+    assert len(asked) <= 12
+    assert len(rounds) == -(-len(asked) // bkhistory.LS_CONCURRENCY)
+    # 120 newer builds and the 30 oldest gone (BuildKit's limits): the hint is stale, the
+    # listing still complete.
+    changed = starts[30:] + [1_800_000_100 + i * 0.07 for i in range(120)]
+    rounds.clear()
+    _fake_builder(monkeypatch, tmp_path, changed, rounds)
+    later = asyncio.run(bkhistory.list_buildkit("b"))
+    assert [r.started for r in later] == sorted(changed, reverse=True)
+    assert len(rounds) <= 3
+
+
+def test_list_skips_a_second_with_over_a_page(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import asyncio
 
     burst = [1_800_000_100 + i / 100 for i in range(70)]  # 70 records inside one second
-    older = [1_800_000_000 + i for i in range(20)]
-    _fake_builder(monkeypatch, burst + older)
+    older: list[float] = [1_800_000_000 + i for i in range(20)]
+    _fake_builder(monkeypatch, tmp_path, burst + older)
     records = asyncio.run(bkhistory.list_buildkit("b"))
     assert len(records) == 50 + 20  # the 20 oldest of the burst second cannot be reached
     assert P.rfc3339_seconds(1_800_000_100.7) == "2027-01-15T08:01:40Z"

@@ -24,7 +24,7 @@ from typing import Any
 
 from mabgui.core import log, process
 from mabgui.core.build import bkhistory_parse as P
-from mabgui.core.build import history
+from mabgui.core.build import bkpaging, history
 from mabgui.core.errors import MabguiError
 from mabgui.core.platform import Platform
 from mabgui.core.progress import BuildProgress, ProgressParser
@@ -33,6 +33,8 @@ _log = log.get("bkhistory")
 REF_FILE = "buildkit-ref"
 TIMEOUT_S = 60.0
 INSPECT_CONCURRENCY = 4
+LS_CONCURRENCY = 8  # `history ls` pages asked at once (each ~0.15 s, mostly waiting)
+HINTED_PAGES = 24  # pages asked with the first one where the last listing says they begin
 
 
 class BkHistoryError(MabguiError):
@@ -98,14 +100,18 @@ async def capabilities() -> P.Capabilities:
     key = os.environ.get("DOCKER_CONFIG", "")
     if key in _caps:
         return _caps[key]
-    version = await _buildx("version", timeout=20)
+    # Asked together (each ~0.15 s of docker CLI start-up); `history ls --help` is only read
+    # when `history` exists.
+    version, help_res, ls_help = await asyncio.gather(
+        _buildx("version", timeout=20),
+        _buildx("history", "--help", timeout=20),
+        _buildx("history", "ls", "--help", timeout=20),
+    )
     parts = version.stdout.split()
-    help_res = await _buildx("history", "--help", timeout=20)
     caps = P.parse_capabilities(
         help_res.stdout + help_res.stderr, "", parts[1] if len(parts) > 1 else ""
     )
     if caps.history:
-        ls_help = await _buildx("history", "ls", "--help", timeout=20)
         caps = P.parse_capabilities(
             help_res.stdout + help_res.stderr, ls_help.stdout + ls_help.stderr, caps.version
         )
@@ -144,10 +150,73 @@ async def list_buildkit(
     """``history ls`` of one builder (the current one without ``builder``), newest first.
 
     buildx asks BuildKit for at most :data:`~bkhistory_parse.LS_PAGE` (50) records a node, so
-    older ones are fetched page by page with ``--filter startedAt<T`` (whole seconds: a page
-    repeats the records of its oldest second, deduplicated by ref). When more than a page of
-    records share one second, the rest of that second is skipped.
+    older ones are fetched with ``--filter startedAt<T`` (whole seconds), several pages at once
+    (:mod:`~mabgui.core.build.bkpaging` plans them from the span of the first page); pages
+    overlap, records are deduplicated by ref. When more than a page of records share one
+    second, the rest of that second is skipped. With ``pages`` or ``max_records`` the pages are
+    asked one after another instead, each below the previous one (no more than needed).
     """
+    if pages is not None or max_records is not None:
+        return await _list_in_turn(builder, max_records=max_records, pages=pages)
+    hint = await asyncio.to_thread(_read_hint, builder)
+    ahead = bkpaging.replay(hint, 0, max(hint, default=0) + 1)[:HINTED_PAGES]
+    gate = asyncio.Semaphore(LS_CONCURRENCY)  # docker processes alive at once
+
+    async def ask(bound: int | None) -> list[P.Record]:
+        async with gate:
+            return await _ls_page(builder, bound)
+
+    first, *more = await asyncio.gather(ask(None), *(ask(b) for b in ahead))
+    found = {r.ref: r for r in first}
+    cov = bkpaging.start(bkpaging.by_node((r.ref, r.started) for r in first))
+    for bound, page in zip(ahead, more, strict=True):
+        cov.add(bound, bkpaging.by_node((r.ref, r.started) for r in page))
+        found.update((r.ref, r) for r in page)
+    asked = 1 + len(ahead)
+    while cov.gaps() and asked < P.MAX_PAGES:
+        bounds = cov.plan(LS_CONCURRENCY, hint)
+        answers = await asyncio.gather(*(ask(b) for b in bounds))
+        asked += len(bounds)
+        for bound, page in zip(bounds, answers, strict=True):
+            cov.add(bound, bkpaging.by_node((r.ref, r.started) for r in page))
+            found.update((r.ref, r) for r in page)
+    for second in cov.skipped:
+        _log.info("history of %s: over %d records in one second at %s", builder,
+                  P.LS_PAGE, P.rfc3339_seconds(second))  # fmt: skip
+    _log.debug("history of %s: %d records in %d pages", builder, len(found), asked)
+    seconds = [int(r.started) for r in found.values() if r.started is not None]
+    await asyncio.to_thread(_write_hint, builder, seconds)
+    return sorted(found.values(), key=lambda r: r.started or 0.0, reverse=True)
+
+
+def _hint_file(builder: str | None) -> Path:
+    return _cache_dir() / f"ls-{(builder or '@current').replace('/', '_')}.json"
+
+
+def _read_hint(builder: str | None) -> list[int]:
+    """The start seconds of the builder's records at its last listing (where pages begin)."""
+    try:
+        data = json.loads(_hint_file(builder).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [s for s in data if isinstance(s, int)] if isinstance(data, list) else []
+
+
+def _write_hint(builder: str | None, seconds: list[int]) -> None:
+    path = _hint_file(builder)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(sorted(seconds)), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass  # a hint: best effort
+
+
+async def _list_in_turn(
+    builder: str | None, *, max_records: int | None, pages: int | None
+) -> list[P.Record]:
+    """Page after page, each below the previous page's oldest second (inclusive)."""
     out: list[P.Record] = []
     seen: set[str] = set()
     before: float | None = None
@@ -263,19 +332,41 @@ async def merged(
     pages: int | None = None,
 ) -> Listing:
     """BuildKit's records of the builder (or all builders) and mabgui's, newest first."""
-    caps = await capabilities()
-    own = await asyncio.to_thread(_own)
+    # One builder: its listing starts beside the capability probes (a round of docker calls
+    # less); it is dropped when this buildx turns out to have no `history ls --format json`.
+    early = (
+        None
+        if all_builders
+        else asyncio.ensure_future(list_buildkit(builder, max_records=limit, pages=pages))
+    )
+    try:
+        caps, own = await asyncio.gather(capabilities(), asyncio.to_thread(_own))
+    except BaseException:
+        if early is not None:
+            early.cancel()
+            await asyncio.gather(early, return_exceptions=True)
+        raise
     bk: list[P.Record] = []
     note = caps.note if not (caps.history and caps.history_json) else ""
+    if not (caps.history and caps.history_json) and early is not None:
+        early.cancel()
+        await asyncio.gather(early, return_exceptions=True)
     if caps.history and caps.history_json:
         names: Sequence[str | None] = await builders() if all_builders else [builder]
-        for name in names:
-            try:
-                bk.extend(await list_buildkit(name, max_records=limit, pages=pages))
-            except BkHistoryError as exc:
-                if not all_builders:
-                    raise
-                _log.info("history of builder %s: %s", name, exc)
+        listed = await asyncio.gather(
+            *(
+                early if early is not None else list_buildkit(n, max_records=limit, pages=pages)
+                for n in names
+            ),
+            return_exceptions=True,
+        )
+        for name, got in zip(names, listed, strict=True):
+            if isinstance(got, BkHistoryError) and all_builders:
+                _log.info("history of builder %s: %s", name, got)
+            elif isinstance(got, BaseException):
+                raise got
+            else:
+                bk.extend(got)
     records = P.merge(bk, own)
     if builder and not all_builders:
         records = [r for r in records if r.source == "buildkit" or r.builder in ("", builder)]
