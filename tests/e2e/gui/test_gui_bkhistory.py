@@ -50,6 +50,7 @@ def test_panel_lists_and_opens_a_plain_build(engine: Engine, tmp_path: Path, qtb
             panel.open_bundle(str(bundle_path))
         assert {str(p) for p in reopened.args[0].lanes} == {"linux/amd64", "linux/arm64"}
         panel.confirm = lambda _text: True
+        panel.select_refs([rec.ref])  # a poll (every 15 s) may have refreshed the list meanwhile
         task = panel.delete_selected()
         assert task is not None
         run_until(qloop, task.done, timeout=60)
