@@ -39,6 +39,7 @@ from mabgui.core.registry.errors import (
     ServerError,
     Unreachable,
 )
+from mabgui.core.registry.plainhttp import PlainHTTPTransport
 from mabgui.core.registry.reference import is_loopback
 
 _log = log.get("registry")
@@ -163,8 +164,11 @@ class Transport:
             self._http = httpx.AsyncClient(
                 transport=_LazyTransport(verify_tls, limits),
                 mounts={
-                    # plain http:// URLs never do TLS (redirects to https:// are verified).
-                    "http://": httpx.AsyncHTTPTransport(verify=False, limits=limits),
+                    # plain http:// URLs never do TLS (redirects to https:// are verified);
+                    # their own small transport (no httpcore/anyio: see plainhttp.py).
+                    "http://": PlainHTTPTransport(
+                        connect_timeout=min(timeout, 10.0), read_timeout=timeout
+                    ),
                     # registries marked insecure: HTTPS without certificate checks, as docker
                     # does (and plain HTTP when they do not speak TLS at all).
                     **{
