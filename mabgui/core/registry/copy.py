@@ -120,7 +120,7 @@ class Copier:
                     self.client.get_blob(src, digest, max_bytes=cap),
                     self.writer.start_upload(dst),
                 )
-            await self.writer.upload(dst, digest, fetched.data, location)
+            await self.writer.upload(dst, digest, fetched, location)
             self.progress(f"uploaded {digest[:19]} ({len(fetched.data)} bytes)")
 
     # --- manifests ----------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from urllib.parse import quote
 from mabgui.core import log
 from mabgui.core.registry.cache import digest_of
 from mabgui.core.registry.client import RegistryClient
-from mabgui.core.registry.content import ACCEPT_MANIFESTS, check_digest
+from mabgui.core.registry.content import ACCEPT_MANIFESTS, Fetched, check_digest
 from mabgui.core.registry.errors import (
     DigestMismatch,
     NotFound,
@@ -287,13 +287,20 @@ class RegistryWriter:
         return location
 
     async def upload(
-        self, ref: Reference, digest: str, data: bytes, location: str | None = None
+        self, ref: Reference, digest: str, content: bytes | Fetched, location: str | None = None
     ) -> None:
-        """Upload ``data`` as ``digest`` (verified first: a wrong digest is never sent)."""
+        """Upload ``content`` as ``digest`` (verified first: a wrong digest is never sent).
+
+        A :class:`Fetched` of that digest was verified when it was read (the client hashes
+        every blob it returns), so it is not hashed a second time."""
         what = f"upload of {digest} to {ref.name}"
-        actual = digest_of(data, digest.partition(":")[0])
-        if actual != digest:
-            raise DigestMismatch(what, digest, actual)
+        if isinstance(content, Fetched) and content.digest == digest:
+            data = content.data
+        else:
+            data = content.data if isinstance(content, Fetched) else content
+            actual = digest_of(data, digest.partition(":")[0])
+            if actual != digest:
+                raise DigestMismatch(what, digest, actual)
         location = location or await self.start_upload(ref)
         body = data
         if len(data) > MONOLITHIC_MAX:
