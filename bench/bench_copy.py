@@ -66,6 +66,7 @@ def mabgui_cli(dst: str, root: Path = ROOT) -> tuple[float, dict[str, object]]:
         [sys.executable, "-m", "mabgui", "copy", SOURCE, dst, "--json"],
         check=True, capture_output=True, text=True, timeout=300,
         env={**os.environ, "PYTHONPATH": str(root)},
+        cwd=root,  # `-m` puts the working directory first on sys.path
     )  # fmt: skip
     return time.perf_counter() - started, json.loads(out.stdout)
 
