@@ -87,7 +87,7 @@ def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
 def loggable(url: httpx.URL | str) -> str:
     """``url`` fit for a log line: no user info, and query values masked except paging/scope."""
     try:
-        parsed = httpx.URL(str(url))
+        parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError):
         return "<invalid URL>"
     text = f"{parsed.scheme}://{netloc(parsed)}{parsed.path}"
@@ -151,24 +151,30 @@ class Transport:
         self.requests = 0  # HTTP requests sent, redirect hops included
         self._sem = asyncio.Semaphore(concurrency)
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        self._agent = f"mabgui/{__version__}"
         common: dict[str, Any] = {
             "timeout": httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             "follow_redirects": False,  # followed in send(), by the rules above
-            "headers": {"User-Agent": f"mabgui/{__version__}"},
+            "headers": {"User-Agent": self._agent},
         }
+        # Plain http:// requests skip httpx's client layer (cookie jar, auth and redirect
+        # machinery we do not use: redirects are ours, and registries keep no cookies; docker's
+        # Go client has no cookie jar either) and go straight to their transport.
+        self._plain: PlainHTTPTransport | None = None
         if env_proxies():
             # HTTPS_PROXY & co. (as docker honours them): httpx's own transports apply them,
             # with NO_PROXY; TLS is verified as always.
             self._http = httpx.AsyncClient(verify=_verify_arg(verify_tls), limits=limits, **common)
         else:
+            self._plain = PlainHTTPTransport(
+                connect_timeout=min(timeout, 10.0), read_timeout=timeout
+            )
             self._http = httpx.AsyncClient(
                 transport=_LazyTransport(verify_tls, limits),
                 mounts={
                     # plain http:// URLs never do TLS (redirects to https:// are verified);
                     # their own small transport (no httpcore/anyio: see plainhttp.py).
-                    "http://": PlainHTTPTransport(
-                        connect_timeout=min(timeout, 10.0), read_timeout=timeout
-                    ),
+                    "http://": self._plain,
                     # registries marked insecure: HTTPS without certificate checks, as docker
                     # does (and plain HTTP when they do not speak TLS at all).
                     **{
@@ -267,10 +273,17 @@ class Transport:
         started = time.monotonic()
         status: int | str = "-"
         try:
-            request = self._http.build_request(
-                method, url, headers=headers, data=form, content=content
-            )
-            response = await self._http.send(request, stream=True)
+            if self._plain is not None and url.scheme == "http":
+                request = httpx.Request(
+                    method, url, headers={"User-Agent": self._agent, **headers}, data=form,
+                    content=content,
+                )  # fmt: skip
+                response = await self._plain.handle_async_request(request)
+            else:
+                request = self._http.build_request(
+                    method, url, headers=headers, data=form, content=content
+                )
+                response = await self._http.send(request, stream=True)
             status = response.status_code
             try:
                 data = await _read_capped(response, what, max_bytes)
