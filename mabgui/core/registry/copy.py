@@ -100,16 +100,22 @@ class Copier:
     async def _blob(self, src: Reference, dst: Reference, descriptor: Descriptor) -> None:
         digest = descriptor.digest
         async with self._sem:
-            if await self.writer.has_blob(dst, digest):
-                self.stats.existing += 1
-                return
-            cap = min(descriptor.size or MAX_BLOB_BYTES, MAX_BLOB_BYTES)
             location: str | None = None
             if src.registry == dst.registry and src.repository != dst.repository:
+                # No HEAD first: a mount answers 201 whether or not the blob was there.
                 location = await self.writer.mount(dst, digest, src)
                 if location is None:
                     self.progress(f"mounted {digest[:19]} from {src.repository}")
                     return
+                # 202: an upload session instead of a mount; the blob may be there already.
+                if await self.writer.has_blob(dst, digest):
+                    self.stats.existing += 1
+                    await self.writer.cancel_upload(dst, location)
+                    return
+            elif await self.writer.has_blob(dst, digest):
+                self.stats.existing += 1
+                return
+            cap = min(descriptor.size or MAX_BLOB_BYTES, MAX_BLOB_BYTES)
             if descriptor.size > self.stream_above:
                 await self._stream(src, dst, descriptor, location)
                 return

@@ -275,6 +275,18 @@ class RegistryWriter:
             raise write_error(answer, what, ref)
         return self._location(answer, ref, what)
 
+    async def cancel_upload(self, ref: Reference, location: str) -> None:
+        """Close an upload session that is not needed (best effort: the registry expires
+        abandoned sessions anyway, so a refusal is only logged)."""
+        what = f"cancel of an upload to {ref.name}"
+        try:
+            answer = await self._send("DELETE", ref, location, what)
+        except RegistryError as exc:
+            _log.info("%s: %s", what, exc)
+            return
+        if answer.status not in (200, 202, 204, 404):
+            _log.info("%s: the registry answered %s", what, answer.status)
+
     def _location(self, answer: Answer, ref: Reference, what: str) -> str:
         location = str(answer.headers.get("location", "")).strip()
         if not location:
