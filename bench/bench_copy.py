@@ -187,7 +187,9 @@ def main() -> int:
         " idle one, through anyio's typed attributes, whether its socket was readable (~30 000"
         " calls for one copy), and httpcore + anyio cost ~25 ms of imports; https registries"
         " keep httpx's transport. A blob the client already verified is not hashed a second"
-        " time before its upload (the registry still checks the digest on the PUT).",
+        " time before its upload (the registry still checks the digest on the PUT). A"
+        " same-registry copy mounts each blob without a HEAD first (a mount answers 201"
+        " whether or not the blob was there; only a refused mount is followed by a HEAD).",
         "",
         "The engine's round trips: one probe of the referrers API, then (without it) one tag"
         " list instead of a look-up per manifest; the upload session opens while the blob"
