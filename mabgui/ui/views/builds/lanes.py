@@ -34,6 +34,7 @@ from mabgui.core.platform import Platform
 from mabgui.core.preflight_push import BuildPlan
 from mabgui.core.progress import BuildResult, Lane, Step, StepState
 from mabgui.ui.models.table import RIGHT, Column, ObjectRole, RowsTableModel
+from mabgui.ui.views.builds.step_delegate import WrappedStepDelegate
 from mabgui.ui.views.builds.style import (
     ERROR_BG,
     ERROR_BORDER,
@@ -282,16 +283,19 @@ class LaneWidget(QFrame):
         self.view = QTreeView()
         self.view.setModel(self.model)
         self.view.setRootIsDecorated(False)
-        self.view.setUniformRowHeights(True)
+        # Step names wrap and their rows grow (steps often differ only at their end), so rows
+        # differ in height; the delegate caches the wrapped lines per width.
+        self.view.setUniformRowHeights(False)
+        self.view.setWordWrap(True)
+        self.steps_delegate = WrappedStepDelegate(self.view, StepsModel.COL_STEP)
+        self.view.setItemDelegateForColumn(StepsModel.COL_STEP, self.steps_delegate)
         self.view.setAlternatingRowColors(True)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        # A step reads from its start ("[2/5] RUN make …"): the instruction and the command's
-        # beginning say most; the tooltip has all of it.
-        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
         head = self.view.header()
         head.setStretchLastSection(False)
         head.setSectionResizeMode(StepsModel.COL_STEP, QHeaderView.ResizeMode.Stretch)
         head.setSectionResizeMode(StepsModel.COL_TIME, QHeaderView.ResizeMode.ResizeToContents)
+        head.sectionResized.connect(self._step_column_resized)
         self.view.clicked.connect(self._clicked)
 
         self.error = QLabel()
@@ -441,6 +445,15 @@ class LaneWidget(QFrame):
             index = self.model.index(row, 0)
             self.view.setCurrentIndex(index)
             self.view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+
+    def step_lines(self, row: int) -> tuple[str, ...]:
+        """The lines step ``row``'s name is shown as at the lane's current width."""
+        return self.steps_delegate.lines(self.model.index(row, StepsModel.COL_STEP))
+
+    def _step_column_resized(self, column: int, _old: int, _new: int) -> None:
+        if column == StepsModel.COL_STEP:
+            # rows rewrap at the new width: one relayout per event-loop turn, not per pixel
+            self.view.scheduleDelayedItemsLayout()
 
     def selected_step(self) -> Step | None:
         step = self.model.data(self.view.currentIndex(), ObjectRole)
