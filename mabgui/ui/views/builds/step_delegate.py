@@ -3,7 +3,7 @@
 Steps of one Dockerfile often differ only at their end (``RUN echo "a…"`` twice), so cutting
 them at the lane's edge makes them look alike. The delegate wraps at word boundaries (or
 anywhere inside a long word: paths, references) up to :data:`MAX_LINES` lines; a name longer
-still keeps its first lines and its end, with "…" in between, and sha256 digests show their
+still keeps its first and its last lines, with "…" in between, and sha256 digests show their
 first 12 digits (the tooltip has all of it).
 
 Wrapped lines are cached per (text, width): the lanes repaint every frame while a build runs,
@@ -39,17 +39,24 @@ def shown_name(text: str) -> str:
 
 
 def wrap(text: str, font: QFont, width: int, max_lines: int = MAX_LINES) -> tuple[str, ...]:
-    """``text`` broken into lines no wider than ``width`` pixels (at most ``max_lines``)."""
+    """``text`` broken into lines no wider than ``width`` pixels (at most ``max_lines``).
+
+    A longer text keeps its first lines and, behind "…", as many of its last lines: steps of
+    one Dockerfile differ at their end as often as at their start."""
     if width <= 0 or not text:
         return (text,)
     lines = _layout(text, font, width)
     if len(lines) <= max_lines:
         return lines
-    # Too long: the first lines, then the end of the name on the last line behind "…".
-    head = lines[: max_lines - 1]
-    rest = text[sum(len(line) for line in head) :]
-    tail = QFontMetrics(font).elidedText(rest, Qt.TextElideMode.ElideLeft, width)
-    return (*(line.rstrip() for line in head), tail)
+    head = lines[: max_lines // 2]
+    room = max_lines - len(head)
+    offset = len(text) - sum(len(line) for line in lines[-room:])
+    while True:
+        tail = _layout("…" + text[offset:].lstrip(), font, width)
+        if len(tail) <= room or offset >= len(text) - 1:
+            break
+        offset += max(1, len(tail[0]) - 1)  # drop what spilled over, from the front
+    return (*(line.rstrip() for line in head), *(line.rstrip() for line in tail[:room]))
 
 
 def _layout(text: str, font: QFont, width: int) -> tuple[str, ...]:
