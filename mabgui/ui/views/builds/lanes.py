@@ -129,17 +129,25 @@ class StepsModel(RowsTableModel[Step]):
         return -1
 
     def changed(self, steps: Iterable[Step]) -> None:
-        """Targeted repaint of the rows of ``steps`` (one dataChanged per row)."""
-        for step in steps:
-            row = self.row_of(step)
-            if row >= 0:
-                self.row_changed(row)
+        """Repaint the rows of ``steps``: one dataChanged over the rows they span (the view
+        measures the rows again and fits the Time column once per signal, not once per row)."""
+        wanted = {id(step) for step in steps}
+        rows = [row for row, step in enumerate(self.row_objects()) if id(step) in wanted]
+        if rows:
+            self._rows_changed(rows[0], rows[-1], 0)
 
     def tick(self) -> None:
         """Repaint the time of running steps (their elapsed time grows)."""
-        for row, step in enumerate(self.row_objects()):
-            if step.state is StepState.RUNNING:
-                self.row_changed(row, self.COL_TIME, self.COL_TIME)
+        rows = [r for r, s in enumerate(self.row_objects()) if s.state is StepState.RUNNING]
+        if rows:
+            self._rows_changed(rows[0], rows[-1], self.COL_TIME)
+
+    def _rows_changed(self, top: int, bottom: int, first: int) -> None:
+        if top == bottom:
+            self.row_changed(top, first)
+        else:
+            last = self.columnCount() - 1
+            self.dataChanged.emit(self.index(top, first), self.index(bottom, last))
 
     def _time_text(self, step: Step) -> str:
         state = step.state
