@@ -3,6 +3,10 @@
 A lane turns red and shows the failing step and its error when that platform fails; steps that
 BuildKit merely stopped because another platform failed are shown as canceled, not failed.
 Shared steps (``[internal] …``, exporting, pushing) get a lane of their own.
+
+Over 500 lines: the steps model, the lane's state rules and the lane widget change together
+(a lane's header, bar and rows read the same state); the step cells' wrapping lives in
+step_delegate.py.
 """
 
 from __future__ import annotations
