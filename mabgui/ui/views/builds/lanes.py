@@ -3,6 +3,10 @@
 A lane turns red and shows the failing step and its error when that platform fails; steps that
 BuildKit merely stopped because another platform failed are shown as canceled, not failed.
 Shared steps (``[internal] …``, exporting, pushing) get a lane of their own.
+
+Over 500 lines: the steps model, the lane's state rules and the lane widget change together
+(a lane's header, bar and rows read the same state); the step cells' wrapping lives in
+step_delegate.py.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from mabgui.core.platform import Platform
 from mabgui.core.preflight_push import BuildPlan
 from mabgui.core.progress import BuildResult, Lane, Step, StepState
 from mabgui.ui.models.table import RIGHT, Column, ObjectRole, RowsTableModel
+from mabgui.ui.views.builds.step_delegate import WrappedStepDelegate
 from mabgui.ui.views.builds.style import (
     ERROR_BG,
     ERROR_BORDER,
@@ -128,17 +133,25 @@ class StepsModel(RowsTableModel[Step]):
         return -1
 
     def changed(self, steps: Iterable[Step]) -> None:
-        """Targeted repaint of the rows of ``steps`` (one dataChanged per row)."""
-        for step in steps:
-            row = self.row_of(step)
-            if row >= 0:
-                self.row_changed(row)
+        """Repaint the rows of ``steps``: one dataChanged over the rows they span (the view
+        measures the rows again and fits the Time column once per signal, not once per row)."""
+        wanted = {id(step) for step in steps}
+        rows = [row for row, step in enumerate(self.row_objects()) if id(step) in wanted]
+        if rows:
+            self._rows_changed(rows[0], rows[-1], 0)
 
     def tick(self) -> None:
         """Repaint the time of running steps (their elapsed time grows)."""
-        for row, step in enumerate(self.row_objects()):
-            if step.state is StepState.RUNNING:
-                self.row_changed(row, self.COL_TIME, self.COL_TIME)
+        rows = [r for r, s in enumerate(self.row_objects()) if s.state is StepState.RUNNING]
+        if rows:
+            self._rows_changed(rows[0], rows[-1], self.COL_TIME)
+
+    def _rows_changed(self, top: int, bottom: int, first: int) -> None:
+        if top == bottom:
+            self.row_changed(top, first)
+        else:
+            last = self.columnCount() - 1
+            self.dataChanged.emit(self.index(top, first), self.index(bottom, last))
 
     def _time_text(self, step: Step) -> str:
         state = step.state
@@ -282,16 +295,19 @@ class LaneWidget(QFrame):
         self.view = QTreeView()
         self.view.setModel(self.model)
         self.view.setRootIsDecorated(False)
-        self.view.setUniformRowHeights(True)
+        # Step names wrap and their rows grow (steps often differ only at their end), so rows
+        # differ in height; the delegate caches the wrapped lines per width.
+        self.view.setUniformRowHeights(False)
+        self.view.setWordWrap(True)
+        self.steps_delegate = WrappedStepDelegate(self.view, StepsModel.COL_STEP)
+        self.view.setItemDelegateForColumn(StepsModel.COL_STEP, self.steps_delegate)
         self.view.setAlternatingRowColors(True)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        # A step reads from its start ("[2/5] RUN make …"): the instruction and the command's
-        # beginning say most; the tooltip has all of it.
-        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
         head = self.view.header()
         head.setStretchLastSection(False)
         head.setSectionResizeMode(StepsModel.COL_STEP, QHeaderView.ResizeMode.Stretch)
         head.setSectionResizeMode(StepsModel.COL_TIME, QHeaderView.ResizeMode.ResizeToContents)
+        head.sectionResized.connect(self._step_column_resized)
         self.view.clicked.connect(self._clicked)
 
         self.error = QLabel()
@@ -441,6 +457,15 @@ class LaneWidget(QFrame):
             index = self.model.index(row, 0)
             self.view.setCurrentIndex(index)
             self.view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+
+    def step_lines(self, row: int) -> tuple[str, ...]:
+        """The lines step ``row``'s name is shown as at the lane's current width."""
+        return self.steps_delegate.lines(self.model.index(row, StepsModel.COL_STEP))
+
+    def _step_column_resized(self, column: int, _old: int, _new: int) -> None:
+        if column == StepsModel.COL_STEP:
+            # rows rewrap at the new width: one relayout per event-loop turn, not per pixel
+            self.view.scheduleDelayedItemsLayout()
 
     def selected_step(self) -> Step | None:
         step = self.model.data(self.view.currentIndex(), ObjectRole)
