@@ -17,7 +17,7 @@ import pytest
 
 from mabgui import cli
 from mabgui.core.progress import parse_bytes
-from tests.conftest import Engine
+from tests.conftest import Engine, missing_engine_part
 
 OLD_BUILDX = Path("/usr/libexec/docker/cli-plugins/docker-buildx")
 THREE = "linux/amd64,linux/arm64,linux/arm/v7"
@@ -147,7 +147,6 @@ def test_a_mabgui_build_is_listed_once(
     assert failed["mabgui_id"]
 
 
-@pytest.mark.skipif(not OLD_BUILDX.exists(), reason="Debian's buildx 0.13.1 is not installed")
 def test_buildx_0_13_1_lists_mabgui_builds_with_a_note(
     engine: Engine,
     tmp_path: Path,
@@ -155,6 +154,8 @@ def test_buildx_0_13_1_lists_mabgui_builds_with_a_note(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if not OLD_BUILDX.exists():
+        missing_engine_part(f"Debian's buildx 0.13.1 is not installed at {OLD_BUILDX}")
     config = tmp_path / "docker-config"
     (config / "cli-plugins").mkdir(parents=True)
     (config / "cli-plugins" / "docker-buildx").symlink_to(OLD_BUILDX)

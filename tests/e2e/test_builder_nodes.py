@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Engine
+from tests.conftest import Engine, missing_engine_part
 from tests.e2e.docker_config import private_config
 
 pytestmark = pytest.mark.engine
@@ -81,10 +80,7 @@ class Daemons:
 
 def require_image(image: str) -> None:
     if run("docker", "image", "inspect", image).returncode != 0:
-        message = f"{image} is not loaded (scripts/provision-engine.sh loads it)"
-        if os.environ.get("MABGUI_REQUIRE_ENGINE") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_engine_part(f"{image} is not loaded (scripts/provision-engine.sh loads it)")
 
 
 @pytest.fixture(scope="module")

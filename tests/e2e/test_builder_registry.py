@@ -15,7 +15,6 @@ tests' sight. Every builder is removed in a ``finally``.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Engine
+from tests.conftest import Engine, missing_engine_part
 from tests.e2e.docker_config import private_config
 
 pytestmark = pytest.mark.engine
@@ -46,10 +45,9 @@ def buildkit_image(engine: Engine) -> str:
     """The BuildKit image docker-container builders boot from; fail or skip when not loaded."""
     res = run("docker", "image", "inspect", BUILDKIT_IMAGE)
     if res.returncode != 0:
-        message = f"{BUILDKIT_IMAGE} is not loaded (scripts/provision-engine.sh loads it)"
-        if os.environ.get("MABGUI_REQUIRE_ENGINE") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_engine_part(
+            f"{BUILDKIT_IMAGE} is not loaded (scripts/provision-engine.sh loads it)"
+        )
     return BUILDKIT_IMAGE
 
 

@@ -22,6 +22,7 @@ from mabgui.core.build import BuildSpec, OutputKind
 from mabgui.core.perplatform import PerPlatformRun
 from mabgui.core.platform import Platform
 from mabgui.ui.views.builds.view import BuildsView
+from tests.conftest import missing_engine_part
 from tests.e2e.docker_config import private_config
 from tests.gui.conftest import run_until
 
@@ -42,7 +43,7 @@ def builder(engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     monkeypatch.setenv("DOCKER_CONFIG", str(private_config(tmp_path / "docker-config")))
     monkeypatch.setenv("MABGUI_DATA_DIR", str(tmp_path / "data"))
     if _run("docker", "image", "inspect", "moby/buildkit:buildx-stable-1").returncode != 0:
-        pytest.skip("moby/buildkit:buildx-stable-1 is not loaded")
+        missing_engine_part("moby/buildkit:buildx-stable-1 is not loaded")
     name = f"mabgui-e2e-ppgui-{uuid.uuid4().hex[:8]}"
     try:
         res = _run(sys.executable, "-m", "mabgui", "builder", "create", "--name", name,

@@ -24,7 +24,7 @@ from mabgui.core.build import OutputKind
 from mabgui.core.platform import Platform
 from mabgui.ui.views.builders.view import BuildersView
 from mabgui.ui.views.builds.view import BuildsView
-from tests.conftest import Engine
+from tests.conftest import Engine, missing_engine_part
 from tests.e2e.docker_config import private_config
 from tests.gui.conftest import run_until
 
@@ -44,7 +44,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def builder_name(engine: Engine) -> Iterator[str]:
     if subprocess.run(["docker", "image", "inspect", BUILDKIT_IMAGE],
                       capture_output=True, check=False).returncode != 0:  # fmt: skip
-        pytest.skip(f"{BUILDKIT_IMAGE} is not loaded (scripts/provision-engine.sh loads it)")
+        missing_engine_part(
+            f"{BUILDKIT_IMAGE} is not loaded (scripts/provision-engine.sh loads it)"
+        )
     name = f"mabgui-e2e-guipush-{uuid.uuid4().hex[:8]}"
     yield name
     subprocess.run(["docker", "buildx", "rm", "--force", name], capture_output=True, timeout=120)
