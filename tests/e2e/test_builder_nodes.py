@@ -17,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -30,6 +28,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Engine, missing_engine_part
+from tests.e2e.commands import buildx_ls_json, mabgui, run, unique
 from tests.e2e.docker_config import private_config
 
 pytestmark = pytest.mark.engine
@@ -46,18 +45,6 @@ def private_docker_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DOCKER_CONFIG", str(path))
         yield path
-
-
-def run(*argv: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def mabgui(*argv: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return run(sys.executable, "-m", "mabgui", *argv, timeout=timeout)
-
-
-def unique(kind: str) -> str:
-    return f"mabgui-e2e-{kind}-{uuid.uuid4().hex[:8]}"
 
 
 def free_port() -> int:
@@ -109,16 +96,6 @@ def daemons(engine: Engine) -> Iterator[Daemons]:
     finally:
         for name in started:
             run("docker", "rm", "--force", name, timeout=120)
-
-
-def ls_json() -> dict[str, dict[str, object]]:
-    res = run("docker", "buildx", "ls", "--format", "json")
-    assert res.returncode == 0, res.stderr
-    out: dict[str, dict[str, object]] = {}
-    for line in res.stdout.splitlines():
-        data = json.loads(line)
-        out.setdefault(data["Name"], data)
-    return out
 
 
 def mabgui_builders() -> dict[str, dict[str, object]]:
@@ -176,7 +153,7 @@ def test_remote_builder_create_list_build(engine: Engine, daemons: Daemons, tmp_
         assert created["bootstrapped"] is True
         assert created["builder"]["driver"] == "remote"
 
-        raw = ls_json()[name]
+        raw = buildx_ls_json()[name]
         mine = mabgui_builders()[name]
         assert mine["driver"] == raw["Driver"] == "remote"
         assert [(n["name"], n["endpoint"], n["status"], n["platforms"])
@@ -193,7 +170,7 @@ def test_remote_builder_create_list_build(engine: Engine, daemons: Daemons, tmp_
         assert set(summary["nodes"]) == set(summary["platforms"])
     finally:
         remove(name)
-    assert name not in ls_json()
+    assert name not in buildx_ls_json()
 
 
 def test_two_node_builder_routes_arm64_to_its_native_node_once_pinned(
@@ -210,7 +187,7 @@ def test_two_node_builder_routes_arm64_to_its_native_node_once_pinned(
 
         # Unpinned: the problem is reported, in the list and in inspect (text and JSON).
         mine = mabgui_builders()[name]
-        raw = ls_json()[name]
+        raw = buildx_ls_json()[name]
         assert [(n["name"], n["status"], n["platforms"]) for n in mine["nodes"]] == [  # type: ignore[attr-defined]
             (n["Name"], n["Status"], n["Platforms"]) for n in raw["Nodes"]  # type: ignore[attr-defined]
         ]  # fmt: skip
@@ -274,7 +251,7 @@ def test_a_taken_name_is_refused_and_the_builder_kept(daemons: Daemons) -> None:
     try:
         res = mabgui("builder", "create", "--driver", "remote", "--name", name, daemons.amd)
         assert res.returncode == 0, res.stderr
-        endpoints = [n["Endpoint"] for n in ls_json()[name]["Nodes"]]  # type: ignore[attr-defined]
+        endpoints = [n["Endpoint"] for n in buildx_ls_json()[name]["Nodes"]]  # type: ignore[attr-defined]
         res = mabgui("builder", "create", "--driver", "remote", "--name", name, daemons.arm,
                      "--bootstrap", "--json")  # fmt: skip
         assert res.returncode == 1
@@ -282,7 +259,7 @@ def test_a_taken_name_is_refused_and_the_builder_kept(daemons: Daemons) -> None:
         assert f"a builder named {name!r} already exists" in err["error"]
         assert "left as is" in err["hint"]
         assert "Nothing was left behind" not in err["hint"]
-        assert [n["Endpoint"] for n in ls_json()[name]["Nodes"]] == endpoints  # type: ignore[attr-defined]
+        assert [n["Endpoint"] for n in buildx_ls_json()[name]["Nodes"]] == endpoints  # type: ignore[attr-defined]
     finally:
         remove(name)
 
@@ -321,12 +298,12 @@ def test_an_unreachable_endpoint_answers_in_time_and_names_it(engine: Engine) ->
     assert closed in err["error"]
     assert closed in err["hint"]
     assert "Connection refused" in err["error"]
-    assert name not in ls_json()
+    assert name not in buildx_ls_json()
     # Without --bootstrap the builder may be registered for a daemon started later: a warning.
     res = mabgui("builder", "create", "--driver", "remote", "--name", name, closed)
     assert res.returncode == 0, res.stderr
     assert f"warning: cannot connect to {closed}" in res.stderr
-    assert name in ls_json()
+    assert name in buildx_ls_json()
     remove(name)
 
     server = SilentServer()  # accepts, then never speaks: buildx's own 20 s bootstrap limit
@@ -338,7 +315,7 @@ def test_an_unreachable_endpoint_answers_in_time_and_names_it(engine: Engine) ->
         err = json.loads(res.stdout)
         assert hung in err["hint"]
         assert "Nothing was left behind" in err["hint"]
-        assert name not in ls_json()
+        assert name not in buildx_ls_json()
     finally:
         server.close()
         remove(name)
@@ -357,7 +334,7 @@ def test_a_buildkit_image_neither_present_nor_pullable(engine: Engine) -> None:
         )
         assert "docker load" in err["hint"]
         assert "nothing listens" not in err["hint"].lower()
-        assert name not in ls_json()
+        assert name not in buildx_ls_json()
         left = run("docker", "ps", "-a", "-q", "--filter", f"name=buildx_buildkit_{name}")
         assert left.stdout.strip() == ""
     finally:
@@ -375,7 +352,7 @@ def test_a_pin_no_emulator_provides_is_refused(engine: Engine) -> None:
         assert "linux/mips64le" in err["error"]
         assert "neither runs natively nor emulates" in err["error"]
         assert "nothing was created" in err["hint"]
-        assert name not in ls_json()
+        assert name not in buildx_ls_json()
     finally:
         remove(name)
 

@@ -15,15 +15,13 @@ tests' sight. Every builder is removed in a ``finally``.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Engine, missing_engine_part
+from tests.e2e.commands import buildx_ls_json, mabgui, run, unique
 from tests.e2e.docker_config import private_config
 
 pytestmark = pytest.mark.engine
@@ -51,30 +49,8 @@ def buildkit_image(engine: Engine) -> str:
     return BUILDKIT_IMAGE
 
 
-def run(*argv: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def mabgui(*argv: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return run(sys.executable, "-m", "mabgui", *argv, timeout=timeout)
-
-
-def unique(kind: str) -> str:
-    return f"mabgui-e2e-{kind}-{uuid.uuid4().hex[:8]}"
-
-
-def ls_json() -> dict[str, dict[str, object]]:
-    res = run("docker", "buildx", "ls", "--format", "json")
-    assert res.returncode == 0, res.stderr
-    out: dict[str, dict[str, object]] = {}
-    for line in res.stdout.splitlines():
-        data = json.loads(line)
-        out.setdefault(data["Name"], data)
-    return out
-
-
 def node_status(name: str) -> str:
-    return str(ls_json()[name]["Nodes"][0]["Status"])  # type: ignore[index]
+    return str(buildx_ls_json()[name]["Nodes"][0]["Status"])  # type: ignore[index]
 
 
 def containers_of(name: str) -> str:
@@ -109,7 +85,7 @@ def test_builder_create_push_run_stop_bootstrap_remove(
         assert engine.registry in created["registries"]
         assert created["builder"]["status"] == "running"
 
-        raw = ls_json()[name]
+        raw = buildx_ls_json()[name]
         (raw_node,) = raw["Nodes"]  # type: ignore[misc]
         assert raw_node["DriverOpts"] == {"network": "host"}
         for platform in ("linux/arm64", "linux/arm/v7", "linux/arm/v6", "linux/386"):
@@ -145,7 +121,7 @@ def test_builder_create_push_run_stop_bootstrap_remove(
         assert run("docker", "buildx", "use", "default").returncode == 0
         res = mabgui("builder", "rm", name)
         assert res.returncode == 0, res.stderr
-        assert name not in ls_json()
+        assert name not in buildx_ls_json()
         assert containers_of(name) == ""
     finally:
         cleanup(name)

@@ -19,7 +19,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -31,6 +30,7 @@ import pytest
 
 from mabgui.core import buildx
 from tests.conftest import Engine
+from tests.e2e.commands import buildx_ls_json, mabgui, run, unique
 from tests.e2e.docker_config import private_config
 
 pytestmark = pytest.mark.engine
@@ -45,24 +45,6 @@ def private_docker_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield path
 
 
-def run(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def mabgui(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return run(sys.executable, "-m", "mabgui", *argv, timeout=timeout)
-
-
-def buildx_ls_json() -> dict[str, dict[str, object]]:
-    res = run("docker", "buildx", "ls", "--format", "json")
-    assert res.returncode == 0, res.stderr
-    out: dict[str, dict[str, object]] = {}
-    for line in res.stdout.splitlines():
-        data = json.loads(line)
-        out.setdefault(data["Name"], data)
-    return out
-
-
 def current_in_table() -> str:
     res = run("docker", "buildx", "ls")
     assert res.returncode == 0, res.stderr
@@ -75,10 +57,6 @@ def current_in_table() -> str:
 
 # An image under a mirror host that does not resolve: a BuildKit image neither present nor pullable.
 MISSING_IMAGE = "mabgui-e2e-mirror.invalid/moby/buildkit:buildx-stable-1"
-
-
-def unique(kind: str) -> str:
-    return f"mabgui-e2e-{kind}-{uuid.uuid4().hex[:8]}"
 
 
 def force_rm(name: str) -> None:
