@@ -178,5 +178,5 @@ async def test_a_cancel_while_the_child_starts_leaves_no_process(steps: int) -> 
         await task
     # stopped (SIGINT, then SIGKILL after the grace), not waited out for 30 s
     assert time.monotonic() - started < process.DEFAULT_GRACE_S + 5
-    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True, check=False)
+    left = await process.run(["pgrep", "-f", marker])
     assert left.stdout.strip() == ""
