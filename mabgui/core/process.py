@@ -182,29 +182,16 @@ async def spawn(
     exe = which(argv[0]) if os.sep not in argv[0] else argv[0]
     full_env = child_environment(env)
     _log.info("run: %s", masked_argv(argv))
-    starting = asyncio.ensure_future(
-        asyncio.create_subprocess_exec(
-            exe,
-            *argv[1:],
-            stdin=stdin,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=full_env,
-            cwd=cwd,
-            **_group_kwargs(),  # type: ignore[arg-type]
-        )
+    return await asyncio.create_subprocess_exec(
+        exe,
+        *argv[1:],
+        stdin=stdin,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=full_env,
+        cwd=cwd,
+        **_group_kwargs(),  # type: ignore[arg-type]
     )
-    try:
-        return await asyncio.shield(starting)
-    except asyncio.CancelledError:
-        # A cancel while the child was being started: it may be running already, and nobody
-        # else holds it. Let the start finish (it is quick), then stop it before re-raising.
-        while not starting.done():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait({starting})
-        if not starting.cancelled() and starting.exception() is None:
-            await stop(starting.result(), DEFAULT_GRACE_S)
-        raise
 
 
 def _signal_group(proc: asyncio.subprocess.Process, sig: int) -> None:
