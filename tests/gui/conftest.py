@@ -15,6 +15,9 @@ from PySide6.QtWidgets import QApplication
 T = TypeVar("T")
 
 
+TEARDOWN_S = 30.0
+
+
 class RunningQtLoop(qasync.QEventLoop):  # type: ignore[misc]
     """A qasync loop that counts as running for the whole test, as it does in the app.
 
@@ -41,8 +44,14 @@ class RunningQtLoop(qasync.QEventLoop):  # type: ignore[misc]
         pending = [t for t in asyncio.all_tasks(self) if not t.done()]
         for task in pending:
             task.cancel()
-        if pending:
-            self.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        if pending:  # bounded: a task that ignores its cancel fails the test instead of hanging
+            self.run_until_complete(asyncio.wait(pending, timeout=TEARDOWN_S))
+            stuck = [t for t in pending if not t.done()]
+            if stuck:
+                names = ", ".join(repr(t.get_coro()) for t in stuck[:5])
+                raise AssertionError(
+                    f"{len(stuck)} task(s) survived cancel for {TEARDOWN_S} s: {names}"
+                )
         # Not self.stop(): it calls QApplication.exit(), which leaves Qt's "quit now" flag set
         # and makes every later QEventLoop.exec() of the session return at once.
         self._QEventLoop__is_running = False
